@@ -1,0 +1,28 @@
+# Two commands on a fresh clone: `make train` and `make test` (both build .venv on first use).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+ARGS ?=
+
+.PHONY: train test lint bench clean-venv
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+train: $(VENV)/.installed
+	$(PY) -m src.train task=coding $(ARGS)
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q $(ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check src tests bench
+
+bench: $(VENV)/.installed
+	$(PY) -m bench.train_speed $(ARGS)
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,158 @@
+"""Schemas for the composed config: a typo'd key or a wrong type fails before any work.
+
+Hydra composes YAML from conf/; `validate` merges the result into these dataclasses, which
+rejects unknown keys and converts or rejects values, and reports the offending key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from src.errors import MedtuneError
+
+
+@dataclass
+class TaskConfig:
+    _target_: str = "src.tasks.coding.CodingTask"
+    name: str = "coding"
+    main_metric: str = "micro_f1"
+    threshold: str = "global"  # global | per_code: decision thresholds tuned on the val slice
+    min_val_positives: int = 3  # per_code: fewer positives than this falls back to the global one
+
+
+@dataclass
+class ModelConfig:
+    name_or_path: str = "sentence-transformers/all-MiniLM-L6-v2"
+    short_name: str = "minilm"
+    family: str = "classifier"
+    dtype: str = "float32"
+    max_length: int = 256  # tokens per chunk
+    chunk_pooling: str = "max"  # how chunk embeddings of one note are combined: max | mean
+    classifier_dropout: float = 0.1
+    lora_target_modules: list[str] = field(default_factory=lambda: ["query", "value"])
+    trust_remote_code: bool = False
+
+
+@dataclass
+class LoraConfig:
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.1
+    target_modules: list[str] = field(default_factory=lambda: ["query", "value"])
+    bias: str = "none"
+    use_dora: bool = False
+    modules_to_save: list[str] = field(default_factory=lambda: ["classifier"])
+
+
+@dataclass
+class SyntheticConfig:
+    n_train: int = 5000
+    n_eval: int = 1000
+    seed: int = 0
+
+
+@dataclass
+class DataConfig:
+    name: str = "synthetic_coding"
+    path: str | None = None  # training file (JSONL/CSV/Parquet); None = embedded synthetic data
+    eval_path: str | None = None  # evaluation file; None = carve data.eval_fraction from path
+    eval_fraction: float = 0.2
+    id_column: str = "id"
+    text_column: str = "text"
+    codes_column: str = "codes"
+    codes_separator: str = ";"
+    train_size: int | None = 1000  # None = the whole training pool
+    val_fraction: float = 0.1
+    seed: int = 0
+    min_code_count: int = 1
+    on_invalid_code: str = "error"  # error | warn (drop the code and count it)
+    descriptions_path: str | None = None  # JSON {code: description} for codes without one
+    max_chunks: int = 4
+    chunk_overlap: int = 32
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+
+
+@dataclass
+class TrainerConfig:
+    accelerator: str = "cpu"
+    devices: Any = 1
+    precision: str = "32-true"
+    max_epochs: int = 3
+    batch_size: int = 16
+    eval_batch_size: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    gradient_clip_val: float = 1.0
+    accumulate_grad_batches: int = 1
+    num_workers: int = 0
+    log_every_n_steps: int = 10
+    num_threads: int | None = None  # torch CPU threads; None = torch's default
+
+
+@dataclass
+class LoggerConfig:
+    backend: str = "wandb"  # wandb | csv | none
+    project: str = "medtune"
+    entity: str | None = None
+    mode: str = "offline"  # offline | online
+    group: str | None = None
+    tags: list[str] = field(default_factory=list)
+    log_examples: bool = False  # note text goes to logs only when this is true
+
+
+@dataclass
+class PathsConfig:
+    cache_dir: str = ".cache/medtune"
+
+
+@dataclass
+class MedtuneConfig:
+    task: TaskConfig = field(default_factory=TaskConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    seed: int = 0
+    run_name: str = ""
+
+
+CHOICES = {
+    "task.threshold": ("global", "per_code"),
+    "model.family": ("classifier",),
+    "model.chunk_pooling": ("max", "mean"),
+    "lora.bias": ("none", "all", "lora_only"),
+    "data.on_invalid_code": ("error", "warn"),
+    "logger.backend": ("wandb", "csv", "none"),
+    "logger.mode": ("offline", "online"),
+}
+
+
+def validate(cfg: DictConfig) -> DictConfig:
+    """cfg merged into the schema; MedtuneError naming the key for unknown keys or bad values."""
+    schema = OmegaConf.structured(MedtuneConfig)
+    try:
+        merged = OmegaConf.merge(schema, cfg)
+        OmegaConf.resolve(merged)
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", None) or "?"
+        reason = str(err).splitlines()[0]
+        raise MedtuneError(
+            f"invalid config key '{key}': {reason}. Check the spelling against conf/ "
+            f"(python -m src.train --cfg job prints the composed config)"
+        ) from None
+    for key, allowed in CHOICES.items():
+        value = OmegaConf.select(merged, key)
+        if value not in allowed:
+            raise MedtuneError(f"{key}={value!r} is not one of {', '.join(allowed)}")
+    for key in ("data.train_size", "data.max_chunks", "trainer.max_epochs", "trainer.batch_size", "lora.r"):
+        value = OmegaConf.select(merged, key)
+        if value is not None and value < 1:
+            raise MedtuneError(f"{key} must be a positive integer, got {value}")
+    return merged

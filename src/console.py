@@ -1,0 +1,37 @@
+"""What a run prints: the config tree and the base-vs-tuned summary."""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.tree import Tree
+
+console = Console()
+
+GROUPS = ("task", "model", "lora", "data", "trainer", "logger", "paths")
+
+
+def print_config(cfg: DictConfig) -> None:
+    tree = Tree("[bold]config[/bold]")
+    for group in GROUPS:
+        branch = tree.add(f"[bold cyan]{group}[/bold cyan]")
+        branch.add(
+            Syntax(OmegaConf.to_yaml(cfg[group], resolve=True).rstrip(), "yaml", background_color="default")
+        )
+    rest = {k: v for k, v in OmegaConf.to_container(cfg, resolve=True).items() if k not in GROUPS}
+    tree.add(Syntax(OmegaConf.to_yaml(OmegaConf.create(rest)).rstrip(), "yaml", background_color="default"))
+    console.print(tree)
+
+
+def print_results(title: str, metrics: dict) -> None:
+    table = Table(title=title)
+    for column in ("metric", "base", "tuned", "delta (pp)"):
+        table.add_column(column, justify="right" if column != "metric" else "left")
+    for key, base in metrics["base"].items():
+        table.add_row(key, f"{base:.4f}", f"{metrics['tuned'][key]:.4f}", f"{metrics['delta'][key]:+.2f}")
+    console.print(table)
+    change = metrics["delta"].get("audit_failure_relative_change")
+    if change is not None:
+        console.print(f"audit failures: {100 * change:+.1f}% relative to the base model")

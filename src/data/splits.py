@@ -1,0 +1,50 @@
+"""Deterministic, nested splits: the subset for train_size=500 lies inside the one for 1000.
+
+One seeded permutation of the training pool decides everything. The training subset is its
+first `train_size` entries; every k-th position of that prefix (k = 1 / val_fraction) is held
+out as the validation slice used to pick decision thresholds. Growing train_size only appends
+to the prefix, so both the training part and the validation slice are nested.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from src.errors import MedtuneError
+
+
+def permutation(n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).permutation(n)
+
+
+def carve_eval(n: int, eval_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(pool indices, eval indices) for a dataset that ships no separate evaluation file.
+
+    Uses its own seed stream so the evaluation split never depends on train_size.
+    """
+    if not 0 < eval_fraction < 1:
+        raise MedtuneError(f"data.eval_fraction must be in (0, 1), got {eval_fraction}")
+    order = permutation(n, seed + 7919)
+    n_eval = max(1, int(round(n * eval_fraction)))
+    return np.sort(order[n_eval:]), np.sort(order[:n_eval])
+
+
+def train_val_indices(
+    pool_size: int, train_size: int | None, val_fraction: float, seed: int
+) -> tuple[list[int], list[int]]:
+    """(train indices, validation indices) into a pool of `pool_size` examples."""
+    size = pool_size if train_size is None else train_size
+    if size > pool_size:
+        raise MedtuneError(
+            f"data.train_size={size} but the training data holds only {pool_size} usable examples; "
+            f"lower data.train_size or add data"
+        )
+    if size < 2:
+        raise MedtuneError(f"data.train_size must be at least 2, got {size}")
+    if not 0 < val_fraction < 1:
+        raise MedtuneError(f"data.val_fraction must be in (0, 1), got {val_fraction}")
+    every = max(2, int(round(1 / val_fraction)))
+    chosen = permutation(pool_size, seed)[:size].tolist()
+    val = [index for position, index in enumerate(chosen) if position % every == 0]
+    train = [index for position, index in enumerate(chosen) if position % every != 0]
+    return train, val

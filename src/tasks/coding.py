@@ -1,0 +1,215 @@
+"""Medical coding: a clinical note in, its set of ICD-10-CM / CPT codes out.
+
+Base model (zero-shot): the pretrained encoder embeds every chunk of a note and every code's
+description (ICD-10-CM text from the CMS table); a code's score is its best cosine similarity
+over the note's chunks, and a threshold or top-k chosen on the validation slice of the
+training data turns scores into a code set.
+
+Tuned model: the same encoder with a LoRA adapter and a linear multi-label head, trained with
+binary cross-entropy; its decision threshold is tuned on the same validation slice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from datasets import Dataset
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from src.data.chunking import collate_chunks, tokenize_chunks
+from src.data.coding_data import CodingRows, load_coding_rows, rows_fingerprint
+from src.metrics import coding_metrics
+from src.models import build
+from src.tasks.base import Task
+from src.tasks.decision import Decision, tune_global, tune_per_code
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CodingData:
+    rows: CodingRows
+    train: Dataset  # tokenized: id, codes, chunks
+    val: Dataset
+    eval: Dataset
+    tokenizer: object
+    tokenization: dict  # cache stats
+
+
+class CodingTask(Task):
+    @property
+    def device(self) -> torch.device:
+        """Where evaluation runs: the GPU when the trainer config asks for one and it exists."""
+        wants_gpu = self.cfg.trainer.accelerator in ("gpu", "cuda", "auto")
+        return torch.device("cuda" if wants_gpu and torch.cuda.is_available() else "cpu")
+
+    def load_data(self) -> CodingData:
+        cfg = self.cfg
+        rows = load_coding_rows(cfg.data, cfg.paths.cache_dir)
+        tokenizer = build.load_tokenizer(cfg.model)
+        tokenized, token_stats = {}, {}
+        for split in ("train", "val", "eval"):
+            split_rows = getattr(rows, split)
+            dataset = Dataset.from_list(split_rows)
+            tokenized[split], token_stats[split] = tokenize_chunks(
+                dataset,
+                tokenizer,
+                cfg.model.max_length,
+                cfg.data.chunk_overlap,
+                cfg.data.max_chunks,
+                cfg.paths.cache_dir,
+                rows_fingerprint(split_rows),
+            )
+        cut = sum(s["notes_cut_at_max_chunks"] for s in token_stats.values())
+        if cut:
+            log.warning(
+                "%d notes are longer than data.max_chunks=%d chunks of %d tokens; their tails are not read",
+                cut,
+                cfg.data.max_chunks,
+                cfg.model.max_length,
+            )
+        self.label_index = {code: i for i, code in enumerate(rows.labels)}
+        self.pad_token_id = tokenizer.pad_token_id
+        return CodingData(
+            rows,
+            tokenized["train"],
+            tokenized["val"],
+            tokenized["eval"],
+            tokenizer,
+            {
+                "reused_cache": all(s["reused_cache"] for s in token_stats.values()),
+                "notes_cut_at_max_chunks": cut,
+            },
+        )
+
+    # -- batches ---------------------------------------------------------------------------
+    def collate(self, rows: list[dict]) -> dict[str, torch.Tensor]:
+        batch = collate_chunks(rows, self.pad_token_id)
+        labels = torch.zeros((len(rows), len(self.label_index)))
+        for i, row in enumerate(rows):
+            for code in row["codes"]:
+                if code in self.label_index:  # codes outside the label space: nothing to learn
+                    labels[i, self.label_index[code]] = 1.0
+        batch["labels"] = labels
+        return batch
+
+    def _loader(self, dataset: Dataset) -> DataLoader:
+        return DataLoader(
+            dataset, batch_size=self.cfg.trainer.eval_batch_size, shuffle=False, collate_fn=self.collate
+        )
+
+    # -- base model ------------------------------------------------------------------------
+    def evaluate_base(self, data: CodingData) -> dict[str, float]:
+        encoder = build.load_encoder(self.cfg.model).eval().to(self.device)
+        labels = data.rows.labels
+        descriptions = [data.rows.descriptions[code] for code in labels]
+        with torch.inference_mode():
+            enc = data.tokenizer(
+                descriptions, padding=True, truncation=True, max_length=64, return_tensors="pt"
+            ).to(self.device)
+            out = encoder(**enc).last_hidden_state
+            mask = enc["attention_mask"].unsqueeze(-1).float()
+            codes = F.normalize((out * mask).sum(1) / mask.sum(1), dim=-1)
+
+        def similarity(batch: dict) -> torch.Tensor:
+            hidden = encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+            m = batch["attention_mask"].unsqueeze(-1).float()
+            chunks = F.normalize((hidden.last_hidden_state * m).sum(1) / m.sum(1), dim=-1)
+            per_chunk = chunks @ codes.T  # a code mentioned in any chunk should score high
+            return _max_per_note(per_chunk, batch["note_index"])
+
+        val_scores = self._scores(similarity, data.val, "Base model: validation slice")
+        decision = tune_global(
+            val_scores,
+            labels,
+            _gold(data.val),
+            grid=np.quantile(val_scores, np.linspace(0.5, 0.999, 40)),
+            top_k=range(1, 7),
+        )
+        self.base_decision = decision
+        eval_scores = self._scores(similarity, data.eval, "Base model: evaluation split")
+        return coding_metrics(_gold(data.eval), decision.apply(eval_scores, labels))
+
+    # -- tuned model -----------------------------------------------------------------------
+    def build_model(self, data: CodingData) -> torch.nn.Module:
+        encoder = build.load_encoder(self.cfg.model)
+        base = build.classifier_base(encoder, len(data.rows.labels), self.cfg.model)
+        # Start each code's bias at its training log-odds: the head then begins from the code
+        # frequencies instead of predicting every code with p=0.5, and learns much faster.
+        counts = torch.zeros(len(data.rows.labels))
+        for codes in data.train["codes"]:
+            for code in codes:
+                if code in self.label_index:
+                    counts[self.label_index[code]] += 1
+        prior = ((counts + 0.5) / (len(data.train) + 1)).clamp(max=0.99)
+        with torch.no_grad():
+            base.classifier.bias.copy_(torch.logit(prior))
+        return build.wrap_with_lora(base, self.cfg.lora)
+
+    def step(self, model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, dict]:
+        logits = model(**batch)
+        loss = F.binary_cross_entropy_with_logits(logits, batch["labels"])
+        return loss, {"scores": torch.sigmoid(logits).detach(), "labels": batch["labels"]}
+
+    def epoch_metrics(self, outputs: list[dict]) -> dict[str, float]:
+        scores = torch.cat([o["scores"] for o in outputs]).cpu().numpy()
+        labels = torch.cat([o["labels"] for o in outputs]).cpu().numpy().astype(bool)
+        codes = list(self.label_index)
+        gold = [[codes[j] for j in np.flatnonzero(row)] for row in labels]
+        pred = Decision("threshold", threshold=0.5).apply(scores, codes)
+        return {"micro_f1": coding_metrics(gold, pred)["micro_f1"]}
+
+    def evaluate_tuned(self, model: torch.nn.Module, data: CodingData) -> dict[str, float]:
+        model.eval().to(self.device)
+        labels = data.rows.labels
+
+        def probabilities(batch: dict) -> torch.Tensor:
+            return torch.sigmoid(model(**batch))
+
+        val_scores = self._scores(probabilities, data.val, "Tuned model: validation slice")
+        val_gold = _gold(data.val)
+        if self.cfg.task.threshold == "per_code":
+            decision = tune_per_code(val_scores, labels, val_gold, self.cfg.task.min_val_positives)
+        else:
+            decision = tune_global(val_scores, labels, val_gold)
+        self.tuned_decision = decision
+        eval_scores = self._scores(probabilities, data.eval, "Tuned model: evaluation split")
+        return coding_metrics(_gold(data.eval), decision.apply(eval_scores, labels))
+
+    def _scores(self, score_fn, dataset: Dataset, desc: str) -> np.ndarray:
+        parts = []
+        with torch.inference_mode():
+            for batch in tqdm(self._loader(dataset), desc=desc, leave=False):
+                batch = {k: v.to(self.device) for k, v in batch.items()}
+                parts.append(score_fn(batch).float().cpu())
+        return torch.cat(parts).numpy()
+
+    # -- artefact --------------------------------------------------------------------------
+    def save_adapter(self, model: torch.nn.Module, data: CodingData, out_dir: Path) -> None:
+        model.save_pretrained(out_dir)  # adapter_config.json + adapter_model.safetensors
+        meta = {
+            "task": "coding",
+            "base_model": self.cfg.model.name_or_path,
+            "labels": data.rows.labels,
+            "decision": self.tuned_decision.to_dict(),
+            "model": {k: self.cfg.model[k] for k in ("max_length", "chunk_pooling", "classifier_dropout")},
+            "chunking": {"overlap": self.cfg.data.chunk_overlap, "max_chunks": self.cfg.data.max_chunks},
+        }
+        (out_dir / "medtune.json").write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def _gold(dataset: Dataset) -> list[list[str]]:
+    return list(dataset["codes"])
+
+
+def _max_per_note(per_chunk: torch.Tensor, note_index: torch.Tensor) -> torch.Tensor:
+    n_notes = int(note_index.max()) + 1
+    out = per_chunk.new_full((n_notes, per_chunk.shape[1]), -torch.inf)
+    return out.scatter_reduce(0, note_index[:, None].expand_as(per_chunk), per_chunk, reduce="amax")

@@ -1,0 +1,160 @@
+"""python -m src.train [task=coding] [overrides...]: train one LoRA adapter, compare to base.
+
+Stages (each reads only what the one before hands on): validated config -> task data ->
+base-model evaluation -> peft model -> Lightning fit -> tuned evaluation -> run directory
+(.hydra/, adapter/, metrics.json) and logger summary.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import warnings
+from pathlib import Path
+
+# Offline by default: never reach for the hub unless the user turned it on.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import hydra  # noqa: E402
+import lightning as L  # noqa: E402
+import torch  # noqa: E402
+import transformers  # noqa: E402
+from hydra.core.hydra_config import HydraConfig  # noqa: E402
+from hydra.utils import get_class  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from src.config import validate  # noqa: E402
+from src.console import console, print_config, print_results  # noqa: E402
+from src.errors import MedtuneError, exit_on_user_error  # noqa: E402
+from src.metrics import metric_delta  # noqa: E402
+from src.run_dir import existing_results, write_json, write_resolved_config  # noqa: E402
+from src.tasks.base import Task  # noqa: E402
+from src.training.loggers import build_logger, close, log_summary  # noqa: E402
+from src.training.module import FineTuneModule, TaskDataModule  # noqa: E402
+
+log = logging.getLogger("medtune")
+
+
+def quiet_libraries() -> None:
+    """Keep a normal run's output to progress bars and results, not library chatter."""
+    for pattern in (
+        ".*does not have many workers.*",
+        ".*The number of training batches.*",
+        ".*LeafSpec.*",
+        ".*tensorboardX.*",
+    ):
+        warnings.filterwarnings("ignore", message=pattern)
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda", "httpx"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def make_task(cfg: DictConfig) -> Task:
+    try:
+        cls = get_class(cfg.task._target_)
+    except Exception as err:  # hydra wraps import errors in several types
+        raise MedtuneError(f"task._target_={cfg.task._target_!r} cannot be imported: {err}") from None
+    return cls(cfg)
+
+
+def train(cfg: DictConfig, run_dir: Path) -> dict:
+    """Runs every stage and returns the metrics written to run_dir/metrics.json."""
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    if cfg.trainer.num_threads:
+        torch.set_num_threads(cfg.trainer.num_threads)
+    task = make_task(cfg)
+    timing: dict[str, float] = {}
+
+    start = time.perf_counter()
+    data = task.load_data()
+    timing["data_s"] = time.perf_counter() - start
+    console.print(f"data: {data.rows.stats} tokenization cache reused: {data.tokenization['reused_cache']}")
+
+    start = time.perf_counter()
+    base = task.evaluate_base(data)
+    timing["base_eval_s"] = time.perf_counter() - start
+
+    model = task.build_model(data)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    console.print(f"model: {trainable:,} trainable of {total:,} parameters ({100 * trainable / total:.2f}%)")
+
+    logger = build_logger(cfg, run_dir)
+    try:
+        module = FineTuneModule(model, task, cfg.trainer)
+        trainer = L.Trainer(
+            accelerator=cfg.trainer.accelerator,
+            devices=cfg.trainer.devices,
+            precision=cfg.trainer.precision,
+            max_epochs=cfg.trainer.max_epochs,
+            gradient_clip_val=cfg.trainer.gradient_clip_val,
+            accumulate_grad_batches=cfg.trainer.accumulate_grad_batches,
+            log_every_n_steps=cfg.trainer.log_every_n_steps,
+            logger=logger if logger is not None else False,
+            enable_checkpointing=False,
+            enable_model_summary=False,
+            num_sanity_val_steps=0,
+            default_root_dir=run_dir,
+        )
+        start = time.perf_counter()
+        trainer.fit(module, datamodule=TaskDataModule(data.train, data.val, task, cfg.trainer, cfg.seed))
+        timing["train_s"] = time.perf_counter() - start
+        timing["train_tokens_per_s"] = module.tokens_seen / timing["train_s"]
+
+        start = time.perf_counter()
+        tuned = task.evaluate_tuned(model, data)
+        timing["tuned_eval_s"] = time.perf_counter() - start
+
+        metrics = {
+            "task": cfg.task.name,
+            "run_name": cfg.run_name,
+            "main_metric": cfg.task.main_metric,
+            "base": base,
+            "tuned": tuned,
+            "delta": metric_delta(base, tuned),
+            "data": data.rows.stats,
+            "timing": timing,
+        }
+        task.save_adapter(model, data, run_dir / "adapter")
+        write_json(run_dir / "metrics.json", metrics)
+        summary = {
+            f"{part}/{key}": value
+            for part in ("base", "tuned", "delta")
+            for key, value in metrics[part].items()
+        }
+        log_summary(logger, summary)
+    finally:
+        close(logger)
+    return metrics
+
+
+@exit_on_user_error
+def run(raw_cfg: DictConfig) -> dict:
+    quiet_libraries()
+    cfg = validate(raw_cfg)
+    print_config(cfg)
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    if existing_results(run_dir):  # reached under multirun, where no run-start guard applies
+        raise MedtuneError(f"{run_dir} already holds results; choose another output dir")
+    write_resolved_config(cfg, run_dir)
+    start = time.perf_counter()
+    metrics = train(cfg, run_dir)
+    print_results(f"{cfg.run_name}: {cfg.task.name} on the evaluation split", metrics)
+    console.print(
+        f"run dir: {run_dir}  (wall time {time.perf_counter() - start:.0f} s, "
+        f"training {metrics['timing']['train_tokens_per_s']:.0f} tokens/s)"
+    )
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+def main(cfg: DictConfig) -> float:
+    metrics = run(cfg)
+    return metrics["tuned"][metrics["main_metric"]]
+
+
+if __name__ == "__main__":
+    main()

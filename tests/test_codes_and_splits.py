@@ -1,0 +1,47 @@
+import pytest
+
+from src.data.codes import normalize_code
+from src.data.splits import carve_eval, train_val_indices
+from src.errors import MedtuneError
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("E11.9", "E11.9"),
+        ("e119", "E11.9"),
+        (" I10 ", "I10"),
+        ("C50", "C50"),
+        ("S72.001A", "S72.001A"),
+        ("99213", "99213"),
+        ("0001F", "0001F"),
+        ("A00-B99", None),
+        ("E11.99X", None),
+        ("XYZ", None),
+        ("", None),
+    ],
+)
+def test_normalize_code(raw, expected):
+    assert normalize_code(raw) == expected
+
+
+def test_training_subsets_are_nested_and_disjoint_from_validation():
+    small_train, small_val = train_val_indices(1000, 100, 0.1, seed=3)
+    big_train, big_val = train_val_indices(1000, 500, 0.1, seed=3)
+    assert set(small_train) <= set(big_train)
+    assert set(small_val) <= set(big_val)
+    assert not set(big_train) & set(big_val)
+    assert len(small_train) + len(small_val) == 100
+    assert train_val_indices(1000, 100, 0.1, seed=3) == (small_train, small_val)
+    assert train_val_indices(1000, 100, 0.1, seed=4) != (small_train, small_val)
+
+
+def test_carved_eval_split_ignores_train_size():
+    pool, evaluation = carve_eval(200, 0.2, seed=0)
+    assert len(evaluation) == 40 and not set(pool) & set(evaluation)
+    assert carve_eval(200, 0.2, seed=0)[1].tolist() == evaluation.tolist()
+
+
+def test_train_size_larger_than_data_is_a_clear_error():
+    with pytest.raises(MedtuneError, match="data.train_size=50 .* only 10"):
+        train_val_indices(10, 50, 0.1, seed=0)
