@@ -27,7 +27,14 @@ class FineTuneModule(L.LightningModule):
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         self.tokens_seen += int(batch["attention_mask"].sum())
         loss, _ = self.task.step(self.model, batch)
-        self.log("train/loss", loss, prog_bar=True, batch_size=batch["labels"].shape[0])
+        self.log(
+            "train/loss",
+            loss,
+            prog_bar=True,
+            on_step=True,
+            on_epoch=True,
+            batch_size=batch["labels"].shape[0],
+        )
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:

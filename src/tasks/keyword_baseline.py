@@ -1,0 +1,60 @@
+"""Keyword-matching baseline coder: the naive reference a fine-tuned model must beat.
+
+A code is predicted whenever any of its surface terms occurs in the note (case-insensitive,
+whole words). It ignores context entirely, so negations ("denies chest pain"), family history
+("mother with breast cancer"), resolved conditions and rule-outs all produce false positives,
+and shared terms ("DVT", "CKD") cannot tell laterality or stage apart.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+
+def _compile(terms: Sequence[str]) -> re.Pattern[str] | None:
+    words = sorted({t.strip() for t in terms if t.strip()}, key=len, reverse=True)
+    if not words:
+        return None
+    # Lookarounds instead of \b so that terms starting or ending with punctuation
+    # ("s/p CABG", "A-fib") still only match as whole words.
+    alternation = "|".join(re.escape(w) for w in words)
+    return re.compile(rf"(?<!\w)(?:{alternation})(?!\w)", re.IGNORECASE)
+
+
+def keyword_predict(texts: list[str], code_terms: Mapping[str, Sequence[str]]) -> list[list[str]]:
+    """For each text, the sorted codes with at least one term present in it."""
+    # A plain substring test on the lower-cased text rules most codes out cheaply; the
+    # whole-word regex only runs for codes that have a candidate term in the note.
+    patterns = [
+        (code, [t.strip().lower() for t in terms if t.strip()], pat)
+        for code, terms in sorted(code_terms.items())
+        if (pat := _compile(terms))
+    ]
+    preds = []
+    for text in texts:
+        lowered = text.lower()
+        preds.append(
+            [
+                code
+                for code, needles, pat in patterns
+                if any(n in lowered for n in needles) and pat.search(text)
+            ]
+        )
+    return preds
+
+
+def micro_prf(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> dict[str, float]:
+    """Micro precision / recall / F1 over code sets (set arithmetic, no label space needed)."""
+    if len(gold) != len(pred):
+        raise ValueError(f"{len(gold)} gold rows but {len(pred)} predictions")
+    tp = fp = fn = 0
+    for g, p in zip(gold, pred, strict=True):
+        g_set, p_set = set(g), set(p)
+        tp += len(g_set & p_set)
+        fp += len(p_set - g_set)
+        fn += len(g_set - p_set)
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1}
