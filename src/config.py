@@ -30,28 +30,33 @@ class ModelConfig:
     short_name: str = "minilm"
     family: str = "classifier"
     dtype: str = "float32"
-    max_length: int = 256  # tokens per chunk
-    chunk_pooling: str = "max"  # how chunk embeddings of one note are combined: max | mean
+    max_length: int = 128  # tokens per chunk
+    head: str = "label_attention"  # label_attention | pooled (see src/models/classifier.py)
+    chunk_pooling: str = "max"  # pooled head: how chunk embeddings of one note are combined: max | mean
     classifier_dropout: float = 0.1
+    encoder_dropout: float | None = None  # None = the checkpoint's own dropout rates
     lora_target_modules: list[str] = field(default_factory=lambda: ["query", "value"])
+    lora_top_layers: int | None = None  # LoRA on the top N encoder layers; None = every layer
     trust_remote_code: bool = False
 
 
 @dataclass
 class LoraConfig:
-    r: int = 8
-    alpha: int = 16
+    r: int = 16
+    alpha: int = 32
     dropout: float = 0.1
     target_modules: list[str] = field(default_factory=lambda: ["query", "value"])
     bias: str = "none"
     use_dora: bool = False
     modules_to_save: list[str] = field(default_factory=lambda: ["classifier"])
+    top_layers: int | None = None  # LoRA on the top N layers only; None = every layer
 
 
 @dataclass
 class SyntheticConfig:
     n_train: int = 5000
     n_eval: int = 1000
+    eval_size: int | None = 150  # notes of the eval split scored when data.eval_size is null
     seed: int = 0
 
 
@@ -65,14 +70,15 @@ class DataConfig:
     text_column: str = "text"
     codes_column: str = "codes"
     codes_separator: str = ";"
-    train_size: int | None = 1000  # None = the whole training pool
+    train_size: int | None = 500  # None = the whole training pool
+    eval_size: int | None = None  # None = the whole evaluation split (synthetic: see there)
     val_fraction: float = 0.1
     seed: int = 0
     min_code_count: int = 1
     on_invalid_code: str = "error"  # error | warn (drop the code and count it)
     descriptions_path: str | None = None  # JSON {code: description} for codes without one
-    max_chunks: int = 4
-    chunk_overlap: int = 32
+    max_chunks: int = 6
+    chunk_overlap: int = 8
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
 
@@ -82,9 +88,9 @@ class TrainerConfig:
     devices: Any = 1
     precision: str = "32-true"
     max_epochs: int = 3
-    batch_size: int = 16
+    batch_size: int = 8
     eval_batch_size: int = 32
-    lr: float = 2e-3
+    lr: float = 5e-3
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     gradient_clip_val: float = 1.0
@@ -126,6 +132,7 @@ class MedtuneConfig:
 CHOICES = {
     "task.threshold": ("global", "per_code"),
     "model.family": ("classifier",),
+    "model.head": ("label_attention", "pooled"),
     "model.chunk_pooling": ("max", "mean"),
     "lora.bias": ("none", "all", "lora_only"),
     "data.on_invalid_code": ("error", "warn"),

@@ -1,7 +1,7 @@
 import pytest
 
 from src.data.codes import normalize_code
-from src.data.splits import carve_eval, train_val_indices
+from src.data.splits import carve_eval, eval_subset, train_val_indices
 from src.errors import MedtuneError
 
 
@@ -45,3 +45,11 @@ def test_carved_eval_split_ignores_train_size():
 def test_train_size_larger_than_data_is_a_clear_error():
     with pytest.raises(MedtuneError, match="data.train_size=50 .* only 10"):
         train_val_indices(10, 50, 0.1, seed=0)
+
+
+def test_eval_subset_is_fixed_nested_and_in_file_order():
+    small, large = eval_subset(1000, 200, seed=0), eval_subset(1000, 500, seed=0)
+    assert len(small) == 200 and set(small) <= set(large) and small == sorted(small)
+    assert eval_subset(1000, 200, seed=0) == small
+    assert eval_subset(50, None, seed=0) == list(range(50))
+    assert eval_subset(50, 80, seed=0) == list(range(50))

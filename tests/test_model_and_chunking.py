@@ -1,5 +1,6 @@
 """The classifier on a tiny random BERT: chunking, LoRA wiring, learning, adapter round trip."""
 
+import pytest
 import torch
 from conftest import NOTES, compose_config
 from datasets import Dataset
@@ -7,8 +8,9 @@ from peft import PeftModel
 from transformers import AutoTokenizer
 
 from src.data.chunking import collate_chunks, tokenize_chunks
+from src.errors import MedtuneError
 from src.models import build
-from src.models.classifier import pool_notes
+from src.models.classifier import LabelAttentionHead, pool_notes
 
 
 def test_long_notes_become_overlapping_chunks_and_the_cache_is_reused(tmp_path, tiny_bert):
@@ -38,16 +40,44 @@ def test_pool_notes_takes_max_per_note():
     assert pooled.tolist() == [[3.0, 0.0], [2.0, 5.0]]
 
 
+def test_label_attention_spans_the_chunks_of_a_note():
+    """One note read as two padded chunks scores exactly as the same tokens in one row."""
+    torch.manual_seed(0)
+    head = LabelAttentionHead(hidden_size=8, num_labels=3)
+    tokens = torch.randn(5, 8)
+    whole = head(tokens[None], torch.ones(1, 5), torch.tensor([0]))
+    split = torch.zeros(2, 4, 8)
+    split[0, :3], split[1, :2] = tokens[:3], tokens[3:]
+    split[0, 3], split[1, 2:] = 100.0, -100.0  # padding must not count
+    mask = torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]])
+    chunked = head(split, mask, torch.tensor([0, 0]))
+    torch.testing.assert_close(chunked, whole)
+    other = head(torch.randn(1, 4, 8), torch.ones(1, 4), torch.tensor([0]))
+    assert not torch.allclose(other, whole)
+
+
+def test_encoder_dropout_override_reaches_attention(tiny_bert):
+    cfg = compose_config(f"model.name_or_path={tiny_bert}", "model.encoder_dropout=0.0")
+    encoder = build.load_encoder(cfg.model)
+    rates = {m.p for m in encoder.modules() if isinstance(m, torch.nn.Dropout)}
+    assert rates == {0.0} and encoder.config.attention_probs_dropout_prob == 0.0
+
+
 def make_model(tiny_bert, labels, *overrides):
-    cfg = compose_config(f"model.name_or_path={tiny_bert}", "model.max_length=32", *overrides)
+    cfg = compose_config(
+        f"model.name_or_path={tiny_bert}", "model.max_length=32", "model.lora_top_layers=null", *overrides
+    )
     base = build.classifier_base(build.load_encoder(cfg.model), len(labels), cfg.model)
     return cfg, build.wrap_with_lora(base, cfg.lora)
 
 
-def test_lora_trains_only_adapter_and_head_and_can_overfit(tiny_bert):
+@pytest.mark.parametrize("head", ["label_attention", "pooled"])
+def test_lora_trains_only_adapter_and_head_and_can_overfit(tiny_bert, head):
     torch.manual_seed(0)
     labels = sorted({c for _, codes in NOTES for c in codes})
-    cfg, model = make_model(tiny_bert, labels, "lora.r=4", "model.classifier_dropout=0", "lora.dropout=0")
+    cfg, model = make_model(
+        tiny_bert, labels, f"model.head={head}", "lora.r=4", "model.classifier_dropout=0", "lora.dropout=0"
+    )
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable and all("lora_" in n or "classifier" in n for n in trainable)
     assert model.training  # from_pretrained's eval mode must not leak into training
@@ -87,3 +117,11 @@ def test_adapter_round_trip_with_plain_peft(tiny_bert, tmp_path):
     batch = collate_chunks([{"chunks": [tokenizer("HTN and T2DM")["input_ids"]]}], tokenizer.pad_token_id)
     with torch.no_grad():
         assert torch.equal(model(**batch), loaded(**batch))
+
+
+def test_lora_top_layers_adapts_only_the_top_of_the_encoder(tiny_bert):
+    _, model = make_model(tiny_bert, ["I10"], "model.lora_top_layers=1")
+    adapted = {n.split(".layer.")[1].split(".")[0] for n, _ in model.named_parameters() if "lora_A" in n}
+    assert adapted == {"1"}  # the tiny BERT has layers 0 and 1
+    with pytest.raises(MedtuneError, match="lora.top_layers=3, but the model has 2 layers"):
+        make_model(tiny_bert, ["I10"], "model.lora_top_layers=3")

@@ -82,8 +82,8 @@ def test_wandb_offline_run_has_config_curves_and_summary(finished_run):
     _, run_dir, _ = finished_run
     (offline,) = find_offline_runs(run_dir)  # the W&B run lives inside the run dir
     run = read_offline_run(offline)
-    assert run.name == "coding-minilm-r8-n60" and run.group == "coding-minilm"
-    assert run.config["task"] == "coding" and run.config["lora_r"] == 8 and run.config["train_size"] == 60
+    assert run.name == "coding-minilm-r16-n60" and run.group == "coding-minilm"
+    assert run.config["task"] == "coding" and run.config["lora_r"] == 16 and run.config["train_size"] == 60
     assert run.config["trainer.max_epochs"] == 1
     assert any("train/loss_step" in row for row in run.history)  # per-step and per-epoch curves
     assert any("train/loss_epoch" in row for row in run.history)

@@ -77,7 +77,7 @@ def tokenize_chunks(
     return tokenized, {"reused_cache": reused, "notes_cut_at_max_chunks": cut, "cache_file": str(cache_file)}
 
 
-def collate_chunks(rows: list[dict], pad_token_id: int, num_labels: int | None = None) -> dict:
+def collate_chunks(rows: list[dict], pad_token_id: int) -> dict:
     """Pads the chunks of a batch of notes to the longest chunk in the batch (dynamic padding).
 
     `note_index` maps each chunk row back to its note, so the model can pool per note.
@@ -90,14 +90,8 @@ def collate_chunks(rows: list[dict], pad_token_id: int, num_labels: int | None =
     for i, chunk in enumerate(flat):
         input_ids[i, : len(chunk)] = torch.tensor(chunk, dtype=torch.long)
         attention_mask[i, : len(chunk)] = 1
-    batch = {
+    return {
         "input_ids": input_ids,
         "attention_mask": attention_mask,
         "note_index": torch.tensor(note_index, dtype=torch.long),
     }
-    if num_labels is not None:
-        labels = torch.zeros((len(rows), num_labels), dtype=torch.float)
-        for i, row in enumerate(rows):
-            labels[i, row["label_ids"]] = 1.0
-        batch["labels"] = labels
-    return batch

@@ -97,6 +97,10 @@ def load_coding_rows(data_cfg: DictConfig, cache_dir: str) -> CodingRows:
     else:
         pool_idx, eval_idx = splits.carve_eval(len(pool), data_cfg.eval_fraction, data_cfg.seed)
         pool, eval_rows = [pool[i] for i in pool_idx], [pool[i] for i in eval_idx]
+    eval_size = data_cfg.eval_size
+    if eval_size is None and data_cfg.path is None:
+        eval_size = data_cfg.synthetic.eval_size  # the embedded default's budget-sized subset
+    eval_rows = [eval_rows[i] for i in splits.eval_subset(len(eval_rows), eval_size, data_cfg.seed)]
     shared = {row["id"] for row in pool} & {row["id"] for row in eval_rows}
     if shared:
         raise MedtuneError(

@@ -29,6 +29,15 @@ def carve_eval(n: int, eval_fraction: float, seed: int) -> tuple[np.ndarray, np.
     return np.sort(order[n_eval:]), np.sort(order[:n_eval])
 
 
+def eval_subset(n: int, eval_size: int | None, seed: int) -> list[int]:
+    """Indices (in file order) of a fixed evaluation subset; nested as eval_size grows."""
+    if eval_size is None or eval_size >= n:
+        return list(range(n))
+    if eval_size < 1:
+        raise MedtuneError(f"data.eval_size must be at least 1 (or null for all), got {eval_size}")
+    return sorted(permutation(n, seed + 104729)[:eval_size].tolist())
+
+
 def train_val_indices(
     pool_size: int, train_size: int | None, val_fraction: float, seed: int
 ) -> tuple[list[int], list[int]]:

@@ -52,10 +52,32 @@ def load_tokenizer(model_cfg: DictConfig) -> PreTrainedTokenizerBase:
 def load_encoder(model_cfg: DictConfig) -> PreTrainedModel:
     if model_cfg.dtype not in DTYPES:
         raise MedtuneError(f"model.dtype={model_cfg.dtype!r} is not one of {', '.join(DTYPES)}")
-    return _load(AutoModel, model_cfg, dtype=DTYPES[model_cfg.dtype])
+    encoder = _load(AutoModel, model_cfg, dtype=DTYPES[model_cfg.dtype])
+    if model_cfg.encoder_dropout is not None:
+        set_dropout(encoder, model_cfg.encoder_dropout)
+    return encoder
 
 
-def peft_config(lora_cfg: DictConfig) -> peft.LoraConfig:
+def set_dropout(module: torch.nn.Module, p: float) -> None:
+    """Sets every dropout rate inside `module`, attention dropout included.
+
+    With LoRA the frozen encoder needs little regularisation of its own, and on CPUs its
+    dropout is costly: attention dropout forces the slow attention path (see bench/).
+    """
+    for layer in module.modules():
+        if isinstance(layer, torch.nn.Dropout):
+            layer.p = p
+    for key in ("hidden_dropout_prob", "attention_probs_dropout_prob", "attention_dropout", "dropout"):
+        if isinstance(getattr(module.config, key, None), float):
+            setattr(module.config, key, p)
+
+
+def peft_config(lora_cfg: DictConfig, num_layers: int) -> peft.LoraConfig:
+    top = lora_cfg.top_layers
+    if top is not None and not 1 <= top <= num_layers:
+        raise MedtuneError(
+            f"lora.top_layers={top}, but the model has {num_layers} layers; use 1..{num_layers} or null"
+        )
     return peft.LoraConfig(
         r=lora_cfg.r,
         lora_alpha=lora_cfg.alpha,
@@ -64,6 +86,7 @@ def peft_config(lora_cfg: DictConfig) -> peft.LoraConfig:
         bias=lora_cfg.bias,
         use_dora=lora_cfg.use_dora,
         modules_to_save=list(lora_cfg.modules_to_save) or None,
+        layers_to_transform=list(range(num_layers - top, num_layers)) if top else None,
     )
 
 
@@ -71,14 +94,18 @@ def classifier_base(
     encoder: PreTrainedModel, num_labels: int, model_cfg: DictConfig
 ) -> ChunkedNoteClassifier:
     return ChunkedNoteClassifier(
-        encoder, num_labels, chunk_pooling=model_cfg.chunk_pooling, dropout=model_cfg.classifier_dropout
+        encoder,
+        num_labels,
+        head=model_cfg.head,
+        chunk_pooling=model_cfg.chunk_pooling,
+        dropout=model_cfg.classifier_dropout,
     )
 
 
 def wrap_with_lora(base: torch.nn.Module, lora_cfg: DictConfig) -> peft.PeftModel:
     """peft LoRA around `base` (changes base in place); a bad target module is a clear error."""
     try:
-        model = peft.get_peft_model(base, peft_config(lora_cfg))
+        model = peft.get_peft_model(base, peft_config(lora_cfg, base.config.num_hidden_layers))
     except ValueError as err:
         raise MedtuneError(
             f"lora config rejected by peft: {str(err).splitlines()[0]} "

@@ -1,9 +1,15 @@
-"""Multi-label note classifier: encoder -> mean-pooled chunks -> pooled note -> linear head.
+"""Multi-label note classifier: an encoder reads a note as chunks, a head scores every code.
+
+Two heads (`model.head`):
+  * label_attention (default): every code attends over all tokens of the note, across chunks,
+    and is scored from what it attended to (the label-wise attention of CAML/LAAT, on chunked
+    notes as in PLM-ICD). A code's evidence is a few words of a long note; attention finds them
+    instead of averaging them away, so it learns from far fewer notes.
+  * pooled: mean-pooled chunk embeddings, combined per note (max or mean), then a linear layer.
 
 Why not AutoModelForSequenceClassification: it classifies from BERT's [CLS] pooler, which
 sentence-embedding checkpoints such as all-MiniLM-L6-v2 never trained (it is near constant),
-so the head cannot learn. Mean pooling over tokens is what those models were trained for,
-and it works as well for ordinary BERT-shaped checkpoints.
+so the head cannot learn.
 """
 
 from __future__ import annotations
@@ -27,25 +33,60 @@ def pool_notes(chunk_vectors: torch.Tensor, note_index: torch.Tensor, mode: str)
     return out.scatter_reduce(0, index, chunk_vectors, reduce=reduce, include_self=False)
 
 
+class LabelAttentionHead(nn.Module):
+    """Per-code attention over every token of a note (its chunks taken together)."""
+
+    def __init__(self, hidden_size: int, num_labels: int):
+        super().__init__()
+        self.proj = nn.Linear(hidden_size, hidden_size)
+        self.queries = nn.Linear(hidden_size, num_labels, bias=False)
+        self.weight = nn.Parameter(torch.empty(num_labels, hidden_size))
+        self.bias = nn.Parameter(torch.zeros(num_labels))
+        nn.init.xavier_uniform_(self.weight)
+
+    def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor, note_index: torch.Tensor):
+        # hidden: (chunks, tokens, H); scores: (chunks, tokens, labels)
+        scores = self.queries(torch.tanh(self.proj(hidden)))
+        scores = scores.masked_fill(~attention_mask.bool().unsqueeze(-1), -torch.inf)
+        # Softmax over all tokens of a note, which spans several rows: subtract the note's max.
+        n_notes, n_labels = int(note_index.max().item()) + 1, scores.shape[-1]
+        chunk_max = scores.amax(1)
+        note_max = chunk_max.new_full((n_notes, n_labels), -torch.inf)
+        note_max = note_max.scatter_reduce(0, note_index[:, None].expand_as(chunk_max), chunk_max, "amax")
+        weights = torch.exp(scores - note_max[note_index].unsqueeze(1))  # padding -> 0
+        total = weights.new_zeros((n_notes, n_labels)).index_add(0, note_index, weights.sum(1))
+        attended = torch.einsum("ctl,cth->clh", weights, hidden)
+        pooled = attended.new_zeros((n_notes, n_labels, hidden.shape[-1])).index_add(0, note_index, attended)
+        pooled = pooled / total.unsqueeze(-1)
+        return (pooled * self.weight).sum(-1) + self.bias
+
+
 class ChunkedNoteClassifier(nn.Module):
     """Reads a note as chunks and scores every code of the label space."""
 
     def __init__(
-        self, encoder: PreTrainedModel, num_labels: int, chunk_pooling: str = "max", dropout: float = 0.1
+        self,
+        encoder: PreTrainedModel,
+        num_labels: int,
+        head: str = "label_attention",
+        chunk_pooling: str = "max",
+        dropout: float = 0.1,
     ):
         super().__init__()
         self.encoder = encoder
+        self.head = head
         self.chunk_pooling = chunk_pooling
         self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(encoder.config.hidden_size, num_labels)
+        hidden = encoder.config.hidden_size
+        # Named "classifier" either way: lora.modules_to_save trains and saves it by that name.
+        if head == "label_attention":
+            self.classifier = LabelAttentionHead(hidden, num_labels)
+        else:
+            self.classifier = nn.Linear(hidden, num_labels)
 
     @property
     def config(self):  # peft reads model.config (e.g. for tied weights and model type)
         return self.encoder.config
-
-    def embed_chunks(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return mean_pool(hidden, attention_mask)
 
     def forward(
         self,
@@ -54,6 +95,8 @@ class ChunkedNoteClassifier(nn.Module):
         note_index: torch.Tensor,
         **_: torch.Tensor,
     ) -> torch.Tensor:
-        chunks = self.embed_chunks(input_ids, attention_mask)
-        notes = pool_notes(chunks, note_index, self.chunk_pooling)
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        if self.head == "label_attention":
+            return self.classifier(self.dropout(hidden), attention_mask, note_index)
+        notes = pool_notes(mean_pool(hidden, attention_mask), note_index, self.chunk_pooling)
         return self.classifier(self.dropout(notes))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import lightning as L
 import torch
 from datasets import Dataset
@@ -9,6 +11,7 @@ from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 from transformers import get_linear_schedule_with_warmup
 
+from src.console import console
 from src.tasks.base import Task
 
 
@@ -23,6 +26,10 @@ class FineTuneModule(L.LightningModule):
         self.trainer_cfg = trainer_cfg
         self._val_outputs: list[dict] = []
         self.tokens_seen = 0  # real (non-pad) training tokens, for throughput
+        self._epoch_start = (0.0, 0)  # (time, tokens_seen) when the epoch began
+
+    def on_train_epoch_start(self) -> None:
+        self._epoch_start = (time.perf_counter(), self.tokens_seen)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         self.tokens_seen += int(batch["attention_mask"].sum())
@@ -43,10 +50,22 @@ class FineTuneModule(L.LightningModule):
         self._val_outputs.append(outputs)
 
     def on_validation_epoch_end(self) -> None:
-        if self._val_outputs:
-            for name, value in self.task.epoch_metrics(self._val_outputs).items():
-                self.log(f"val/{name}", value, prog_bar=True)
+        if not self._val_outputs:
+            return
+        metrics = self.task.epoch_metrics(self._val_outputs)
+        for name, value in metrics.items():
+            self.log(f"val/{name}", value, prog_bar=True)
         self._val_outputs.clear()
+        if self.trainer.is_global_zero and not self.trainer.sanity_checking:
+            # One plain line per epoch: readable in log files, where progress bars are not.
+            started, tokens = self._epoch_start
+            rate = (self.tokens_seen - tokens) / max(time.perf_counter() - started, 1e-9)
+            shown = ", ".join(f"val {k} {v:.3f}" for k, v in metrics.items())
+            loss = self.trainer.callback_metrics.get("val/loss")
+            console.print(
+                f"epoch {self.current_epoch + 1}/{self.trainer.max_epochs}: val loss {float(loss):.4f}, "
+                f"{shown} (threshold 0.5), {rate:.0f} training tokens/s"
+            )
 
     def configure_optimizers(self):
         cfg = self.trainer_cfg

@@ -1,0 +1,104 @@
+"""Training speed of the default coding run on this machine (not a test: timings are noisy).
+
+    python -m bench.train_speed                 # step throughput of each setting, as ratios
+    python -m bench.train_speed --end-to-end    # + time `python -m src.train` on the defaults
+
+Part 1 trains the real default model (MiniLM + LoRA + label-attention head) on random tokens
+for a few steps per setting and reports training tokens/s relative to the default setting, all
+in one process so the ratios share the machine's state. Part 2 runs the default training job
+end to end and breaks its wall time into stages, against the 5-minute target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from src.models import build
+from src.paths import ROOT
+
+TARGET_S = 300.0
+# (label, config overrides, autocast dtype); the first one is the default run's setting.
+SETTINGS = [
+    ("default: 128-token chunks, LoRA on layers 4-5", [], None),
+    ("LoRA on every layer", ["model.lora_top_layers=null"], None),
+    ("256-token chunks", ["model.max_length=256"], None),
+    ("encoder dropout 0.1", ["model.encoder_dropout=0.1"], None),
+    ("bf16 autocast", [], torch.bfloat16),
+]
+
+
+def step_throughput(overrides: list[str], autocast: torch.dtype | None, steps: int) -> float:
+    """Training tokens/s of the default model and head under `overrides` (best of `steps`)."""
+    from hydra import compose, initialize_config_dir
+
+    from src.config import validate
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = validate(compose(config_name="config", overrides=overrides))
+    torch.manual_seed(0)
+    base = build.classifier_base(build.load_encoder(cfg.model), 105, cfg.model)
+    model = build.wrap_with_lora(base, cfg.lora)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    # A default batch: 8 notes of ~420 tokens, cut into chunks of max_length tokens.
+    chunks = 8 * 420 // cfg.model.max_length
+    input_ids = torch.randint(1000, 20000, (chunks, cfg.model.max_length))
+    batch = {
+        "input_ids": input_ids,
+        "attention_mask": torch.ones_like(input_ids),
+        "note_index": torch.arange(chunks) * 8 // chunks,
+    }
+    target = (torch.rand(8, 105) < 0.03).float()
+    best = float("inf")
+    for _ in range(steps + 1):  # the first step warms up allocators and kernels
+        start = time.perf_counter()
+        with torch.autocast("cpu", dtype=autocast or torch.float32, enabled=autocast is not None):
+            logits = model(**batch)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), target)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        best = min(best, time.perf_counter() - start)
+    return input_ids.numel() / best
+
+
+def end_to_end(args: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = Path(tmp) / "run"
+        command = [sys.executable, "-m", "src.train", "logger=none", f"hydra.run.dir={run_dir}", *args]
+        start = time.perf_counter()
+        subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+        wall = time.perf_counter() - start
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+    timing = metrics["timing"]
+    print(f"\nend to end: {wall:.0f} s wall ({wall / TARGET_S:.2f} of the {TARGET_S:.0f} s target)")
+    for key, value in timing.items():
+        print(f"  {key:22s} {value:10.1f}")
+    print(f"  tuned {metrics['main_metric']}: {metrics['tuned'][metrics['main_metric']]:.4f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per setting")
+    parser.add_argument("--end-to-end", action="store_true", help="also time the default training job")
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides for the end-to-end run")
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    rates = [(label, step_throughput(o, dtype, args.steps)) for label, o, dtype in SETTINGS]
+    default = rates[0][1]
+    print(f"{'setting':48s} {'tokens/s':>9s} {'vs default':>10s}")
+    for label, rate in rates:
+        print(f"{label:48s} {rate:9.0f} {rate / default:10.2f}")
+    if args.end_to_end:
+        end_to_end(args.overrides)
+
+
+if __name__ == "__main__":
+    main()
