@@ -49,10 +49,8 @@ class LabelAttentionHead(nn.Module):
         scores = self.queries(torch.tanh(self.proj(hidden)))
         scores = scores.masked_fill(~attention_mask.bool().unsqueeze(-1), -torch.inf)
         # Softmax over all tokens of a note, which spans several rows: subtract the note's max.
-        n_notes, n_labels = int(note_index.max().item()) + 1, scores.shape[-1]
-        chunk_max = scores.amax(1)
-        note_max = chunk_max.new_full((n_notes, n_labels), -torch.inf)
-        note_max = note_max.scatter_reduce(0, note_index[:, None].expand_as(chunk_max), chunk_max, "amax")
+        note_max = pool_notes(scores.amax(1), note_index, "max")
+        n_notes, n_labels = note_max.shape
         weights = torch.exp(scores - note_max[note_index].unsqueeze(1))  # padding -> 0
         total = weights.new_zeros((n_notes, n_labels)).index_add(0, note_index, weights.sum(1))
         attended = torch.einsum("ctl,cth->clh", weights, hidden)

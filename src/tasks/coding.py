@@ -27,6 +27,7 @@ from src.data.chunking import collate_chunks, tokenize_chunks
 from src.data.coding_data import CodingRows, load_coding_rows, rows_fingerprint
 from src.metrics import coding_metrics
 from src.models import build
+from src.models.classifier import mean_pool, pool_notes
 from src.tasks.base import Task
 from src.tasks.decision import Decision, tune_global, tune_per_code
 
@@ -114,16 +115,13 @@ class CodingTask(Task):
             enc = data.tokenizer(
                 descriptions, padding=True, truncation=True, max_length=64, return_tensors="pt"
             ).to(self.device)
-            out = encoder(**enc).last_hidden_state
-            mask = enc["attention_mask"].unsqueeze(-1).float()
-            codes = F.normalize((out * mask).sum(1) / mask.sum(1), dim=-1)
+            codes = F.normalize(mean_pool(encoder(**enc).last_hidden_state, enc["attention_mask"]), dim=-1)
 
         def similarity(batch: dict) -> torch.Tensor:
             hidden = encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-            m = batch["attention_mask"].unsqueeze(-1).float()
-            chunks = F.normalize((hidden.last_hidden_state * m).sum(1) / m.sum(1), dim=-1)
+            chunks = F.normalize(mean_pool(hidden.last_hidden_state, batch["attention_mask"]), dim=-1)
             per_chunk = chunks @ codes.T  # a code mentioned in any chunk should score high
-            return _max_per_note(per_chunk, batch["note_index"])
+            return pool_notes(per_chunk, batch["note_index"], "max")
 
         val_scores = self._scores(similarity, data.val, "Base model: validation slice")
         decision = tune_global(
@@ -215,9 +213,3 @@ class CodingTask(Task):
 
 def _gold(dataset: Dataset) -> list[list[str]]:
     return list(dataset["codes"])
-
-
-def _max_per_note(per_chunk: torch.Tensor, note_index: torch.Tensor) -> torch.Tensor:
-    n_notes = int(note_index.max()) + 1
-    out = per_chunk.new_full((n_notes, per_chunk.shape[1]), -torch.inf)
-    return out.scatter_reduce(0, note_index[:, None].expand_as(per_chunk), per_chunk, reduce="amax")
