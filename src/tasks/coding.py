@@ -71,7 +71,8 @@ class CodingTask(Task):
         cut = sum(s["notes_cut_at_max_chunks"] for s in token_stats.values())
         if cut:
             log.warning(
-                "%d notes are longer than data.max_chunks=%d chunks of %d tokens; their tails are not read",
+                "%d notes are longer than data.max_chunks=%d chunks of %d tokens; their tails are not read "
+                "(raise data.max_chunks to read them, at proportional cost)",
                 cut,
                 cfg.data.max_chunks,
                 cfg.model.max_length,
