@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from src.config import compose_config, validate
 from src.models import build
 from src.paths import ROOT
 
@@ -37,12 +38,7 @@ SETTINGS = [
 
 def step_throughput(overrides: list[str], autocast: torch.dtype | None, steps: int) -> float:
     """Training tokens/s of the default model and head under `overrides` (best of `steps`)."""
-    from hydra import compose, initialize_config_dir
-
-    from src.config import validate
-
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = validate(compose(config_name="config", overrides=overrides))
+    cfg = validate(compose_config(overrides))
     torch.manual_seed(0)
     base = build.classifier_base(build.load_encoder(cfg.model), 105, cfg.model)
     model = build.wrap_with_lora(base, cfg.lora)

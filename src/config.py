@@ -9,10 +9,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from hydra import compose, initialize_config_dir
+from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from src.errors import MedtuneError
+from src.paths import CONF_DIR
+
+
+def compose_config(overrides: list[str]) -> DictConfig:
+    """The config `python -m src.train <overrides>` composes, without starting a Hydra run."""
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        try:
+            return compose(config_name="config", overrides=overrides)
+        except HydraException as err:  # unknown group option, bad override syntax
+            raise MedtuneError(f"{str(err).splitlines()[0]} (config groups live in {CONF_DIR})") from None
 
 
 @dataclass

@@ -72,9 +72,6 @@ def tiny_bert(tmp_path_factory) -> Path:
 
 def compose_config(*overrides: str):
     """The validated config as `python -m src.train <overrides>` would see it."""
-    from hydra import compose, initialize_config_dir
+    from src.config import compose_config, validate
 
-    from src.config import validate
-
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return validate(compose(config_name="config", overrides=list(overrides)))
+    return validate(compose_config(list(overrides)))

@@ -122,3 +122,12 @@ def test_unknown_config_key_and_wrong_type():
         compose_config("trainer.max_epochs=three")
     with pytest.raises(MedtuneError, match=r"logger.backend='tensorboard' is not one of"):
         compose_config("logger.backend=tensorboard")
+
+
+def test_generate_with_unknown_task_group_is_a_clear_error(capsys):
+    from src.data.generate import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["task=nope"])
+    assert exit_info.value.code == 2
+    assert "Could not find 'task/nope'" in capsys.readouterr().err

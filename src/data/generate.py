@@ -7,19 +7,16 @@ from __future__ import annotations
 
 import sys
 
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from src.config import validate
+from src.config import compose_config, validate
 from src.console import console
 from src.data.synthetic import ensure_synthetic_coding
 from src.errors import MedtuneError, exit_on_user_error
-from src.paths import CONF_DIR
 
 GENERATORS = {"coding": ensure_synthetic_coding}
 
 
-@exit_on_user_error
 def run(raw_cfg: DictConfig) -> None:
     cfg = validate(raw_cfg)
     if cfg.task.name not in GENERATORS:
@@ -29,11 +26,10 @@ def run(raw_cfg: DictConfig) -> None:
     console.print(f"{cfg.task.name} data: {folder}")
 
 
+@exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
     # The compose API, not @hydra.main: generating data should not create a run directory.
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=sys.argv[1:] if argv is None else argv)
-    run(cfg)
+    run(compose_config(sys.argv[1:] if argv is None else argv))
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ class FineTuneModule(L.LightningModule):
             loss = self.trainer.callback_metrics.get("val/loss")
             console.print(
                 f"epoch {self.current_epoch + 1}/{self.trainer.max_epochs}: val loss {float(loss):.4f}, "
-                f"{shown} (threshold 0.5), {rate:.0f} training tokens/s"
+                f"{shown}, {rate:.0f} training tokens/s"
             )
 
     def configure_optimizers(self):
