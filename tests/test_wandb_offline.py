@@ -10,7 +10,7 @@ import wandb
 from wandb.proto import wandb_internal_pb2 as pb
 
 # tests/ has no __init__.py, so pytest puts it on sys.path (rootdir/prepend import mode).
-from wandb_offline import find_offline_runs, iter_records, read_offline_run
+from wandb_offline import find_offline_runs, finished_records, iter_records, read_offline_run
 
 
 def _user(row: dict) -> dict:
@@ -197,3 +197,16 @@ def test_block_tail_padding(tmp_path, tail):
     wandb_file = tmp_path / "run-abc.wandb"
     _write_log(wandb_file, [record.SerializeToString(), second.SerializeToString()])
     assert list(iter_records(wandb_file)) == [record, second]
+
+
+def test_unfinished_log_is_waited_for_then_rejected(tmp_path):
+    record = pb.Record()
+    record.config.update.add(key="lr", value_json="0.1")
+    wandb_file = tmp_path / "run-abc.wandb"
+    _write_log(wandb_file, [record.SerializeToString()])  # no closing exit record
+    with pytest.raises(ValueError, match="still incomplete .*no exit record"):
+        finished_records(wandb_file, timeout_s=0.3)
+    exit_record = pb.Record()
+    exit_record.exit.exit_code = 0
+    _write_log(wandb_file, [record.SerializeToString(), exit_record.SerializeToString()])
+    assert finished_records(wandb_file) == [record, exit_record]

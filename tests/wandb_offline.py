@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -78,11 +79,33 @@ def iter_records(wandb_file: Path) -> Iterator[pb.Record]:
         raise ValueError(f"{wandb_file}: file ends inside a record")
 
 
+def finished_records(wandb_file: Path, timeout_s: float = 30.0) -> list[pb.Record]:
+    """The records of a finished run, waiting for wandb-core to write them all.
+
+    `run.finish()` can return before the separate wandb-core process has flushed the log,
+    so a file read at once may end inside a record or before the closing `exit` record.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            records = list(iter_records(wandb_file))
+            if records and records[-1].WhichOneof("record_type") == "exit":
+                return records
+            problem = "no exit record: the run has not finished"
+        except ValueError as err:
+            if "truncated" not in str(err) and "ends inside" not in str(err):
+                raise  # corrupt, not merely unfinished
+            problem = str(err)
+        if time.monotonic() > deadline:
+            raise ValueError(f"{wandb_file}: still incomplete after {timeout_s:.0f} s ({problem})")
+        time.sleep(0.1)
+
+
 def read_offline_run(run_dir: Path) -> OfflineRun:
     run_dir = Path(run_dir)
     (wandb_file,) = run_dir.glob("run-*.wandb")  # exactly one per run directory
     run = OfflineRun(run_dir, wandb_file.stem.removeprefix("run-"), None, None, None)
-    for record in iter_records(wandb_file):
+    for record in finished_records(wandb_file):
         kind = record.WhichOneof("record_type")
         if kind == "run":  # the first one opens the run; later ones update it (e.g. a rename)
             r = record.run
