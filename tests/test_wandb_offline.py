@@ -151,6 +151,7 @@ def test_corrupt_file_is_rejected(wandb_tmp):
     run = wandb.init(project="medtune-test", config={"lr": 0.1}, dir=wandb_tmp)
     run.finish()
     (wandb_file,) = find_offline_runs(wandb_tmp)[0].glob("*.wandb")
+    finished_records(wandb_file)  # wandb-core may still be writing; corrupt the finished log only
 
     data = bytearray(wandb_file.read_bytes())
     data[-1] ^= 0xFF  # last byte of the last chunk's payload
