@@ -59,3 +59,60 @@ def metric_delta(base: dict[str, float], tuned: dict[str, float]) -> dict[str, f
         # -0.4 means 40% fewer notes fail a coding audit than with the base model.
         delta["audit_failure_relative_change"] = (after - before) / before if before else 0.0
     return delta
+
+
+def bootstrap_intervals(
+    gold: Sequence[Sequence[str]],
+    base: Sequence[Sequence[str]],
+    tuned: Sequence[Sequence[str]],
+    n_resamples: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict[str, dict[str, list[float]]]:
+    """Percentile bootstrap intervals for base, tuned and their difference (paired).
+
+    Notes are resampled with replacement; base and tuned are scored on the same resample, so
+    the delta interval reflects how sure we are that tuning helped on this kind of note. The
+    counts are vectorised (one matrix product per resample set) instead of 1,000 sklearn calls.
+    Returns {"base"|"tuned"|"delta": {metric: [low, high]}}, delta in percentage points.
+    """
+    binarizer = MultiLabelBinarizer()
+    binarizer.fit([*gold, *base, *tuned])
+    y_true = binarizer.transform(gold).astype(bool)
+    rng = np.random.default_rng(seed)
+    n = len(gold)
+    # weights[b, i]: how often note i is drawn in resample b.
+    weights = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(n_resamples)])
+    samples = {}
+    for name, pred in (("base", base), ("tuned", tuned)):
+        y_pred = binarizer.transform(pred).astype(bool)
+        samples[name] = _resampled_metrics(y_true, y_pred, weights.astype(float))
+    samples["delta"] = {k: 100.0 * (samples["tuned"][k] - samples["base"][k]) for k in samples["base"]}
+    tail = 100.0 * (1.0 - level) / 2.0
+    return {
+        part: {
+            k: [float(np.percentile(v, tail)), float(np.percentile(v, 100.0 - tail))]
+            for k, v in values.items()
+        }
+        for part, values in samples.items()
+    }
+
+
+def _resampled_metrics(y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
+    """The metrics of coding_metrics for every row of weights (a resample of the notes)."""
+    tp = weights @ (y_true & y_pred)  # (resamples, codes)
+    fp = weights @ (~y_true & y_pred)
+    fn = weights @ (y_true & ~y_pred)
+    exact = weights @ (y_true == y_pred).all(1) / weights.sum(1)
+    tp_all, fp_all, fn_all = tp.sum(1), fp.sum(1), fn.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_code = np.where(tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), np.nan)
+        return {
+            "micro_f1": np.nan_to_num(2 * tp_all / (2 * tp_all + fp_all + fn_all)),
+            # As in coding_metrics: averaged over the codes present in (this resample's) gold or predictions.
+            "macro_f1": np.nan_to_num(np.nanmean(per_code, axis=1)),
+            "micro_precision": np.nan_to_num(tp_all / (tp_all + fp_all)),
+            "micro_recall": np.nan_to_num(tp_all / (tp_all + fn_all)),
+            "exact_match": exact,
+            "audit_failure_rate": 1.0 - exact,
+        }

@@ -10,7 +10,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-RESULT_FILES = ("metrics.json", "adapter")
+RESULT_FILES = ("metrics.json", "manifest.json", "MODEL_CARD.md", "adapter")
 
 
 def existing_results(run_dir: Path) -> list[str]:

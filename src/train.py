@@ -28,13 +28,22 @@ from omegaconf import DictConfig  # noqa: E402
 from src.config import validate  # noqa: E402
 from src.console import console, print_config, print_results  # noqa: E402
 from src.errors import MedtuneError, exit_on_user_error  # noqa: E402
+from src.manifest import build_manifest, now  # noqa: E402
 from src.metrics import metric_delta  # noqa: E402
+from src.model_card import render as render_model_card  # noqa: E402
 from src.run_dir import existing_results, write_json, write_resolved_config  # noqa: E402
 from src.tasks.base import Task  # noqa: E402
-from src.training.loggers import build_logger, close, log_summary  # noqa: E402
+from src.training.loggers import (  # noqa: E402
+    build_logger,
+    close,
+    log_artefact_lineage,
+    log_examples,
+    log_summary,
+)
 from src.training.module import FineTuneModule, TaskDataModule  # noqa: E402
 
 log = logging.getLogger("medtune")
+EXAMPLES_LOGGED = 20  # evaluation examples in the W&B table when logger.log_examples=true
 
 
 def quiet_libraries() -> None:
@@ -62,6 +71,7 @@ def make_task(cfg: DictConfig) -> Task:
 
 def train(cfg: DictConfig, run_dir: Path) -> dict:
     """Runs every stage and returns the metrics written to run_dir/metrics.json."""
+    started_at = now()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     if cfg.trainer.num_threads:
         torch.set_num_threads(cfg.trainer.num_threads)
@@ -115,17 +125,24 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
             "base": base,
             "tuned": tuned,
             "delta": metric_delta(base, tuned),
+            "intervals": task.intervals(data),
             "data": data.rows.stats,
             "timing": timing,
         }
         task.save_adapter(model, data, run_dir / "adapter")
         write_json(run_dir / "metrics.json", metrics)
+        manifest = build_manifest(cfg, run_dir, task.lineage(data), metrics, started_at)
+        write_json(run_dir / "manifest.json", manifest)
+        (run_dir / "MODEL_CARD.md").write_text(render_model_card(manifest))
+        log_artefact_lineage(logger, run_dir, manifest)
         summary = {
             f"{part}/{key}": value
             for part in ("base", "tuned", "delta")
             for key, value in metrics[part].items()
         }
         log_summary(logger, summary)
+        if cfg.logger.log_examples:  # the user's explicit opt-in: note text leaves the run dir
+            log_examples(logger, task.examples(data, EXAMPLES_LOGGED))
     finally:
         close(logger)
     return metrics

@@ -45,5 +45,19 @@ class Task(ABC):
         """Scores the trained model on the same evaluation split as evaluate_base."""
 
     @abstractmethod
+    def intervals(self, data: Any) -> dict:
+        """95% bootstrap intervals for base, tuned and delta, from the last two evaluations."""
+
+    @abstractmethod
+    def lineage(self, data: Any) -> dict:
+        """What the manifest records about the data: files, splits (rows with ids), labels,
+        label_counts per split. Never text."""
+
+    @abstractmethod
+    def examples(self, data: Any, n: int) -> list[dict]:
+        """The first n evaluation examples with gold, base and tuned outputs, text included:
+        logged only when the user opts in (logger.log_examples=true)."""
+
+    @abstractmethod
     def save_adapter(self, model: torch.nn.Module, data: Any, out_dir: Path) -> None:
         """Writes the adapter and what is needed to use it (label space, decision rule)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from tqdm.auto import tqdm
 
 from src.data.chunking import collate_chunks, tokenize_chunks
 from src.data.coding_data import CodingRows, load_coding_rows, rows_fingerprint
-from src.metrics import coding_metrics
+from src.metrics import bootstrap_intervals, coding_metrics
 from src.models import build
 from src.models.classifier import mean_pool, pool_notes
 from src.tasks.base import Task
@@ -45,6 +46,10 @@ class CodingData:
 
 
 class CodingTask(Task):
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.predictions: dict[str, list[list[str]]] = {}  # eval-split code sets: base, tuned
+
     @property
     def device(self) -> torch.device:
         """Where evaluation runs: the GPU when the trainer config asks for one and it exists."""
@@ -134,7 +139,8 @@ class CodingTask(Task):
         )
         self.base_decision = decision
         eval_scores = self._scores(similarity, data.eval, "Base model: evaluation split")
-        return coding_metrics(_gold(data.eval), decision.apply(eval_scores, labels))
+        self.predictions["base"] = decision.apply(eval_scores, labels)
+        return coding_metrics(_gold(data.eval), self.predictions["base"])
 
     # -- tuned model -----------------------------------------------------------------------
     def build_model(self, data: CodingData) -> torch.nn.Module:
@@ -187,7 +193,34 @@ class CodingTask(Task):
         else:
             decision = tune_global(val_scores, labels, val_gold)
         self.tuned_decision = decision
-        return coding_metrics(_gold(data.eval), decision.apply(eval_scores, labels))
+        self.predictions["tuned"] = decision.apply(eval_scores, labels)
+        return coding_metrics(_gold(data.eval), self.predictions["tuned"])
+
+    def intervals(self, data: CodingData) -> dict:
+        gold = _gold(data.eval)
+        return bootstrap_intervals(
+            gold, self.predictions["base"], self.predictions["tuned"], seed=self.cfg.seed
+        )
+
+    def examples(self, data: CodingData, n: int) -> list[dict]:
+        rows = data.rows.eval[:n]
+        base, tuned = self.predictions["base"][:n], self.predictions["tuned"][:n]
+        return [
+            {"id": row["id"], "text": row["text"], "gold": row["codes"], "base": b, "tuned": t}
+            for row, b, t in zip(rows, base, tuned, strict=True)
+        ]
+
+    def lineage(self, data: CodingData) -> dict:
+        rows = data.rows
+        return {
+            "files": rows.files,
+            "splits": {"train": rows.train, "val": rows.val, "eval": rows.eval},
+            "labels": rows.labels,
+            "label_counts": {
+                split: dict(Counter(code for row in getattr(rows, split) for code in row["codes"]))
+                for split in ("train", "eval")
+            },
+        }
 
     def _scores(self, score_fn, dataset: Dataset, desc: str) -> np.ndarray:
         parts = []

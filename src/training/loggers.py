@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -61,6 +62,54 @@ def build_logger(cfg: DictConfig, run_dir: Path) -> Logger | None:
 def log_summary(logger: Logger | None, values: dict[str, float]) -> None:
     if isinstance(logger, WandbLogger):
         logger.experiment.summary.update(values)
+
+
+def log_artefact_lineage(logger: Logger | None, run_dir: Path, manifest: dict) -> None:
+    """The adapter as a W&B model artifact, the data as a dataset artifact by reference.
+
+    References carry each file's path and checksum, never its content. Online, the data is
+    declared as the run's input (`use_artifact`), so W&B draws data -> run -> adapter; wandb
+    refuses inputs in offline runs, so there it is logged beside the adapter with the same hashes.
+    """
+    if not isinstance(logger, WandbLogger):
+        return
+    import wandb
+
+    run = logger.experiment
+    data = wandb.Artifact(
+        f"{manifest['task']}-data",
+        type="dataset",
+        metadata={"files": manifest["data"]["files"], "splits": manifest["data"]["splits"]},
+    )
+    for role, entry in manifest["data"]["files"].items():
+        data.add_reference(Path(entry["path"]).as_uri(), name=f"{role}{Path(entry['path']).suffix}")
+    if run.offline:
+        run.log_artifact(data)
+    else:
+        run.use_artifact(data)
+    adapter = wandb.Artifact(
+        f"{manifest['run_name']}-adapter",
+        type="model",
+        metadata={
+            "base_model": manifest["base_model"]["name_or_path"],
+            "adapter_sha256": manifest["adapter"]["sha256"],
+            "tuned": manifest["metrics"]["tuned"],
+            "delta": manifest["metrics"]["delta"],
+        },
+    )
+    adapter.add_dir(str(run_dir / "adapter"), name="adapter")
+    for name in ("manifest.json", "MODEL_CARD.md"):
+        adapter.add_file(str(run_dir / name), name=name)
+    run.log_artifact(adapter)
+
+
+def log_examples(logger: Logger | None, rows: list[dict]) -> None:
+    """A W&B table of evaluation examples, text included: called only on the user's opt-in."""
+    if not isinstance(logger, WandbLogger) or not rows:
+        return
+    columns = list(rows[0])
+    data = [[json.dumps(v) if isinstance(v, list | dict) else v for v in row.values()] for row in rows]
+    logger.log_table("eval_examples", columns=columns, data=data)
 
 
 def close(logger: Logger | None) -> None:
