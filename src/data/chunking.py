@@ -47,21 +47,7 @@ def tokenize_chunks(
     reused = cache_file.exists()
 
     def encode(batch: dict) -> dict:
-        encoded = tokenizer(
-            batch["text"],
-            max_length=max_length,
-            stride=overlap,
-            truncation=True,
-            return_overflowing_tokens=True,
-            return_attention_mask=False,
-            return_token_type_ids=False,
-        )
-        chunks: list[list[list[int]]] = [[] for _ in batch["text"]]
-        total = [0] * len(batch["text"])
-        for ids, note in zip(encoded["input_ids"], encoded["overflow_to_sample_mapping"], strict=True):
-            total[note] += 1
-            if len(chunks[note]) < max_chunks:
-                chunks[note].append(ids)
+        chunks, total = chunk_texts(batch["text"], tokenizer, max_length, overlap, max_chunks)
         return {"chunks": chunks, "n_chunks_total": total}
 
     tokenized = dataset.map(
@@ -75,6 +61,34 @@ def tokenize_chunks(
     )
     cut = sum(1 for n in tokenized["n_chunks_total"] if n > max_chunks)
     return tokenized, {"reused_cache": reused, "notes_cut_at_max_chunks": cut, "cache_file": str(cache_file)}
+
+
+def chunk_texts(
+    texts: list[str],
+    tokenizer: PreTrainedTokenizerBase,
+    max_length: int,
+    overlap: int,
+    max_chunks: int,
+) -> tuple[list[list[list[int]]], list[int]]:
+    """Each text as overlapping chunks of token ids (at most max_chunks), and how many chunks
+    the whole text would take. Training (through the cache above) and inference share it.
+    """
+    encoded = tokenizer(
+        texts,
+        max_length=max_length,
+        stride=overlap,
+        truncation=True,
+        return_overflowing_tokens=True,
+        return_attention_mask=False,
+        return_token_type_ids=False,
+    )
+    chunks: list[list[list[int]]] = [[] for _ in texts]
+    total = [0] * len(texts)
+    for ids, note in zip(encoded["input_ids"], encoded["overflow_to_sample_mapping"], strict=True):
+        total[note] += 1
+        if len(chunks[note]) < max_chunks:
+            chunks[note].append(ids)
+    return chunks, total
 
 
 def collate_chunks(rows: list[dict], pad_token_id: int) -> dict:

@@ -1,0 +1,73 @@
+"""python -m src.export run=<run dir> out=<new dir>: a standalone model without peft.
+
+Merges the LoRA adapter into the base encoder and writes, into out/:
+  config.json, model.safetensors, tokenizer files: the merged encoder,
+      loadable with transformers.AutoModel.from_pretrained(out)
+  classifier.safetensors: the trained head (ChunkedNoteClassifier.classifier)
+  medtune.json: the run's label space, decision rule and settings, plus "exported_from"
+python -m src.predict run=<out> codes notes with it as with the run dir.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+# Offline by default, as in training: never reach for the hub unless the user turned it on.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import transformers  # noqa: E402
+from omegaconf import MISSING  # noqa: E402
+from safetensors.torch import save_file  # noqa: E402
+
+from src.console import console  # noqa: E402
+from src.errors import MedtuneError, exit_on_user_error  # noqa: E402
+from src.inference import HEAD_FILE, META_FILE, load_predictor, parse_args  # noqa: E402
+
+USAGE = "python -m src.export run=<run dir> out=<new dir>"
+
+
+@dataclass
+class ExportArgs:
+    run: str = MISSING
+    out: str = MISSING
+
+
+def export(run: Path, out: Path) -> None:
+    """Writes the merged model of `run` into `out`, which must be new or empty."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise MedtuneError(f"out={out} exists and is not an empty dir; give a new or empty dir")
+    predictor = load_predictor(run, device="cpu")
+    # Written aside and renamed at the end, so a failed export never leaves a half model in out.
+    staging = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    staging.mkdir(parents=True)
+    try:
+        predictor.model.encoder.save_pretrained(staging)  # safetensors in transformers 5
+        predictor.tokenizer.save_pretrained(staging)
+        head = {name: tensor.contiguous() for name, tensor in predictor.model.classifier.state_dict().items()}
+        save_file(head, staging / HEAD_FILE)
+        meta = {**predictor.meta, "exported_from": str(run.resolve())}
+        (staging / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        if out.exists():
+            out.rmdir()
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    console.print(f"exported {run} -> {out}")
+
+
+@exit_on_user_error
+def main(argv: list[str] | None = None) -> None:
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    args = parse_args(ExportArgs, sys.argv[1:] if argv is None else argv, USAGE)
+    export(Path(args.run), Path(args.out))
+
+
+if __name__ == "__main__":
+    main()
