@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.metrics import f1_score, precision_score, recall_score
 from sklearn.preprocessing import MultiLabelBinarizer
 
 METRIC_KEYS = (
@@ -36,18 +35,12 @@ def coding_metrics(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]])
         raise ValueError("cannot score an empty evaluation split")
     binarizer = MultiLabelBinarizer()
     binarizer.fit([*gold, *pred])
-    y_true = binarizer.transform(gold)
-    y_pred = binarizer.transform(pred)
-    exact = float(np.mean([set(g) == set(p) for g, p in zip(gold, pred, strict=True)]))
-    kwargs = {"zero_division": 0}
-    return {
-        "micro_f1": float(f1_score(y_true, y_pred, average="micro", **kwargs)),
-        "macro_f1": float(f1_score(y_true, y_pred, average="macro", **kwargs)),
-        "micro_precision": float(precision_score(y_true, y_pred, average="micro", **kwargs)),
-        "micro_recall": float(recall_score(y_true, y_pred, average="micro", **kwargs)),
-        "exact_match": exact,
-        "audit_failure_rate": 1.0 - exact,
-    }
+    y_true = binarizer.transform(gold).astype(bool)
+    y_pred = binarizer.transform(pred).astype(bool)
+    # Counted directly: sklearn would score a one-column matrix as a binary task (true
+    # negatives counting) and rejects a matrix with no codes at all.
+    metrics = _resampled_metrics(y_true, y_pred, np.ones((1, len(gold))))
+    return {key: float(values[0]) for key, values in metrics.items()}
 
 
 def metric_delta(base: dict[str, float], tuned: dict[str, float]) -> dict[str, float]:
@@ -105,12 +98,12 @@ def _resampled_metrics(y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarr
     fn = weights @ (y_true & ~y_pred)
     exact = weights @ (y_true == y_pred).all(1) / weights.sum(1)
     tp_all, fp_all, fn_all = tp.sum(1), fp.sum(1), fn.sum(1)
+    present = tp + fp + fn > 0  # codes in this resample's gold or predictions
     with np.errstate(invalid="ignore", divide="ignore"):
-        per_code = np.where(tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), np.nan)
+        per_code = np.where(present, 2 * tp / (2 * tp + fp + fn), 0.0)
         return {
             "micro_f1": np.nan_to_num(2 * tp_all / (2 * tp_all + fp_all + fn_all)),
-            # As in coding_metrics: averaged over the codes present in (this resample's) gold or predictions.
-            "macro_f1": np.nan_to_num(np.nanmean(per_code, axis=1)),
+            "macro_f1": np.nan_to_num(per_code.sum(1) / present.sum(1)),
             "micro_precision": np.nan_to_num(tp_all / (tp_all + fp_all)),
             "micro_recall": np.nan_to_num(tp_all / (tp_all + fn_all)),
             "exact_match": exact,

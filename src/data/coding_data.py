@@ -13,11 +13,20 @@ from omegaconf import DictConfig
 
 from src.data import splits
 from src.data.codes import code_description, normalize_code
-from src.data.records import is_missing, parse_code_list, read_table
+from src.data.records import is_missing, note_text, parse_code_list, read_table
 from src.data.synthetic import ensure_synthetic_coding
 from src.errors import MedtuneError
 
 log = logging.getLogger(__name__)
+
+# Counted while reading the files (repairs and oddities, see src.data.records); always in stats.
+READ_COUNTS = (
+    "invalid_codes_dropped",
+    "rows_without_codes",
+    "utf8_bom_stripped",
+    "utf16_decoded",
+    "blank_lines_skipped",
+)
 
 
 @dataclass
@@ -36,38 +45,67 @@ class CodingRows:
 def load_rows(path: str | Path, data_cfg: DictConfig, stats: Counter) -> list[dict]:
     """Canonical rows from one file; invalid codes raise or are dropped and counted."""
     rows, seen = [], {}
-    for line, raw in read_table(path):
+    for line, raw in read_table(path, stats):
         where = f"{path}:{line}"
-        for column in (data_cfg.text_column, data_cfg.codes_column):
-            if column not in raw:
-                raise MedtuneError(
-                    f"{where}: no '{column}' column (found: {', '.join(map(str, raw))}); "
-                    f"set data.text_column / data.codes_column"
-                )
-        text = raw[data_cfg.text_column]
-        if is_missing(text) or not str(text).strip():
-            raise MedtuneError(f"{where}: empty text in column '{data_cfg.text_column}'")
-        row_id = raw.get(data_cfg.id_column)
-        row_id = f"{Path(path).stem}:{line}" if is_missing(row_id) else str(row_id)
+        _check_columns(raw, path, where, data_cfg)
+        text = note_text(raw[data_cfg.text_column], data_cfg.text_column, where)
+        row_id = _row_id(raw.get(data_cfg.id_column), path, line)
         if row_id in seen:
-            raise MedtuneError(f"{where}: duplicate id {row_id!r} (first seen on line {seen[row_id]})")
+            raise MedtuneError(
+                f"{where}: duplicate id {row_id!r} (first seen on line {seen[row_id]}); "
+                f"ids must be unique: remove or renumber one"
+            )
         seen[row_id] = line
-        codes = []
-        for raw_code in parse_code_list(raw[data_cfg.codes_column], where, data_cfg.codes_separator):
-            code = normalize_code(raw_code)
-            if code is None:
-                if data_cfg.on_invalid_code == "error":
-                    raise MedtuneError(
-                        f"{where}: {raw_code!r} is not a valid ICD-10-CM or CPT code; fix the row, "
-                        f"or set data.on_invalid_code=warn to drop such codes"
-                    )
-                stats["invalid_codes_dropped"] += 1
-                continue
-            codes.append(code)
-        rows.append({"id": row_id, "text": str(text), "codes": sorted(set(codes))})
+        codes = _valid_codes(raw[data_cfg.codes_column], where, data_cfg, stats)
+        if not codes:
+            stats["rows_without_codes"] += 1
+        rows.append({"id": row_id, "text": text, "codes": codes})
     if not rows:
-        raise MedtuneError(f"{path}: no rows")
+        raise MedtuneError(f"{path}: no rows; the file holds only blank lines or a header")
     return rows
+
+
+def _row_id(value: object, path: str | Path, line: int) -> str:
+    """The row's id; a row without one (or with an empty CSV cell) gets '<file stem>:<line>'."""
+    if is_missing(value) or not str(value).strip():
+        return f"{Path(path).stem}:{line}"
+    return str(value).strip()
+
+
+def _check_columns(raw: dict, path: str | Path, where: str, data_cfg: DictConfig) -> None:
+    for column in (data_cfg.text_column, data_cfg.codes_column):
+        if column not in raw:
+            header_hint = " (the first line of a CSV file must be its comma-separated header)"
+            raise MedtuneError(
+                f"{where}: no '{column}' column (found: {', '.join(repr(str(name)) for name in raw)}); "
+                f"set data.text_column / data.codes_column"
+                + (header_hint if Path(path).suffix.lower() == ".csv" else "")
+            )
+
+
+def _valid_codes(value: object, where: str, data_cfg: DictConfig, stats: Counter) -> list[str]:
+    """Sorted canonical codes of a cell; invalid ones raise or, with on_invalid_code=warn, are counted."""
+    codes = []
+    for raw_code in parse_code_list(value, where, data_cfg.codes_separator):
+        code = normalize_code(raw_code)
+        if code is None:
+            if data_cfg.on_invalid_code == "error":
+                raise MedtuneError(
+                    f"{where}: {raw_code!r} is not a valid ICD-10-CM or CPT code; fix the row, or set "
+                    f"data.on_invalid_code=warn to drop such codes" + _separator_hint(raw_code, data_cfg)
+                )
+            stats["invalid_codes_dropped"] += 1
+            continue
+        codes.append(code)
+    return sorted(set(codes))
+
+
+def _separator_hint(raw_code: str, data_cfg: DictConfig) -> str:
+    """Points at data.codes_separator when an 'invalid code' is really several codes."""
+    for separator in (",", "|", " "):
+        if separator != data_cfg.codes_separator and separator in raw_code:
+            return f" (or, if it lists several codes, set data.codes_separator='{separator}')"
+    return ""
 
 
 def resolve_files(data_cfg: DictConfig, cache_dir: str) -> dict[str, str]:
@@ -104,8 +142,9 @@ def load_coding_rows(data_cfg: DictConfig, cache_dir: str) -> CodingRows:
     shared = {row["id"] for row in pool} & {row["id"] for row in eval_rows}
     if shared:
         raise MedtuneError(
-            f"{len(shared)} ids occur in both the training and the evaluation data "
-            f"(e.g. {sorted(shared)[0]!r}): remove them from one side to avoid leakage"
+            f"{len(shared)} ids occur in both the training data ({files['train']}) and the evaluation "
+            f"data ({files.get('eval', files['train'])}) (e.g. {sorted(shared)[0]!r}): remove them from "
+            f"one side to avoid leakage"
         )
     train_idx, val_idx = splits.train_val_indices(
         len(pool), data_cfg.train_size, data_cfg.val_fraction, data_cfg.seed
@@ -120,6 +159,9 @@ def load_coding_rows(data_cfg: DictConfig, cache_dir: str) -> CodingRows:
         )
     if stats["invalid_codes_dropped"]:
         log.warning("dropped %d invalid codes (data.on_invalid_code=warn)", stats["invalid_codes_dropped"])
+    noted = {key: stats[key] for key in READ_COUNTS if stats[key] and key != "invalid_codes_dropped"}
+    if noted:
+        log.warning("counted while reading the data (see README, Troubleshooting): %s", noted)
     eval_codes = Counter(code for row in eval_rows for code in row["codes"])
     unseen = sum(n for code, n in eval_codes.items() if code not in set(labels))
     return CodingRows(
@@ -135,7 +177,7 @@ def load_coding_rows(data_cfg: DictConfig, cache_dir: str) -> CodingRows:
             "n_val": len(val),
             "n_eval": len(eval_rows),
             "n_labels": len(labels),
-            "invalid_codes_dropped": stats["invalid_codes_dropped"],
+            **{key: stats[key] for key in READ_COUNTS},
             # Gold codes of the evaluation split the model can never predict (not in training).
             "eval_codes_outside_label_space": unseen,
         },
