@@ -110,6 +110,8 @@ class TrainerConfig:
     num_workers: int = 0
     log_every_n_steps: int = 10
     num_threads: int | None = None  # torch CPU threads; None = torch's default
+    cache_frozen_layers: bool = True  # lower layers below LoRA computed once (src/training/prefix_cache.py)
+    cache_max_gb: float = 4.0  # memory the cached features may take; more turns the cache off
 
 
 @dataclass

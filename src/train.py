@@ -110,7 +110,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
             default_root_dir=run_dir,
         )
         start = time.perf_counter()
-        trainer.fit(module, datamodule=TaskDataModule(data.train, data.val, task, cfg.trainer, cfg.seed))
+        train_set, val_set = task.training_sets(model, data)
+        trainer.fit(module, datamodule=TaskDataModule(train_set, val_set, task, cfg.trainer, cfg.seed))
         timing["train_s"] = time.perf_counter() - start
         timing["train_tokens_per_s"] = module.tokens_seen / timing["train_s"]
 

@@ -104,8 +104,12 @@ def collate_chunks(rows: list[dict], pad_token_id: int) -> dict:
     for i, chunk in enumerate(flat):
         input_ids[i, : len(chunk)] = torch.tensor(chunk, dtype=torch.long)
         attention_mask[i, : len(chunk)] = 1
-    return {
+    batch = {
         "input_ids": input_ids,
         "attention_mask": attention_mask,
         "note_index": torch.tensor(note_index, dtype=torch.long),
     }
+    if "prefix" in rows[0]:  # cached frozen-layer features, one (tokens, hidden) tensor per chunk
+        features = [chunk for row in rows for chunk in row["prefix"]]
+        batch["prefix_hidden"] = torch.nn.utils.rnn.pad_sequence(features, batch_first=True)
+    return batch

@@ -18,6 +18,8 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel
 
+from src.models.frozen_prefix import top_layers
+
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
@@ -72,6 +74,7 @@ class ChunkedNoteClassifier(nn.Module):
     ):
         super().__init__()
         self.encoder = encoder
+        self.frozen_layers = 0  # > 0 when training from cached lower-layer features (frozen_prefix)
         self.head = head
         self.chunk_pooling = chunk_pooling
         self.dropout = nn.Dropout(dropout)
@@ -91,9 +94,13 @@ class ChunkedNoteClassifier(nn.Module):
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor,
         note_index: torch.Tensor,
+        prefix_hidden: torch.Tensor | None = None,
         **_: torch.Tensor,
     ) -> torch.Tensor:
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        if prefix_hidden is not None:  # the lower layers' output, computed once (frozen_prefix)
+            hidden = top_layers(self.encoder, prefix_hidden, attention_mask, self.frozen_layers)
+        else:
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         if self.head == "label_attention":
             return self.classifier(self.dropout(hidden), attention_mask, note_index)
         notes = pool_notes(mean_pool(hidden, attention_mask), note_index, self.chunk_pooling)

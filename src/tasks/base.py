@@ -29,6 +29,10 @@ class Task(ABC):
         """The peft-wrapped model to train."""
 
     @abstractmethod
+    def training_sets(self, model: torch.nn.Module, data: Any) -> tuple[Any, Any]:
+        """The (train, validation) datasets the training loop batches with `collate`."""
+
+    @abstractmethod
     def collate(self, rows: list[dict]) -> dict[str, torch.Tensor]:
         """Batches dataset rows into model inputs (with targets)."""
 

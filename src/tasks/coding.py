@@ -24,6 +24,7 @@ from datasets import Dataset
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from src.console import console
 from src.data.chunking import collate_chunks, tokenize_chunks
 from src.data.coding_data import CodingRows, load_coding_rows, rows_fingerprint
 from src.metrics import bootstrap_intervals, coding_metrics
@@ -31,6 +32,7 @@ from src.models import build
 from src.models.classifier import mean_pool, pool_notes
 from src.tasks.base import Task
 from src.tasks.decision import Decision, tune_global, tune_per_code
+from src.training import prefix_cache
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +96,20 @@ class CodingTask(Task):
                 "reused_cache": all(s["reused_cache"] for s in token_stats.values()),
                 "notes_cut_at_max_chunks": cut,
             },
+        )
+
+    def training_sets(self, model: torch.nn.Module, data: CodingData) -> tuple[Dataset, Dataset]:
+        """Train and val rows, with cached frozen-layer features when they apply (prefix_cache)."""
+        n_tokens = prefix_cache.count_tokens(data.train) + prefix_cache.count_tokens(data.val)
+        n_frozen, why = prefix_cache.frozen_layers(model, self.cfg, n_tokens)
+        console.print(f"frozen-layer cache: {why}")
+        if not n_frozen:
+            return data.train, data.val
+        model.get_base_model().frozen_layers = n_frozen
+        batch, device = self.cfg.trainer.eval_batch_size, self.device
+        return tuple(
+            prefix_cache.cache_features(model, rows, self.collate, n_frozen, batch, device)
+            for rows in (data.train, data.val)
         )
 
     # -- batches ---------------------------------------------------------------------------

@@ -1,0 +1,77 @@
+"""Training from cached frozen-layer features computes what the full model computes."""
+
+from __future__ import annotations
+
+import torch
+from conftest import NOTES, compose_config
+from datasets import Dataset
+
+from src.data.chunking import tokenize_chunks
+from src.data.coding_data import CodingRows
+from src.models import build
+from src.tasks.coding import CodingData, CodingTask
+from src.training import prefix_cache
+
+
+def setup(tiny_bert, tmp_path, *overrides):
+    """A tiny 2-layer BERT with LoRA on its top layer, and a few tokenized notes."""
+    cfg = compose_config(
+        f"model.name_or_path={tiny_bert}",
+        "model.encoder_dropout=0.0",
+        "lora.top_layers=1",
+        "lora.dropout=0.0",
+        "model.classifier_dropout=0.0",
+        f"paths.cache_dir={tmp_path}",
+        *overrides,
+    )
+    task = CodingTask(cfg)
+    rows = [
+        {"id": str(i), "text": text * (1 + i % 3), "codes": codes} for i, (text, codes) in enumerate(NOTES)
+    ]
+    labels = sorted({code for row in rows for code in row["codes"]})
+    tokenizer = build.load_tokenizer(cfg.model)
+    tokenized, _ = tokenize_chunks(Dataset.from_list(rows), tokenizer, 16, 4, 4, tmp_path, "notes")
+    task.label_index = {code: i for i, code in enumerate(labels)}
+    task.pad_token_id = tokenizer.pad_token_id
+    coding_rows = CodingRows(rows, rows, rows, labels, descriptions={}, files={})
+    data = CodingData(coding_rows, tokenized, tokenized, tokenized, tokenizer, tokenization={})
+    torch.manual_seed(0)
+    model = task.build_model(data)
+    return task, data, model
+
+
+def test_cached_features_give_the_same_scores_and_gradients(tiny_bert, tmp_path):
+    task, data, model = setup(tiny_bert, tmp_path)
+    plain = task.collate(list(data.train))
+    train_set, _ = task.training_sets(model, data)
+    assert isinstance(train_set, prefix_cache.WithPrefix)
+    assert model.get_base_model().frozen_layers == 1
+    cached = task.collate([train_set[i] for i in range(len(train_set))])
+    assert cached["prefix_hidden"].shape[:2] == plain["input_ids"].shape
+
+    model.train()
+    losses, grads = [], []
+    for batch in (plain, cached):
+        model.zero_grad()
+        loss, _ = task.step(model, batch)
+        loss.backward()
+        losses.append(loss.item())
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad})
+    assert abs(losses[0] - losses[1]) < 1e-6
+    lora_grads = [n for n in grads[0] if "lora_" in n]
+    assert lora_grads  # the top layer's LoRA weights get gradients through the cached path
+    for name in grads[0]:
+        torch.testing.assert_close(grads[1][name], grads[0][name], atol=1e-6, rtol=1e-4)
+
+
+def test_cache_stays_off_when_lower_layers_change(tiny_bert, tmp_path):
+    for overrides, reason in [
+        (("model.encoder_dropout=0.1",), "use dropout"),
+        (("lora.top_layers=null",), "top layers only"),
+        (("trainer.cache_frozen_layers=false",), "off (trainer.cache_frozen_layers=false)"),
+        (("trainer.cache_max_gb=0.0",), "trainer.cache_max_gb=0.0"),
+    ]:
+        task, data, model = setup(tiny_bert, tmp_path, *overrides)
+        n_frozen, why = prefix_cache.frozen_layers(model, task.cfg, 1000)
+        assert n_frozen == 0 and reason in why, (overrides, why)
+        assert task.training_sets(model, data) == (data.train, data.val)
