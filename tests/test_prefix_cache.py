@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from conftest import NOTES, compose_config
 from datasets import Dataset
@@ -33,7 +34,7 @@ def setup(tiny_bert, tmp_path, *overrides):
     tokenized, _ = tokenize_chunks(Dataset.from_list(rows), tokenizer, 16, 4, 4, tmp_path, "notes")
     task.label_index = {code: i for i, code in enumerate(labels)}
     task.pad_token_id = tokenizer.pad_token_id
-    coding_rows = CodingRows(rows, rows, rows, labels, descriptions={}, files={})
+    coding_rows = CodingRows(rows, rows, rows, labels, descriptions={c: c for c in labels}, files={})
     data = CodingData(coding_rows, tokenized, tokenized, tokenized, tokenizer, tokenization={})
     torch.manual_seed(0)
     model = task.build_model(data)
@@ -75,3 +76,17 @@ def test_cache_stays_off_when_lower_layers_change(tiny_bert, tmp_path):
         n_frozen, why = prefix_cache.frozen_layers(model, task.cfg, 1000)
         assert n_frozen == 0 and reason in why, (overrides, why)
         assert task.training_sets(model, data) == (data.train, data.val)
+
+
+def test_base_evaluation_keeps_features_that_validation_and_tuned_scoring_reuse(tiny_bert, tmp_path):
+    task, data, model = setup(tiny_bert, tmp_path)
+    base = task.evaluate_base(data)
+    assert task.features["layers"] == 1 and len(task.features["eval"]) == len(data.eval)
+    _, val_set = task.training_sets(model, data)
+    assert val_set.features is task.features["val"]  # not computed a second time
+    tuned = task.evaluate_tuned(model, data)
+
+    plain_task, plain_data, plain_model = setup(tiny_bert, tmp_path, "trainer.cache_frozen_layers=false")
+    assert plain_task.evaluate_base(plain_data) == pytest.approx(base)
+    assert plain_task.features["layers"] == 0
+    assert plain_task.evaluate_tuned(plain_model, plain_data) == pytest.approx(tuned)

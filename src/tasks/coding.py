@@ -15,6 +15,7 @@ import json
 import logging
 from collections import Counter
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +31,11 @@ from src.data.coding_data import CodingRows, load_coding_rows, rows_fingerprint
 from src.metrics import bootstrap_intervals, coding_metrics
 from src.models import build
 from src.models.classifier import mean_pool, pool_notes
+from src.models.frozen_prefix import prefix_features, top_layers
 from src.tasks.base import Task
 from src.tasks.decision import Decision, tune_global, tune_per_code
 from src.training import prefix_cache
+from src.training.prefix_cache import WithPrefix
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,9 @@ class CodingTask(Task):
     def __init__(self, cfg):
         super().__init__(cfg)
         self.predictions: dict[str, list[list[str]]] = {}  # eval-split code sets: base, tuned
+        # Lower-layer features of the val and eval notes from the base evaluation, and how many
+        # layers they cover (0: none kept); see prefix_cache.
+        self.features: dict = {"layers": 0}
 
     @property
     def device(self) -> torch.device:
@@ -107,10 +113,18 @@ class CodingTask(Task):
             return data.train, data.val
         model.get_base_model().frozen_layers = n_frozen
         batch, device = self.cfg.trainer.eval_batch_size, self.device
-        return tuple(
-            prefix_cache.cache_features(model, rows, self.collate, n_frozen, batch, device)
-            for rows in (data.train, data.val)
-        )
+        train = prefix_cache.cache_features(model, data.train, self.collate, n_frozen, batch, device)
+        val = self._with_base_features(data.val, "val", n_frozen)
+        if not isinstance(val, WithPrefix):
+            val = prefix_cache.cache_features(model, data.val, self.collate, n_frozen, batch, device)
+        return train, val
+
+    def _with_base_features(self, rows: Dataset, split: str, n_frozen: int) -> Dataset | WithPrefix:
+        """rows with the lower-layer features the base evaluation kept, when they cover exactly
+        the n_frozen layers the model was trained above; else rows as they are."""
+        if n_frozen and self.features["layers"] == n_frozen:
+            return WithPrefix(rows, self.features[split])
+        return rows
 
     # -- batches ---------------------------------------------------------------------------
     def collate(self, rows: list[dict]) -> dict[str, torch.Tensor]:
@@ -139,13 +153,25 @@ class CodingTask(Task):
             ).to(self.device)
             codes = F.normalize(mean_pool(encoder(**enc).last_hidden_state, enc["attention_mask"]), dim=-1)
 
-        def similarity(batch: dict) -> torch.Tensor:
-            hidden = encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-            chunks = F.normalize(mean_pool(hidden.last_hidden_state, batch["attention_mask"]), dim=-1)
+        # The layers below LoRA are the same in the base and the tuned model: when training will
+        # cache them, keep what this pass computes for the val and eval notes (prefix_cache).
+        n_tokens = sum(prefix_cache.count_tokens(rows) for rows in (data.train, data.val, data.eval))
+        n_frozen, _ = prefix_cache.plan(self.cfg, encoder, n_tokens)
+        self.features = {"layers": n_frozen, "val": [], "eval": []}
+
+        def similarity(batch: dict, split: str) -> torch.Tensor:
+            mask = batch["attention_mask"]
+            if n_frozen:
+                lower = prefix_features(encoder, batch["input_ids"], mask, n_frozen)
+                self.features[split].extend(prefix_cache.per_note(lower, mask, batch["note_index"]))
+                hidden = top_layers(encoder, lower, mask, n_frozen)
+            else:
+                hidden = encoder(input_ids=batch["input_ids"], attention_mask=mask).last_hidden_state
+            chunks = F.normalize(mean_pool(hidden, mask), dim=-1)
             per_chunk = chunks @ codes.T  # a code mentioned in any chunk should score high
             return pool_notes(per_chunk, batch["note_index"], "max")
 
-        val_scores = self._scores(similarity, data.val, "Base model: validation slice")
+        val_scores = self._scores(partial(similarity, split="val"), data.val, "Base model: validation slice")
         decision = tune_global(
             val_scores,
             labels,
@@ -154,7 +180,9 @@ class CodingTask(Task):
             top_k=range(1, 7),
         )
         self.base_decision = decision
-        eval_scores = self._scores(similarity, data.eval, "Base model: evaluation split")
+        eval_scores = self._scores(
+            partial(similarity, split="eval"), data.eval, "Base model: evaluation split"
+        )
         self.predictions["base"] = decision.apply(eval_scores, labels)
         return coding_metrics(_gold(data.eval), self.predictions["base"])
 
@@ -197,10 +225,14 @@ class CodingTask(Task):
 
         # Scoring with the adapter merged into the base weights runs at the base model's speed
         # (scores differ by ~1e-7); unmerged again so the saved adapter is the trained one.
+        # Trained from cached lower layers: score from the ones the base evaluation kept.
+        n_frozen = model.get_base_model().frozen_layers
+        val_set = self._with_base_features(data.val, "val", n_frozen)
+        eval_set = self._with_base_features(data.eval, "eval", n_frozen)
         model.merge_adapter()
         try:
-            val_scores = self._scores(probabilities, data.val, "Tuned model: validation slice")
-            eval_scores = self._scores(probabilities, data.eval, "Tuned model: evaluation split")
+            val_scores = self._scores(probabilities, val_set, "Tuned model: validation slice")
+            eval_scores = self._scores(probabilities, eval_set, "Tuned model: evaluation split")
         finally:
             model.unmerge_adapter()
         val_gold = _gold(data.val)

@@ -33,19 +33,15 @@ class WithPrefix(Dataset):
         return {**self.rows[index], "prefix": self.features[index]}
 
 
-def frozen_layers(model: torch.nn.Module, cfg: DictConfig, n_tokens: int) -> tuple[int, str]:
-    """How many lower layers can be cached for this model and config (0: none), and why."""
+def plan(cfg: DictConfig, encoder: torch.nn.Module, n_tokens: int) -> tuple[int, str]:
+    """How many lower layers of `encoder` can be cached under this config (0: none), and why."""
     if not cfg.trainer.cache_frozen_layers:
         return 0, "off (trainer.cache_frozen_layers=false)"
-    classifier = model.get_base_model()
-    encoder = getattr(classifier, "encoder", None)
-    stack = layers_of(encoder) if encoder is not None else None
+    stack = layers_of(encoder)
     if stack is None or cfg.lora.top_layers is None:
         return 0, "off: needs a BERT-like encoder with LoRA on its top layers only (lora.top_layers)"
     n_frozen = len(stack) - cfg.lora.top_layers
     lower = [encoder.embeddings, *stack[:n_frozen]]
-    if any(p.requires_grad for part in lower for p in part.parameters()):
-        return 0, "off: some lower-layer weights are trained"
     if any(m.p > 0 for part in lower for m in part.modules() if isinstance(m, torch.nn.Dropout)) or (
         getattr(encoder.config, "attention_probs_dropout_prob", 0.0) > 0
     ):
@@ -60,6 +56,29 @@ def frozen_layers(model: torch.nn.Module, cfg: DictConfig, n_tokens: int) -> tup
     )
 
 
+def frozen_layers(model: torch.nn.Module, cfg: DictConfig, n_tokens: int) -> tuple[int, str]:
+    """plan() for the peft model about to train, which must leave the lower layers untrained."""
+    encoder = getattr(model.get_base_model(), "encoder", None)
+    if encoder is None:
+        return 0, "off: the model has no encoder"
+    n_frozen, why = plan(cfg, encoder, n_tokens)
+    lower = [encoder.embeddings, *layers_of(encoder)[:n_frozen]] if n_frozen else []
+    if any(p.requires_grad for part in lower for p in part.parameters()):
+        return 0, "off: some lower-layer weights are trained"
+    return n_frozen, why
+
+
+def per_note(
+    hidden: torch.Tensor, attention_mask: torch.Tensor, note_index: torch.Tensor
+) -> list[list[torch.Tensor]]:
+    """A padded batch of chunk features as, per note, its chunks' unpadded features (on the CPU)."""
+    lengths = attention_mask.sum(1).tolist()
+    notes: dict[int, list[torch.Tensor]] = {}
+    for i, note in enumerate(note_index.tolist()):
+        notes.setdefault(note, []).append(hidden[i, : lengths[i]].cpu().clone())
+    return [notes[i] for i in range(len(notes))]
+
+
 def cache_features(
     model: torch.nn.Module, rows, collate: Callable, n_frozen: int, batch_size: int, device: torch.device
 ) -> WithPrefix:
@@ -70,13 +89,8 @@ def cache_features(
     features: list[list[torch.Tensor]] = []
     for batch in DataLoader(rows, batch_size=batch_size, shuffle=False, collate_fn=collate):
         mask = batch["attention_mask"]
-        hidden = prefix_features(encoder, batch["input_ids"].to(device), mask.to(device), n_frozen).cpu()
-        lengths = mask.sum(1).tolist()
-        chunks = [hidden[i, : lengths[i]].clone() for i in range(len(lengths))]
-        per_note: dict[int, list[torch.Tensor]] = {}
-        for chunk, note in zip(chunks, batch["note_index"].tolist(), strict=True):
-            per_note.setdefault(note, []).append(chunk)
-        features.extend(per_note[i] for i in range(len(per_note)))
+        hidden = prefix_features(encoder, batch["input_ids"].to(device), mask.to(device), n_frozen)
+        features.extend(per_note(hidden, mask, batch["note_index"]))
     encoder.train(was_training)
     return WithPrefix(rows, features)
 
