@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader
 from transformers import get_linear_schedule_with_warmup
 
 from src.console import console
+from src.errors import MedtuneError
 from src.tasks.base import Task
 
 
@@ -34,6 +35,13 @@ class FineTuneModule(L.LightningModule):
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         self.tokens_seen += int(batch["attention_mask"].sum())
         loss, _ = self.task.step(self.model, batch)
+        if not torch.isfinite(loss):
+            # Stop at once: further steps only spread NaN through the adapter; nothing is saved.
+            raise MedtuneError(
+                f"training loss became {loss.item()} at epoch {self.current_epoch + 1}, step "
+                f"{self.global_step + 1}; lower trainer.lr (now {self.trainer_cfg.lr}), keep "
+                "trainer.gradient_clip_val set, and check the data. No adapter or metrics were written"
+            )
         self.log(
             "train/loss",
             loss,
