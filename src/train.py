@@ -31,6 +31,7 @@ from src.errors import MedtuneError, exit_on_user_error  # noqa: E402
 from src.manifest import build_manifest, now  # noqa: E402
 from src.metrics import metric_delta  # noqa: E402
 from src.model_card import render as render_model_card  # noqa: E402
+from src.preflight import preflight  # noqa: E402
 from src.run_dir import existing_results, write_json, write_resolved_config  # noqa: E402
 from src.tasks.base import Task  # noqa: E402
 from src.training.loggers import (  # noqa: E402
@@ -76,6 +77,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     if cfg.trainer.num_threads:
         torch.set_num_threads(cfg.trainer.num_threads)
     task = make_task(cfg)
+    preflight(cfg, task, run_dir)
     timing: dict[str, float] = {}
 
     start = time.perf_counter()

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import ROOT
 
 
@@ -49,3 +50,25 @@ def test_same_seed_same_data_same_config_gives_the_same_metrics(tmp_path, tiny_b
         assert metrics[0][part] == metrics[1][part]
     assert weights[0] == weights[1]  # bit for bit, on this machine
     assert weights[2] != weights[0]  # and the seed does matter
+
+
+def test_preflight_reports_every_problem_together(tmp_path, tiny_bert, coding_files):
+    run_dir = tmp_path / "run"
+    result = train(tmp_path, run_dir, tmp_path / "no-model", (tmp_path / "missing.jsonl", coding_files[1]))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "2 problem(s) found before training started" in result.stderr
+    assert "data: data file not found" in result.stderr and "model: model.name_or_path" in result.stderr
+    assert not (run_dir / "metrics.json").exists()
+
+
+def test_preflight_refuses_a_nearly_full_disk(tmp_path, monkeypatch):
+    import shutil
+
+    from src.errors import MedtuneError
+    from src.preflight import check_run_dir
+
+    check_run_dir(tmp_path)  # a normal disk passes
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda _: usage._replace(free=10_000_000))
+    with pytest.raises(MedtuneError, match=r"only 10 MB free at .*; a run needs about 500 MB"):
+        check_run_dir(tmp_path)

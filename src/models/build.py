@@ -8,7 +8,14 @@ from pathlib import Path
 import peft
 import torch
 from omegaconf import DictConfig
-from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoTokenizer,
+    PretrainedConfig,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
 
 from src.errors import MedtuneError
 from src.models.classifier import ChunkedNoteClassifier
@@ -47,6 +54,11 @@ def load_tokenizer(model_cfg: DictConfig) -> PreTrainedTokenizerBase:
     if not tokenizer.is_fast:
         raise MedtuneError(f"{model_cfg.name_or_path}: a fast tokenizer is needed for chunking long notes")
     return tokenizer
+
+
+def load_model_config(model_cfg: DictConfig) -> PretrainedConfig:
+    """The checkpoint's config.json only: proves the checkpoint is there without loading weights."""
+    return _load(AutoConfig, model_cfg)
 
 
 def load_encoder(model_cfg: DictConfig) -> PreTrainedModel:

@@ -17,6 +17,10 @@ class Task(ABC):
         self.cfg = cfg
 
     @abstractmethod
+    def check_data(self) -> None:
+        """Reads and validates the data files (MedtuneError on a problem), before any heavy work."""
+
+    @abstractmethod
     def load_data(self) -> Any:
         """Reads, validates, splits and tokenizes the data; returns the task's data bundle."""
 

@@ -57,6 +57,7 @@ class CodingTask(Task):
         # Lower-layer features of the val and eval notes from the base evaluation, and how many
         # layers they cover (0: none kept); see prefix_cache.
         self.features: dict = {"layers": 0}
+        self._rows: CodingRows | None = None
 
     @property
     def device(self) -> torch.device:
@@ -64,9 +65,12 @@ class CodingTask(Task):
         wants_gpu = self.cfg.trainer.accelerator in ("gpu", "cuda", "auto")
         return torch.device("cuda" if wants_gpu and torch.cuda.is_available() else "cpu")
 
+    def check_data(self) -> None:
+        self._rows = load_coding_rows(self.cfg.data, self.cfg.paths.cache_dir)
+
     def load_data(self) -> CodingData:
         cfg = self.cfg
-        rows = load_coding_rows(cfg.data, cfg.paths.cache_dir)
+        rows = self._rows or load_coding_rows(cfg.data, cfg.paths.cache_dir)  # read by check_data
         tokenizer = build.load_tokenizer(cfg.model)
         tokenized, token_stats = {}, {}
         for split in ("train", "val", "eval"):
