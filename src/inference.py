@@ -23,7 +23,7 @@ from safetensors.torch import load_file
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 
-from src.data.chunking import chunk_texts, collate_chunks
+from src.data.chunking import chunk_texts, collate_chunks, tokenizer_versions
 from src.errors import MedtuneError
 from src.models import build
 from src.models.classifier import ChunkedNoteClassifier
@@ -118,7 +118,20 @@ def load_predictor(path: str | Path, device: str = "auto") -> Predictor:
         base = build.classifier_base(build.load_encoder(model_cfg), len(meta["labels"]), model_cfg)
         # Merged once here: scoring then runs at the base model's speed (see evaluate_tuned).
         model = PeftModel.from_pretrained(base, path / "adapter").merge_and_unload()
+    trained_with, here = meta.get("versions"), tokenizer_versions()
+    if trained_with and trained_with != here:
+        log.warning(
+            "%s was trained with %s; this is %s: long notes may be cut into chunks differently and score "
+            "slightly differently. Install the versions in the run's manifest for identical predictions",
+            path,
+            _versions_text(trained_with),
+            _versions_text(here),
+        )
     return Predictor(model.eval().to(target), build.load_tokenizer(model_cfg), meta, target)
+
+
+def _versions_text(versions: dict[str, str]) -> str:
+    return ", ".join(f"{name} {version}" for name, version in sorted(versions.items()))
 
 
 def resolve_device(name: str) -> torch.device:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -252,3 +253,19 @@ def test_bad_predict_input_names_the_key_and_the_fix(
     argv = [arg.format(out=tmp_path / "o.jsonl", **paths) for arg in args]
     assert message in expect_user_error(predict.main, argv, capsys)
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_loading_under_other_tokenizer_versions_warns(trained_run, tmp_path, caplog):
+    assert meta_of(trained_run)["versions"]["transformers"]  # recorded at training
+    with caplog.at_level(logging.WARNING, logger="src.inference"):
+        load_predictor(trained_run, device="cpu")
+    assert "was trained with" not in caplog.text
+
+    copy = tmp_path / "run"
+    shutil.copytree(trained_run, copy)
+    meta = meta_of(copy)
+    meta["versions"]["transformers"] = "0.0.1"
+    (copy / "adapter" / "medtune.json").write_text(json.dumps(meta))
+    with caplog.at_level(logging.WARNING, logger="src.inference"):
+        load_predictor(copy, device="cpu")
+    assert "was trained with tokenizers" in caplog.text and "transformers 0.0.1" in caplog.text

@@ -91,6 +91,15 @@ def chunk_texts(
     return chunks, total
 
 
+def tokenizer_versions() -> dict[str, str]:
+    """The libraries that decide how a note is cut into chunks: other versions have cut long
+    notes at other places (one note: 2 chunks under transformers 5.17, 3 under 5.24)."""
+    import tokenizers
+    import transformers
+
+    return {"transformers": transformers.__version__, "tokenizers": tokenizers.__version__}
+
+
 def collate_chunks(rows: list[dict], pad_token_id: int) -> dict:
     """Pads the chunks of a batch of notes to the longest chunk in the batch (dynamic padding).
 

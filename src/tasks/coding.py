@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from src.console import console
-from src.data.chunking import collate_chunks, tokenize_chunks
+from src.data.chunking import collate_chunks, tokenize_chunks, tokenizer_versions
 from src.data.coding_data import CodingRows, load_coding_rows, rows_fingerprint
 from src.metrics import bootstrap_intervals, coding_metrics
 from src.models import build
@@ -294,6 +294,7 @@ class CodingTask(Task):
                 k: self.cfg.model[k] for k in ("head", "max_length", "chunk_pooling", "classifier_dropout")
             },
             "chunking": {"overlap": self.cfg.data.chunk_overlap, "max_chunks": self.cfg.data.max_chunks},
+            "versions": tokenizer_versions(),  # chunking of long notes depends on them
         }
         (out_dir / "medtune.json").write_text(json.dumps(meta, indent=2) + "\n")
 
