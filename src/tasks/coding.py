@@ -227,12 +227,12 @@ class CodingTask(Task):
         def probabilities(batch: dict) -> torch.Tensor:
             return torch.sigmoid(model(**batch))
 
-        # Scoring with the adapter merged into the base weights runs at the base model's speed
-        # (scores differ by ~1e-7); unmerged again so the saved adapter is the trained one.
         # Trained from cached lower layers: score from the ones the base evaluation kept.
         n_frozen = model.get_base_model().frozen_layers
         val_set = self._with_base_features(data.val, "val", n_frozen)
         eval_set = self._with_base_features(data.eval, "eval", n_frozen)
+        # Scoring with the adapter merged into the base weights runs at the base model's speed
+        # (scores differ by ~1e-7); unmerged again so the saved adapter is the trained one.
         model.merge_adapter()
         try:
             val_scores = self._scores(probabilities, val_set, "Tuned model: validation slice")
