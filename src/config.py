@@ -112,6 +112,8 @@ class TrainerConfig:
     num_threads: int | None = None  # torch CPU threads; None = torch's default
     cache_frozen_layers: bool = True  # lower layers below LoRA computed once (src/training/prefix_cache.py)
     cache_max_gb: float = 4.0  # memory the cached features may take; more turns the cache off
+    checkpoint_every_n_steps: int = 50  # plus one at each epoch end; 0 = epoch ends only
+    keep_checkpoints: bool = False  # keep checkpoints/ after the run finished
 
 
 @dataclass
@@ -141,6 +143,7 @@ class MedtuneConfig:
     paths: PathsConfig = field(default_factory=PathsConfig)
     seed: int = 0
     run_name: str = ""
+    resume: str | None = None  # a run dir to continue, or auto (see src/training/checkpoints.py)
 
 
 CHOICES = {
@@ -172,6 +175,8 @@ def validate(cfg: DictConfig) -> DictConfig:
         value = OmegaConf.select(merged, key)
         if value not in allowed:
             raise MedtuneError(f"{key}={value!r} is not one of {', '.join(allowed)}")
+    if merged.trainer.checkpoint_every_n_steps < 0:
+        raise MedtuneError("trainer.checkpoint_every_n_steps must be 0 (epoch ends only) or positive")
     for key in ("data.train_size", "data.max_chunks", "trainer.max_epochs", "trainer.batch_size", "lora.r"):
         value = OmegaConf.select(merged, key)
         if value is not None and value < 1:

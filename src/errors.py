@@ -17,8 +17,14 @@ class MedtuneError(Exception):
     """
 
 
+class RunInterrupted(MedtuneError):
+    """The run was stopped from outside (SIGTERM) after saving what it could."""
+
+    exit_code = 143  # 128 + SIGTERM, what schedulers expect from a terminated job
+
+
 def exit_on_user_error(func: F) -> F:
-    """Turn MedtuneError into a one-line message on stderr and exit status 2."""
+    """Turn MedtuneError into a one-line message on stderr and exit status 2 (or its exit_code)."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -26,6 +32,6 @@ def exit_on_user_error(func: F) -> F:
             return func(*args, **kwargs)
         except MedtuneError as err:
             print(f"medtune: error: {err}", file=sys.stderr)
-            sys.exit(2)
+            sys.exit(getattr(err, "exit_code", 2))
 
     return wrapper  # type: ignore[return-value]

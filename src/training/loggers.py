@@ -35,7 +35,14 @@ def flat_config(cfg: DictConfig) -> dict:
     return flat
 
 
-def build_logger(cfg: DictConfig, run_dir: Path) -> Logger | None:
+def previous_wandb_id(run_dir: Path) -> str | None:
+    """The W&B run id of an earlier session of this run dir (folder names end in -<id>)."""
+    runs = sorted((run_dir / "wandb").glob("*run-*-*"))
+    return runs[0].name.rsplit("-", 1)[1] if runs else None
+
+
+def build_logger(cfg: DictConfig, run_dir: Path, resume: bool = False) -> Logger | None:
+    """resume: a resumed run continues the W&B run of its first session (same id)."""
     log_cfg = cfg.logger
     if log_cfg.backend == "none":
         return None
@@ -53,6 +60,8 @@ def build_logger(cfg: DictConfig, run_dir: Path) -> Logger | None:
         save_dir=str(run_dir),  # the offline run lives in the run dir: one self-contained folder
         offline=log_cfg.mode == "offline",
         reinit="create_new",  # several Hydra jobs in one process must not share a run
+        id=previous_wandb_id(run_dir) if resume else None,
+        resume="allow" if resume else None,
         settings=wandb.Settings(console="off"),  # stdout never goes to W&B
     )
     logger.log_hyperparams(flat_config(cfg))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import lightning as L
@@ -14,6 +15,8 @@ from transformers import get_linear_schedule_with_warmup
 from src.console import console
 from src.errors import MedtuneError
 from src.tasks.base import Task
+from src.training.checkpoints import restore_rng_states, rng_states
+from src.training.resumable_loader import ResumableLoader
 
 
 class FineTuneModule(L.LightningModule):
@@ -28,6 +31,23 @@ class FineTuneModule(L.LightningModule):
         self._val_outputs: list[dict] = []
         self.tokens_seen = 0  # real (non-pad) training tokens, for throughput
         self._epoch_start = (0.0, 0)  # (time, tokens_seen) when the epoch began
+        # Checkpoints hold the trainable weights only; the frozen base comes from model.name_or_path.
+        self.strict_loading = False
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        trainable = {f"model.{name}" for name, p in self.model.named_parameters() if p.requires_grad}
+        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in trainable}
+        checkpoint["rng_states"] = rng_states()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        trainable = {f"model.{name}" for name, p in self.model.named_parameters() if p.requires_grad}
+        missing = trainable - set(checkpoint["state_dict"])
+        if missing:
+            raise MedtuneError(
+                f"the checkpoint lacks {len(missing)} trainable tensors (e.g. {sorted(missing)[0]}): it "
+                "was written for another model or LoRA setup; start a fresh run"
+            )
+        restore_rng_states(checkpoint["rng_states"])
 
     def on_train_epoch_start(self) -> None:
         self._epoch_start = (time.perf_counter(), self.tokens_seen)
@@ -79,25 +99,27 @@ class FineTuneModule(L.LightningModule):
         cfg = self.trainer_cfg
         params = [p for p in self.model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        total = self.trainer.estimated_stepping_batches
+        # Counted here: trainer.estimated_stepping_batches would build the train loader before a
+        # checkpoint's loader position is restored, and a resumed epoch would start over.
+        per_device = math.ceil(len(self.trainer.datamodule.train) / self.trainer.world_size)
+        batches = math.ceil(per_device / cfg.batch_size)
+        total = math.ceil(batches / cfg.accumulate_grad_batches) * cfg.max_epochs
         scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total), total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
 
 class TaskDataModule(L.LightningDataModule):
-    """Shuffled training batches and ordered validation batches, batched by the task."""
+    """Shuffled, resumable training batches and ordered validation batches, batched by the task."""
 
     def __init__(self, train: Dataset, val: Dataset, task: Task, trainer_cfg: DictConfig, seed: int):
         super().__init__()
         self.train, self.val, self.task, self.cfg, self.seed = train, val, task, trainer_cfg, seed
 
     def train_dataloader(self) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.seed)
-        return DataLoader(
+        return ResumableLoader(
             self.train,
             batch_size=self.cfg.batch_size,
-            shuffle=True,
-            generator=generator,
+            seed=self.seed,
             collate_fn=self.task.collate,
             num_workers=self.cfg.num_workers,
         )
