@@ -29,11 +29,27 @@ def compose_config(overrides: list[str]) -> DictConfig:
 
 @dataclass
 class TaskConfig:
+    """What every task has; each task adds its own fields in a subclass (TASK_SCHEMAS)."""
+
     _target_: str = "src.tasks.coding.CodingTask"
     name: str = "coding"
     main_metric: str = "micro_f1"
+
+
+@dataclass
+class CodingTaskConfig(TaskConfig):
     threshold: str = "global"  # global | per_code: decision thresholds tuned on the val slice
     min_val_positives: int = 3  # per_code: fewer positives than this falls back to the global one
+
+
+@dataclass
+class EligibilityTaskConfig(TaskConfig):
+    _target_: str = "src.tasks.eligibility.EligibilityTask"
+    name: str = "eligibility"
+    main_metric: str = "wss_at_target"
+    target_recall: float = 0.95  # the operating threshold is the one reaching this recall on the val slice
+    max_length: int = 512  # tokens of the (criteria, patient) pair
+    truncation: str = "only_second"  # which side loses its tail when the pair is longer (counted)
 
 
 @dataclass
@@ -74,24 +90,40 @@ class SyntheticConfig:
 
 @dataclass
 class DataConfig:
+    """What every task's data has; each task adds its columns in a subclass (TASK_SCHEMAS)."""
+
     name: str = "synthetic_coding"
     path: str | None = None  # training file (JSONL/CSV/Parquet); None = embedded synthetic data
     eval_path: str | None = None  # evaluation file; None = carve data.eval_fraction from path
     eval_fraction: float = 0.2
     id_column: str = "id"
-    text_column: str = "text"
-    codes_column: str = "codes"
-    codes_separator: str = ";"
     train_size: int | None = 500  # None = the whole training pool
     eval_size: int | None = None  # None = the whole evaluation split (synthetic: see there)
     val_fraction: float = 0.1
     seed: int = 0
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+
+
+@dataclass
+class CodingDataConfig(DataConfig):
+    text_column: str = "text"
+    codes_column: str = "codes"
+    codes_separator: str = ";"
     min_code_count: int = 1
     on_invalid_code: str = "error"  # error | warn (drop the code and count it)
     descriptions_path: str | None = None  # JSON {code: description} for codes without one
     max_chunks: int = 6
     chunk_overlap: int = 8
-    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+
+
+@dataclass
+class EligibilityDataConfig(DataConfig):
+    name: str = "synthetic_eligibility"
+    patient_column: str = "patient"
+    criteria_column: str = "criteria"
+    label_column: str = "label"
+    positive_label: str = "eligible"
+    negative_label: str = "excluded"
 
 
 @dataclass
@@ -134,10 +166,10 @@ class PathsConfig:
 
 @dataclass
 class MedtuneConfig:
-    task: TaskConfig = field(default_factory=TaskConfig)
+    task: TaskConfig = field(default_factory=CodingTaskConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
-    data: DataConfig = field(default_factory=DataConfig)
+    data: DataConfig = field(default_factory=CodingDataConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
@@ -146,8 +178,15 @@ class MedtuneConfig:
     resume: str | None = None  # a run dir to continue, or auto (see src/training/checkpoints.py)
 
 
+# task.name -> the task's own config schemas (task, data)
+TASK_SCHEMAS = {
+    "coding": (CodingTaskConfig, CodingDataConfig),
+    "eligibility": (EligibilityTaskConfig, EligibilityDataConfig),
+}
+
 CHOICES = {
     "task.threshold": ("global", "per_code"),
+    "task.truncation": ("only_second", "only_first", "longest_first"),
     "model.family": ("classifier",),
     "model.head": ("label_attention", "pooled"),
     "model.chunk_pooling": ("max", "mean"),
@@ -160,7 +199,11 @@ CHOICES = {
 
 def validate(cfg: DictConfig) -> DictConfig:
     """cfg merged into the schema; MedtuneError naming the key for unknown keys or bad values."""
-    schema = OmegaConf.structured(MedtuneConfig)
+    name = OmegaConf.select(cfg, "task.name")
+    if name not in TASK_SCHEMAS:
+        raise MedtuneError(f"task.name={name!r} is not one of {', '.join(TASK_SCHEMAS)} (conf/task/)")
+    task_schema, data_schema = TASK_SCHEMAS[name]
+    schema = OmegaConf.structured(MedtuneConfig(task=task_schema(), data=data_schema()))
     try:
         merged = OmegaConf.merge(schema, cfg)
         OmegaConf.resolve(merged)
@@ -172,7 +215,7 @@ def validate(cfg: DictConfig) -> DictConfig:
             f"(python -m src.train --cfg job prints the composed config)"
         ) from None
     for key, allowed in CHOICES.items():
-        value = OmegaConf.select(merged, key)
+        value = OmegaConf.select(merged, key, default=allowed[0])  # keys of other tasks: absent
         if value not in allowed:
             raise MedtuneError(f"{key}={value!r} is not one of {', '.join(allowed)}")
     if merged.trainer.checkpoint_every_n_steps < 0:

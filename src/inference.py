@@ -96,6 +96,16 @@ def read_meta(path: Path) -> dict:
         )
     if (path / HEAD_FILE).is_file():
         return _read_json(path / META_FILE)
+    task = (
+        json.loads((path / "adapter" / META_FILE).read_text()).get("task")
+        if (path / "adapter" / META_FILE).is_file()
+        else None
+    )
+    if task not in (None, "coding"):
+        raise MedtuneError(
+            f"run={path} holds a task={task} adapter; src.predict and src.export serve coding adapters. "
+            "Load it with plain peft (README: Where results land)"
+        )
     if not (path / "adapter").is_dir():
         raise MedtuneError(
             f"run={path} is neither a finished training run (no adapter/, which a run writes when "

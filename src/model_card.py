@@ -12,6 +12,12 @@ USES = {
         "It is a decision-support tool, not an autonomous coder: every suggested code set must be "
         "checked before it is billed or reported."
     ),
+    "eligibility": (
+        "Ranks patient records against a clinical trial's inclusion and exclusion criteria, so "
+        "that reviewers read the likely-eligible pairs first; pairs below the operating threshold "
+        "(chosen for the target recall) may be left unread. It is a pre-screening aid: it never "
+        "enrols or excludes a patient, and every flagged pair is checked against the full record."
+    ),
 }
 TOP_CODES = 15
 
@@ -63,19 +69,7 @@ def render(manifest: dict) -> str:
         "",
         "## How to use it",
         "",
-        "```",
-        "python -m src.predict run=<this run dir> input=notes.jsonl output=predictions.jsonl",
-        "python -m src.verify <this run dir>        # re-hash adapter and data against manifest.json",
-        "```",
-        "",
-        "```python",
-        "from src.inference import load_predictor",
-        'predictor = load_predictor("<this run dir>")  # adapter merged into the base model',
-        "codes = predictor.decide(predictor.predict([note_text]))",
-        "```",
-        "",
-        "`adapter/` is a plain peft adapter (safetensors); `python -m src.export run=<this run dir> "
-        "out=<dir>` writes a standalone merged model.",
+        *(_coding_usage() if manifest["task"] == "coding" else _plain_usage()),
         "",
         "## Lineage",
         "",
@@ -99,6 +93,35 @@ def render(manifest: dict) -> str:
     return "\n".join(lines)
 
 
+def _coding_usage() -> list[str]:
+    return [
+        "```",
+        "python -m src.predict run=<this run dir> input=notes.jsonl output=predictions.jsonl",
+        "python -m src.verify <this run dir>        # re-hash adapter and data against manifest.json",
+        "```",
+        "",
+        "```python",
+        "from src.inference import load_predictor",
+        'predictor = load_predictor("<this run dir>")  # adapter merged into the base model',
+        "codes = predictor.decide(predictor.predict([note_text]))",
+        "```",
+        "",
+        "`adapter/` is a plain peft adapter (safetensors); `python -m src.export run=<this run dir> "
+        "out=<dir>` writes a standalone merged model.",
+    ]
+
+
+def _plain_usage() -> list[str]:
+    return [
+        "`adapter/` is a plain peft adapter (safetensors); `adapter/medtune.json` holds the label "
+        "names, the operating threshold and how inputs were encoded.",
+        "",
+        "```",
+        "python -m src.verify <this run dir>        # re-hash adapter and data against manifest.json",
+        "```",
+    ]
+
+
 def _data_section(data: dict, cfg: dict) -> str:
     stats = data["stats"]
     source = cfg["data"].get("path") or "the embedded synthetic notes (medtune's generator; no real patients)"
@@ -115,11 +138,12 @@ def _data_section(data: dict, cfg: dict) -> str:
     counts = data.get("label_counts", {}).get("train", {})
     if counts:
         top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_CODES]
+        name = "code" if cfg["task"]["name"] == "coding" else "label"
         out += [
             "",
-            f"Most frequent training codes (of {len(counts)}):",
+            f"Most frequent training {name}s (of {len(counts)}):",
             "",
-            "| code | training notes |",
+            f"| {name} | training examples |",
             "|---|---|",
             *[f"| {code} | {n} |" for code, n in top],
         ]

@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 from src.data import splits
 from src.data.codes import code_description, normalize_code
 from src.data.records import is_missing, note_text, parse_code_list, read_table
-from src.data.synthetic import ensure_synthetic_coding
+from src.data.synthetic import ensure_synthetic
 from src.errors import MedtuneError
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def resolve_files(data_cfg: DictConfig, cache_dir: str) -> dict[str, str]:
     """Paths of the training file, evaluation file (if any) and descriptions file (if any)."""
     if data_cfg.path is None:
         synth = data_cfg.synthetic
-        folder = ensure_synthetic_coding(cache_dir, synth.n_train, synth.n_eval, synth.seed)
+        folder = ensure_synthetic("coding", cache_dir, synth.n_train, synth.n_eval, synth.seed)
         return {
             "train": str(folder / "train.jsonl"),
             "eval": str(folder / "eval.jsonl"),

@@ -1,4 +1,4 @@
-"""python -m src.data.generate task=coding: write the embedded synthetic data into the cache.
+"""python -m src.data.generate task=<coding|eligibility>: write the embedded synthetic data into the cache.
 
 Training does this on first use; run it by hand to inspect the notes or pre-build a cache.
 """
@@ -11,10 +11,8 @@ from omegaconf import DictConfig
 
 from src.config import compose_config, validate
 from src.console import console
-from src.data.synthetic import ensure_synthetic_coding
+from src.data.synthetic import GENERATORS, ensure_synthetic
 from src.errors import MedtuneError, exit_on_user_error
-
-GENERATORS = {"coding": ensure_synthetic_coding}
 
 
 def run(raw_cfg: DictConfig) -> None:
@@ -22,7 +20,7 @@ def run(raw_cfg: DictConfig) -> None:
     if cfg.task.name not in GENERATORS:
         raise MedtuneError(f"no synthetic generator for task={cfg.task.name}; choose {', '.join(GENERATORS)}")
     synth = cfg.data.synthetic
-    folder = GENERATORS[cfg.task.name](cfg.paths.cache_dir, synth.n_train, synth.n_eval, synth.seed)
+    folder = ensure_synthetic(cfg.task.name, cfg.paths.cache_dir, synth.n_train, synth.n_eval, synth.seed)
     console.print(f"{cfg.task.name} data: {folder}")
 
 

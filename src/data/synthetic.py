@@ -2,28 +2,36 @@
 
 from __future__ import annotations
 
+import importlib
 import shutil
 import tempfile
 from pathlib import Path
 
+# task name -> (generator module, its function writing train.jsonl / eval.jsonl into a folder)
+GENERATORS = {
+    "coding": ("src.data.synthetic_coding", "generate_coding_dataset"),
+    "eligibility": ("src.data.synthetic_eligibility", "generate_eligibility_dataset"),
+}
 
-def ensure_synthetic_coding(cache_dir: str | Path, n_train: int, n_eval: int, seed: int) -> Path:
-    """Folder holding train.jsonl, eval.jsonl and code_descriptions.json; generated if absent.
+
+def ensure_synthetic(task: str, cache_dir: str | Path, n_train: int, n_eval: int, seed: int) -> Path:
+    """Folder holding the task's train.jsonl and eval.jsonl (and any side files); generated if absent.
 
     The folder name carries the generator version and settings, so a changed generator
-    never serves stale notes. Written to a temporary folder and renamed, so an interrupted
+    never serves stale data. Written to a temporary folder and renamed, so an interrupted
     generation leaves nothing half-written behind.
     """
-    from src.data import synthetic_coding  # only needed when no data.path is given
-
-    version = synthetic_coding.GENERATOR_VERSION
-    target = Path(cache_dir) / "synthetic" / f"coding-v{version}-seed{seed}-{n_train}-{n_eval}"
+    module_name, function = GENERATORS[task]
+    module = importlib.import_module(module_name)  # only needed when no data.path is given
+    target = (
+        Path(cache_dir) / "synthetic" / f"{task}-v{module.GENERATOR_VERSION}-seed{seed}-{n_train}-{n_eval}"
+    )
     if (target / "eval.jsonl").exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tmp-"))
     try:
-        synthetic_coding.generate_coding_dataset(staging, seed=seed, n_train=n_train, n_eval=n_eval)
+        getattr(module, function)(staging, seed=seed, n_train=n_train, n_eval=n_eval)
         staging.rename(target)
     except OSError:
         if not (target / "eval.jsonl").exists():  # lost a race to a parallel job: fine if it won

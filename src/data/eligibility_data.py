@@ -1,0 +1,135 @@
+"""Eligibility examples: canonical rows {id, patient, criteria, label}, and their splits.
+
+`label` is True for the positive class (data.positive_label, "eligible") and False for the
+negative one (data.negative_label, "excluded"); any other value is an error naming the row.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from src.data import splits
+from src.data.coding_data import READ_COUNTS, _row_id
+from src.data.records import is_missing, note_text, read_table
+from src.data.synthetic import ensure_synthetic
+from src.errors import MedtuneError
+
+
+@dataclass
+class EligibilityRows:
+    train: list[dict]
+    val: list[dict]
+    eval: list[dict]
+    labels: list[str]  # [negative, positive]
+    files: dict[str, str]  # role -> path
+    stats: dict = field(default_factory=dict)
+
+
+def load_rows(path: str | Path, data_cfg: DictConfig, stats: Counter) -> list[dict]:
+    rows, seen = [], {}
+    columns = (data_cfg.patient_column, data_cfg.criteria_column, data_cfg.label_column)
+    for line, raw in read_table(path, stats):
+        where = f"{path}:{line}"
+        for column in columns:
+            if column not in raw:
+                raise MedtuneError(
+                    f"{where}: no '{column}' column (found: {', '.join(repr(str(k)) for k in raw)}); "
+                    "set data.patient_column / data.criteria_column / data.label_column"
+                )
+        row_id = _row_id(raw.get(data_cfg.id_column), path, line)
+        if row_id in seen:
+            raise MedtuneError(
+                f"{where}: duplicate id {row_id!r} (first seen on line {seen[row_id]}); ids must be unique"
+            )
+        seen[row_id] = line
+        rows.append(
+            {
+                "id": row_id,
+                "patient": note_text(raw[data_cfg.patient_column], data_cfg.patient_column, where),
+                "criteria": note_text(raw[data_cfg.criteria_column], data_cfg.criteria_column, where),
+                "label": _label(raw[data_cfg.label_column], where, data_cfg),
+            }
+        )
+    if not rows:
+        raise MedtuneError(f"{path}: no rows; the file holds only blank lines or a header")
+    return rows
+
+
+def _label(value: object, where: str, data_cfg: DictConfig) -> bool:
+    names = {data_cfg.positive_label: True, data_cfg.negative_label: False}
+    text = "" if is_missing(value) else str(value).strip()
+    if text not in names:
+        raise MedtuneError(
+            f"{where}: unknown label {value!r} in column '{data_cfg.label_column}'; expected "
+            f"{data_cfg.positive_label!r} or {data_cfg.negative_label!r} (set data.positive_label / "
+            "data.negative_label to your file's names)"
+        )
+    return names[text]
+
+
+def resolve_files(data_cfg: DictConfig, cache_dir: str) -> dict[str, str]:
+    if data_cfg.path is None:
+        synth = data_cfg.synthetic
+        folder = ensure_synthetic("eligibility", cache_dir, synth.n_train, synth.n_eval, synth.seed)
+        return {"train": str(folder / "train.jsonl"), "eval": str(folder / "eval.jsonl")}
+    files = {"train": str(data_cfg.path)}
+    if data_cfg.eval_path:
+        files["eval"] = str(data_cfg.eval_path)
+    return files
+
+
+def load_eligibility_rows(data_cfg: DictConfig, cache_dir: str) -> EligibilityRows:
+    """The same split rules as coding: a fixed evaluation split, nested training subsets."""
+    files = resolve_files(data_cfg, cache_dir)
+    stats: Counter = Counter()
+    pool = load_rows(files["train"], data_cfg, stats)
+    if "eval" in files:
+        eval_rows = load_rows(files["eval"], data_cfg, stats)
+    else:
+        pool_idx, eval_idx = splits.carve_eval(len(pool), data_cfg.eval_fraction, data_cfg.seed)
+        pool, eval_rows = [pool[i] for i in pool_idx], [pool[i] for i in eval_idx]
+    eval_size = data_cfg.eval_size
+    if eval_size is None and data_cfg.path is None:
+        eval_size = data_cfg.synthetic.eval_size
+    eval_rows = [eval_rows[i] for i in splits.eval_subset(len(eval_rows), eval_size, data_cfg.seed)]
+    shared = {row["id"] for row in pool} & {row["id"] for row in eval_rows}
+    if shared:
+        raise MedtuneError(
+            f"{len(shared)} ids occur in both the training data ({files['train']}) and the evaluation "
+            f"data ({files.get('eval', files['train'])}) (e.g. {sorted(shared)[0]!r}): remove them from "
+            "one side to avoid leakage"
+        )
+    train_idx, val_idx = splits.train_val_indices(
+        len(pool), data_cfg.train_size, data_cfg.val_fraction, data_cfg.seed
+    )
+    train, val = [pool[i] for i in train_idx], [pool[i] for i in val_idx]
+    for name, rows in (("training", train), ("validation", val), ("evaluation", eval_rows)):
+        if not any(row["label"] for row in rows):
+            raise MedtuneError(
+                f"the {name} split holds no {data_cfg.positive_label!r} pair, so recall is undefined; "
+                "add positive examples or raise data.train_size / data.val_fraction"
+            )
+    return EligibilityRows(
+        train=train,
+        val=val,
+        eval=eval_rows,
+        labels=[data_cfg.negative_label, data_cfg.positive_label],
+        files=files,
+        stats={
+            "pool_size": len(pool),
+            "n_train": len(train),
+            "n_val": len(val),
+            "n_eval": len(eval_rows),
+            "positive_share_train": round(sum(r["label"] for r in train) / len(train), 4),
+            "positive_share_eval": round(sum(r["label"] for r in eval_rows) / len(eval_rows), 4),
+            **{
+                key: stats[key]
+                for key in READ_COUNTS
+                if key in ("utf8_bom_stripped", "utf16_decoded", "blank_lines_skipped")
+            },
+        },
+    )

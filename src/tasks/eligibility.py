@@ -1,0 +1,290 @@
+"""Clinical-trial eligibility screening: (trial criteria, patient record) in, eligible / excluded out.
+
+A screening tool ranks pairs by a score and flags those at or above an operating threshold for a
+reviewer. The operating threshold is the one that reaches `task.target_recall` (0.95) of the
+eligible pairs of the validation slice (training data), then applied unchanged to the evaluation
+split; metrics in src/screening.py (recall at that threshold, work saved over sampling, AUROC, ...).
+
+Base model (zero-shot): the pretrained encoder embeds the patient record, the trial's inclusion
+criteria and its exclusion criteria separately (mean pooling; the criteria text is split at its
+"Exclusion Criteria" heading). The score is cos(patient, inclusion) - cos(patient, exclusion): a
+record that reads like the inclusion list and unlike the exclusion list scores high. Without an
+exclusion heading the score is cos(patient, criteria).
+
+Tuned model: the same encoder reads the pair as one sequence ([CLS] criteria [SEP] patient [SEP],
+cut to task.max_length by task.truncation, counted), with a LoRA adapter and a one-output head
+trained with binary cross-entropy.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from datasets import Dataset
+from sklearn.metrics import roc_auc_score
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from src.console import console
+from src.data.chunking import collate_chunks, tokenizer_versions
+from src.data.coding_data import rows_fingerprint
+from src.data.eligibility_data import EligibilityRows, load_eligibility_rows
+from src.data.pairs import tokenize_pairs
+from src.errors import MedtuneError
+from src.models import build
+from src.models.classifier import mean_pool
+from src.screening import screening_intervals, screening_metrics, threshold_for_recall
+from src.tasks.base import Task
+from src.training import prefix_cache
+
+log = logging.getLogger(__name__)
+EXCLUSION_HEADING = re.compile(r"^\s*exclusion criteria\s*:?", re.IGNORECASE | re.MULTILINE)
+PAIR_COLUMNS = ("criteria", "patient")  # the criteria first: only_second truncation keeps them whole
+
+
+class EligibilityData:
+    def __init__(self, rows: EligibilityRows, tokenized: dict[str, Dataset], tokenizer, tokenization: dict):
+        self.rows, self.tokenizer, self.tokenization = rows, tokenizer, tokenization
+        self.train, self.val, self.eval = tokenized["train"], tokenized["val"], tokenized["eval"]
+
+
+def split_criteria(criteria: str) -> tuple[str, str]:
+    """(inclusion part, exclusion part) of a registry-style criteria text; exclusion may be ''."""
+    found = EXCLUSION_HEADING.search(criteria)
+    if not found:
+        return criteria, ""
+    return criteria[: found.start()].strip(), criteria[found.end() :].strip()
+
+
+class EligibilityTask(Task):
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.scores: dict[str, dict[str, np.ndarray]] = {}  # base / tuned -> val / eval scores
+        self.thresholds: dict[str, float] = {}  # base / tuned operating thresholds
+        self._rows: EligibilityRows | None = None
+
+    @property
+    def device(self) -> torch.device:
+        wants_gpu = self.cfg.trainer.accelerator in ("gpu", "cuda", "auto")
+        return torch.device("cuda" if wants_gpu and torch.cuda.is_available() else "cpu")
+
+    def check_data(self) -> None:
+        self._rows = load_eligibility_rows(self.cfg.data, self.cfg.paths.cache_dir)
+
+    def load_data(self) -> EligibilityData:
+        cfg = self.cfg
+        rows = self._rows or load_eligibility_rows(cfg.data, cfg.paths.cache_dir)
+        tokenizer = build.load_tokenizer(cfg.model)
+        positions = getattr(build.load_model_config(cfg.model), "max_position_embeddings", None)
+        if positions and cfg.task.max_length > positions:
+            raise MedtuneError(
+                f"task.max_length={cfg.task.max_length} but {cfg.model.name_or_path} reads at most "
+                f"{positions} tokens; set task.max_length={positions} or less"
+            )
+        tokenized, truncated, both, reused = {}, 0, 0, True
+        for split in ("train", "val", "eval"):
+            split_rows = getattr(rows, split)
+            tokenized[split], stats = tokenize_pairs(
+                Dataset.from_list(split_rows),
+                tokenizer,
+                PAIR_COLUMNS,
+                cfg.task.max_length,
+                cfg.task.truncation,
+                cfg.paths.cache_dir,
+                rows_fingerprint(split_rows),
+            )
+            truncated += stats["pairs_truncated"]
+            both += stats["pairs_cut_both_sides"]
+            reused &= stats["reused_cache"]
+        if truncated:
+            log.warning(
+                "%d (criteria, patient) pairs are longer than task.max_length=%d tokens; cut by "
+                "task.truncation=%s (%d of them on both sides: the other side alone was too long)",
+                truncated,
+                cfg.task.max_length,
+                cfg.task.truncation,
+                both,
+            )
+        rows.stats.update(pairs_truncated=truncated, pairs_cut_both_sides=both)
+        self.pad_token_id = tokenizer.pad_token_id
+        return EligibilityData(
+            rows, tokenized, tokenizer, {"reused_cache": reused, "pairs_truncated": truncated}
+        )
+
+    def training_sets(self, model: torch.nn.Module, data: EligibilityData) -> tuple[Dataset, Dataset]:
+        n_tokens = prefix_cache.count_tokens(data.train) + prefix_cache.count_tokens(data.val)
+        n_frozen, why = prefix_cache.frozen_layers(model, self.cfg, n_tokens)
+        console.print(f"frozen-layer cache: {why}")
+        if not n_frozen:
+            return data.train, data.val
+        model.get_base_model().frozen_layers = n_frozen
+        batch, device = self.cfg.trainer.eval_batch_size, self.device
+        return tuple(
+            prefix_cache.cache_features(model, rows, self.collate, n_frozen, batch, device)
+            for rows in (data.train, data.val)
+        )
+
+    def collate(self, rows: list[dict]) -> dict[str, torch.Tensor]:
+        batch = collate_chunks(rows, self.pad_token_id)
+        batch["labels"] = torch.tensor([float(row["label"]) for row in rows])
+        return batch
+
+    # -- base model ------------------------------------------------------------------------
+    def evaluate_base(self, data: EligibilityData) -> dict[str, float]:
+        encoder = build.load_encoder(self.cfg.model).eval().to(self.device)
+        max_length = self.cfg.task.max_length  # checked against the model's positions in load_data
+
+        def embed(texts: list[str], desc: str) -> torch.Tensor:
+            out = []
+            with torch.inference_mode():
+                for start in tqdm(
+                    range(0, len(texts), self.cfg.trainer.eval_batch_size), desc=desc, leave=False
+                ):
+                    enc = data.tokenizer(
+                        texts[start : start + self.cfg.trainer.eval_batch_size],
+                        padding=True,
+                        truncation=True,
+                        max_length=max_length,
+                        return_tensors="pt",
+                    ).to(self.device)
+                    hidden = encoder(**enc).last_hidden_state
+                    out.append(F.normalize(mean_pool(hidden, enc["attention_mask"]), dim=-1).cpu())
+            return torch.cat(out)
+
+        # Trials repeat across pairs: embed each distinct criteria text once.
+        criteria = sorted({row["criteria"] for split in ("val", "eval") for row in getattr(data.rows, split)})
+        parts = [split_criteria(text) for text in criteria]
+        inclusion = embed([inc for inc, _ in parts], "Base model: criteria")
+        exclusion = embed([exc or inc for inc, exc in parts], "Base model: criteria")
+        has_exclusion = torch.tensor([bool(exc) for _, exc in parts], dtype=torch.float)
+        index = {text: i for i, text in enumerate(criteria)}
+
+        def scores(split: str) -> np.ndarray:
+            rows = getattr(data.rows, split)
+            patients = embed([row["patient"] for row in rows], f"Base model: {split} records")
+            trial = torch.tensor([index[row["criteria"]] for row in rows])
+            toward = (patients * inclusion[trial]).sum(-1)
+            away = (patients * exclusion[trial]).sum(-1) * has_exclusion[trial]
+            return (toward - away).numpy()
+
+        self.scores["base"] = {"val": scores("val"), "eval": scores("eval")}
+        return self._screen("base", data)
+
+    def _screen(self, name: str, data: EligibilityData) -> dict[str, float]:
+        """Operating threshold from the val slice, then the screening metrics on the eval split."""
+        val_labels = [row["label"] for row in data.rows.val]
+        self.thresholds[name] = threshold_for_recall(
+            self.scores[name]["val"], val_labels, self.cfg.task.target_recall
+        )
+        eval_labels = [row["label"] for row in data.rows.eval]
+        return screening_metrics(
+            self.scores[name]["eval"], eval_labels, self.thresholds[name], self.cfg.task.target_recall
+        )
+
+    # -- tuned model -----------------------------------------------------------------------
+    def build_model(self, data: EligibilityData) -> torch.nn.Module:
+        encoder = build.load_encoder(self.cfg.model)
+        base = build.classifier_base(encoder, 1, self.cfg.model)
+        # Start the bias at the training log-odds of "eligible", as the coding head does per code.
+        share = (sum(row["label"] for row in data.rows.train) + 0.5) / (len(data.rows.train) + 1)
+        with torch.no_grad():
+            base.classifier.bias.fill_(float(np.log(share / (1 - share))))
+        return build.wrap_with_lora(base, self.cfg.lora)
+
+    def step(self, model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, dict]:
+        logits = model(**batch)[:, 0]
+        loss = F.binary_cross_entropy_with_logits(logits, batch["labels"])
+        return loss, {"scores": torch.sigmoid(logits).detach(), "labels": batch["labels"]}
+
+    def epoch_metrics(self, outputs: list[dict]) -> dict[str, float]:
+        """AUROC of the validation slice: a training curve that needs no threshold."""
+        scores = torch.cat([o["scores"] for o in outputs]).cpu().numpy()
+        labels = torch.cat([o["labels"] for o in outputs]).cpu().numpy()
+        return {"auroc": float(roc_auc_score(labels, scores))} if 0 < labels.sum() < len(labels) else {}
+
+    def evaluate_tuned(self, model: torch.nn.Module, data: EligibilityData) -> dict[str, float]:
+        model.eval().to(self.device)
+        model.merge_adapter()  # scores at the base model's speed; unmerged so the adapter saves as trained
+        try:
+            self.scores["tuned"] = {
+                split: self._probabilities(model, getattr(data, split), split) for split in ("val", "eval")
+            }
+        finally:
+            model.unmerge_adapter()
+        return self._screen("tuned", data)
+
+    def _probabilities(self, model: torch.nn.Module, dataset: Dataset, split: str) -> np.ndarray:
+        loader = DataLoader(dataset, batch_size=self.cfg.trainer.eval_batch_size, collate_fn=self.collate)
+        parts = []
+        with torch.inference_mode():
+            for batch in tqdm(loader, desc=f"Tuned model: {split} pairs", leave=False):
+                batch = {k: v.to(self.device) for k, v in batch.items()}
+                parts.append(torch.sigmoid(model(**batch)[:, 0]).float().cpu())
+        return torch.cat(parts).numpy()
+
+    # -- reporting -------------------------------------------------------------------------
+    def intervals(self, data: EligibilityData) -> dict:
+        labels = [row["label"] for row in data.rows.eval]
+        return screening_intervals(
+            labels,
+            (self.scores["base"]["eval"], self.thresholds["base"]),
+            (self.scores["tuned"]["eval"], self.thresholds["tuned"]),
+            self.cfg.task.target_recall,
+            seed=self.cfg.seed,
+        )
+
+    def _decision(self, name: str, i: int) -> str:
+        flagged = self.scores[name]["eval"][i] >= self.thresholds[name]
+        return self.cfg.data.positive_label if flagged else self.cfg.data.negative_label
+
+    def examples(self, data: EligibilityData, n: int) -> list[dict]:
+        return [
+            {
+                "id": row["id"],
+                "text": f"{row['criteria']}\n\n{row['patient']}",
+                "gold": self.cfg.data.positive_label if row["label"] else self.cfg.data.negative_label,
+                "base": self._decision("base", i),
+                "tuned": self._decision("tuned", i),
+            }
+            for i, row in enumerate(data.rows.eval[:n])
+        ]
+
+    def lineage(self, data: EligibilityData) -> dict:
+        rows = data.rows
+        positive, negative = self.cfg.data.positive_label, self.cfg.data.negative_label
+        return {
+            "files": rows.files,
+            "splits": {"train": rows.train, "val": rows.val, "eval": rows.eval},
+            "labels": rows.labels,
+            "label_counts": {
+                split: {
+                    positive: sum(r["label"] for r in getattr(rows, split)),
+                    negative: sum(not r["label"] for r in getattr(rows, split)),
+                }
+                for split in ("train", "eval")
+            },
+        }
+
+    def save_adapter(self, model: torch.nn.Module, data: EligibilityData, out_dir: Path) -> None:
+        model.save_pretrained(out_dir)
+        meta = {
+            "task": "eligibility",
+            "base_model": self.cfg.model.name_or_path,
+            "labels": data.rows.labels,
+            "threshold": self.thresholds["tuned"],  # flag score >= threshold as positive
+            "target_recall": self.cfg.task.target_recall,
+            "model": {k: self.cfg.model[k] for k in ("head", "chunk_pooling", "classifier_dropout")},
+            "pair": {
+                "order": list(PAIR_COLUMNS),
+                "max_length": self.cfg.task.max_length,
+                "truncation": self.cfg.task.truncation,
+            },
+            "versions": tokenizer_versions(),
+        }
+        (out_dir / "medtune.json").write_text(json.dumps(meta, indent=2) + "\n")
