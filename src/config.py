@@ -17,6 +17,9 @@ from omegaconf.errors import OmegaConfBaseException
 from src.errors import MedtuneError
 from src.paths import CONF_DIR
 
+# ${mul:a,b} in conf/ (e.g. lora.alpha relative to lora.r in experiment presets)
+OmegaConf.register_new_resolver("mul", lambda a, b: a * b, replace=True)
+
 
 def compose_config(overrides: list[str]) -> DictConfig:
     """The config `python -m src.train <overrides>` composes, without starting a Hydra run."""

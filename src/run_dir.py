@@ -17,6 +17,14 @@ def existing_results(run_dir: Path) -> list[str]:
     return [name for name in RESULT_FILES if (run_dir / name).exists()]
 
 
+def finished(run_dir: Path) -> bool:
+    """status.json is written last: a run that has it as complete wrote every result."""
+    try:
+        return json.loads((run_dir / "status.json").read_text())["status"] == "complete"
+    except (OSError, ValueError, KeyError):
+        return False
+
+
 class RefuseExistingResults(Callback):
     """Stops a run before Hydra writes into a dir that already holds a finished run's results."""
 

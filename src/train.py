@@ -7,9 +7,11 @@ base-model evaluation -> peft model -> Lightning fit -> tuned evaluation -> run 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -23,9 +25,10 @@ import lightning as L  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
 from hydra.core.hydra_config import HydraConfig  # noqa: E402
+from hydra.types import RunMode  # noqa: E402
 from hydra.utils import get_class  # noqa: E402
 from lightning.pytorch.utilities.exceptions import SIGTERMException  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
+from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from src.config import validate  # noqa: E402
 from src.console import console, print_config, print_results  # noqa: E402
@@ -33,10 +36,11 @@ from src.errors import MedtuneError, RunInterrupted, exit_on_user_error  # noqa:
 from src.manifest import build_manifest, now  # noqa: E402
 from src.metrics import metric_delta  # noqa: E402
 from src.model_card import render as render_model_card  # noqa: E402
+from src.paths import CONF_DIR  # noqa: E402
 from src.preflight import preflight  # noqa: E402
-from src.run_dir import existing_results, write_json, write_resolved_config  # noqa: E402
+from src.run_dir import existing_results, finished, write_json, write_resolved_config  # noqa: E402
 from src.tasks.base import Task  # noqa: E402
-from src.training.checkpoints import CHECKPOINT, Checkpointer, resolve_resume  # noqa: E402
+from src.training.checkpoints import CHECKPOINT, Checkpointer, resolve_resume, resumable  # noqa: E402
 from src.training.loggers import (  # noqa: E402
     build_logger,
     close,
@@ -182,13 +186,24 @@ def fit(trainer: L.Trainer, module, datamodule, checkpointer: Checkpointer, ckpt
 
 @exit_on_user_error
 def run(raw_cfg: DictConfig) -> dict:
+    return execute(raw_cfg)
+
+
+def execute(raw_cfg: DictConfig, sweep: bool = False) -> dict:
+    """One run; `sweep`: a job of a Hydra multirun, which skips itself when an earlier run of
+    the same sweep finished it and continues from its checkpoint when one was interrupted."""
     quiet_libraries()
     cfg = validate(raw_cfg)
     print_config(cfg)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
+    if sweep and finished(run_dir):
+        console.print(f"skipping {run_dir}: finished by an earlier run of this sweep")
+        return json.loads((run_dir / "metrics.json").read_text())
     resume_dir = resolve_resume(cfg, run_dir)
+    if resume_dir is None and sweep and resumable(run_dir):
+        resume_dir = resolve_resume(OmegaConf.merge(cfg, {"resume": str(run_dir)}), run_dir)
     if resume_dir is None:
-        if existing_results(run_dir):  # reached under multirun, where no run-start guard applies
+        if existing_results(run_dir):
             raise MedtuneError(f"{run_dir} already holds results; choose another output dir")
         if (run_dir / CHECKPOINT).exists():
             raise MedtuneError(
@@ -201,19 +216,45 @@ def run(raw_cfg: DictConfig) -> dict:
         run_dir = resume_dir
     start = time.perf_counter()
     metrics = train(cfg, run_dir, resume=resume_dir is not None)
+    wall = time.perf_counter() - start
+    write_json(run_dir / "status.json", {"status": "complete", "wall_s": round(wall, 1)})
     print_results(f"{cfg.run_name}: {cfg.task.name} on the evaluation split", metrics)
     console.print(
-        f"run dir: {run_dir}  (wall time {time.perf_counter() - start:.0f} s, "
+        f"run dir: {run_dir}  (wall time {wall:.0f} s, "
         f"training {metrics['timing']['train_tokens_per_s']:.0f} tokens/s)"
     )
     return metrics
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+def sweep_job(cfg: DictConfig) -> float:
+    """A job of a sweep: its failure is recorded in its status.json and printed, and the sweep
+    goes on with the next job (a SIGTERM still stops the whole sweep)."""
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        metrics = execute(cfg, sweep=True)
+    except RunInterrupted as err:
+        print(f"medtune: error: {err}", file=sys.stderr)
+        sys.exit(err.exit_code)
+    except Exception as err:  # a bad setting, out of memory, a library error: this job only
+        message = str(err) if isinstance(err, MedtuneError) else f"{type(err).__name__}: {err}"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json(run_dir / "status.json", {"status": "failed", "error": message})
+        print(f"medtune: job {run_dir.name} failed: {message}", file=sys.stderr)
+        return float("nan")
+    return metrics["tuned"][metrics["main_metric"]]
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def main(cfg: DictConfig) -> float:
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        return sweep_job(cfg)
     metrics = run(cfg)
     return metrics["tuned"][metrics["main_metric"]]
 
 
 if __name__ == "__main__":
-    main()
+    # Call main through the importable module, not __main__: parallel launchers (joblib, submitit)
+    # pickle the task function, which works by reference only for an importable one.
+    from src.train import main as importable_main
+
+    importable_main()

@@ -110,7 +110,7 @@ def config_differences(run_dir: Path, cfg: DictConfig) -> list[str]:
     return _differences(saved, OmegaConf.to_container(cfg, resolve=True))
 
 
-def _resumable(run_dir: Path) -> bool:
+def resumable(run_dir: Path) -> bool:
     return (
         (run_dir / CHECKPOINT).is_file()
         and (run_dir / ".hydra" / "resolved.yaml").is_file()
@@ -137,13 +137,13 @@ def resolve_resume(cfg: DictConfig, new_run_dir: Path) -> Path | None:
                 f"resume={cfg.resume}: no checkpoint at {run_dir / CHECKPOINT}; name a run dir that "
                 "holds one, or use resume=auto to continue one if it exists and start fresh otherwise"
             )
-    elif _resumable(new_run_dir):
+    elif resumable(new_run_dir):
         run_dir = new_run_dir
     else:
         candidates = [
             found.parent.parent
             for found in new_run_dir.parent.parent.glob(f"*/*/{CHECKPOINT}")
-            if _resumable(found.parent.parent) and not config_differences(found.parent.parent, cfg)
+            if resumable(found.parent.parent) and not config_differences(found.parent.parent, cfg)
         ]
         if not candidates:
             console.print("resume=auto: no unfinished run of this config found; starting fresh")

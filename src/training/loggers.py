@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
@@ -35,6 +37,14 @@ def flat_config(cfg: DictConfig) -> dict:
     return flat
 
 
+def default_group(cfg: DictConfig) -> str:
+    """<task>-<model>, plus the sweep's folder name for the jobs of a sweep: one group per sweep."""
+    group = f"{cfg.task.name}-{cfg.model.short_name}"
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        group += f"-{Path(HydraConfig.get().sweep.dir).name}"
+    return group
+
+
 def previous_wandb_id(run_dir: Path) -> str | None:
     """The W&B run id of an earlier session of this run dir (folder names end in -<id>)."""
     runs = sorted((run_dir / "wandb").glob("*run-*-*"))
@@ -55,7 +65,7 @@ def build_logger(cfg: DictConfig, run_dir: Path, resume: bool = False) -> Logger
         name=cfg.run_name,
         project=log_cfg.project,
         entity=log_cfg.entity,
-        group=log_cfg.group or f"{cfg.task.name}-{cfg.model.short_name}",
+        group=log_cfg.group or default_group(cfg),
         tags=list(log_cfg.tags),
         save_dir=str(run_dir),  # the offline run lives in the run dir: one self-contained folder
         offline=log_cfg.mode == "offline",

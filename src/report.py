@@ -1,0 +1,220 @@
+"""python -m src.report multirun/<sweep dir>: compare the jobs of a sweep, no W&B needed.
+
+Writes into the sweep dir: results.csv (one row per job: overrides, status, base / tuned /
+delta metrics, wall time, error), results.md (a table per data size with the best
+configuration in bold) and PNG plots: the main metric against training-set size with one line
+per LoRA rank and the base model dashed, a rank x size heatmap, and the delta against the base
+per job. With several seeds per configuration, points are means with a 95% t-interval.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on servers and CI
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from omegaconf import OmegaConf  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from src.console import console  # noqa: E402
+from src.errors import MedtuneError, exit_on_user_error  # noqa: E402
+
+PLOTS = ("metric_vs_train_size.png", "rank_size_heatmap.png", "delta_per_job.png")
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def collect(sweep_dir: Path) -> pd.DataFrame:
+    """One row per job folder (those holding .hydra/overrides.yaml), in job order."""
+    jobs = sorted(
+        (p.parent.parent for p in sweep_dir.glob("*/.hydra/overrides.yaml")),
+        key=lambda p: (
+            int(p.name.split("-", 1)[0]) if p.name.split("-", 1)[0].isdigit() else math.inf,
+            p.name,
+        ),
+    )
+    if not jobs:
+        raise MedtuneError(
+            f"{sweep_dir}: no job folders (*/.hydra/overrides.yaml); give the folder a "
+            "`python -m src.train -m ...` sweep printed, e.g. multirun/<date>/<time>"
+        )
+    rows = []
+    for job in jobs:
+        cfg = OmegaConf.load(job / ".hydra" / "config.yaml")
+        metrics = _read_json(job / "metrics.json") or {}
+        status = _read_json(job / "status.json") or {"status": "unfinished"}
+        row = {
+            "job": job.name,
+            "status": status["status"],
+            "overrides": " ".join(OmegaConf.load(job / ".hydra" / "overrides.yaml")),
+            "task": cfg.task.name,
+            "train_size": cfg.data.train_size,
+            "lora_r": cfg.lora.r,
+            "seed": cfg.seed,
+            "main_metric": cfg.task.main_metric,
+        }
+        for part in ("base", "tuned", "delta"):
+            row.update({f"{part}_{key}": value for key, value in metrics.get(part, {}).items()})
+        row["wall_s"] = status.get("wall_s")
+        row["error"] = status.get("error", "")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _mean_ci(values: pd.Series) -> tuple[float, float]:
+    """Mean and the half-width of its 95% t-interval (0 for a single value)."""
+    values = values.dropna()
+    if len(values) < 2:
+        return float(values.mean()) if len(values) else math.nan, 0.0
+    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))
+    return float(values.mean()), float(half)
+
+
+def _int(value):
+    """Sizes and ranks print as 500, not 500.0 (pandas turns a column with a gap into floats)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def summarise(results: pd.DataFrame) -> pd.DataFrame:
+    """Finished jobs grouped by (train_size, lora_r): mean and 95% interval over seeds."""
+    done = results[results.status == "complete"]
+    if done.empty:
+        return pd.DataFrame()
+    metric = done.main_metric.iloc[0]
+    out = []
+    for (size, rank), group in done.groupby(["train_size", "lora_r"], dropna=False):
+        tuned, tuned_ci = _mean_ci(group[f"tuned_{metric}"])
+        base, _ = _mean_ci(group[f"base_{metric}"])
+        out.append(
+            {
+                "train_size": size,
+                "lora_r": rank,
+                "seeds": len(group),
+                "tuned": tuned,
+                "ci": tuned_ci,
+                "base": base,
+            }
+        )
+    return pd.DataFrame(out).sort_values(["train_size", "lora_r"])
+
+
+def write_markdown(results: pd.DataFrame, summary: pd.DataFrame, path: Path) -> None:
+    metric = results.main_metric.iloc[0]
+    lines = [f"# Sweep results: {metric}", ""]
+    if not summary.empty:
+        lines += [
+            "Mean over seeds (± half-width of the 95% interval); **bold**: the best rank for each data size.",
+            "",
+            f"| train_size | lora_r | seeds | base {metric} | tuned {metric} | delta (pp) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for size, group in summary.groupby("train_size", dropna=False):
+            best = group.tuned.idxmax()
+            for row in group.itertuples():  # iterrows would turn every cell into a float
+                tuned = f"{row.tuned:.4f}" + (f" ± {row.ci:.4f}" if row.seeds > 1 else "")
+                cells = [
+                    size,
+                    row.lora_r,
+                    row.seeds,
+                    f"{row.base:.4f}",
+                    tuned,
+                    f"{100 * (row.tuned - row.base):+.2f}",
+                ]
+                text = [str(c) for c in cells]
+                if row.Index == best:
+                    text = [f"**{c}**" for c in text]
+                lines.append("| " + " | ".join(text) + " |")
+        lines.append("")
+    lines += ["## Jobs", "", "| job | status | overrides | wall (s) | error |", "|---|---|---|---|---|"]
+    for row in results.itertuples():
+        wall = "" if row.wall_s is None or pd.isna(row.wall_s) else f"{row.wall_s:.0f}"
+        error = " ".join(str(row.error).split())  # one table row, even for a multi-line message
+        lines.append(f"| {row.job} | {row.status} | `{row.overrides}` | {wall} | {error} |")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def plot(results: pd.DataFrame, summary: pd.DataFrame, out_dir: Path) -> None:
+    metric = results.main_metric.iloc[0]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for rank, group in summary.groupby("lora_r"):
+        ax.errorbar(
+            group.train_size, group.tuned, yerr=group.ci, marker="o", capsize=3, label=f"LoRA r={rank}"
+        )
+    base = summary.groupby("train_size").base.mean()
+    if len(base) > 1:
+        ax.plot(base.index, base.values, "k--", label="base model (zero-shot)")
+    else:
+        ax.axhline(base.iloc[0], color="k", linestyle="--", label="base model (zero-shot)")
+    ax.set(xlabel="training examples", ylabel=metric, title=f"{metric} vs training-set size")
+    if summary.train_size.nunique() > 2:
+        ax.set_xscale("log")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out_dir / PLOTS[0], dpi=120)
+    plt.close(fig)
+
+    grid = summary.pivot_table(index="lora_r", columns="train_size", values="tuned")
+    fig, ax = plt.subplots(figsize=(1.4 + 1.2 * grid.shape[1], 1.2 + 0.8 * grid.shape[0]))
+    image = ax.imshow(grid.values, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(grid.shape[1]), [str(c) for c in grid.columns])
+    ax.set_yticks(range(grid.shape[0]), [str(i) for i in grid.index])
+    for (i, j), value in np.ndenumerate(grid.values):
+        ax.text(j, i, f"{value:.3f}", ha="center", va="center", color="w")
+    ax.set(xlabel="training examples", ylabel="LoRA rank", title=f"tuned {metric}")
+    fig.colorbar(image, ax=ax)
+    fig.tight_layout()
+    fig.savefig(out_dir / PLOTS[1], dpi=120)
+    plt.close(fig)
+
+    done = results[results.status == "complete"]
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.5 * len(done) + 2), 4.0))
+    ax.bar(range(len(done)), done[f"delta_{metric}"])
+    ax.set_xticks(
+        range(len(done)), [f"n={s}\nr={r}" for s, r in zip(done.train_size, done.lora_r, strict=True)]
+    )
+    ax.axhline(0, color="k", linewidth=0.8)
+    ax.set(ylabel=f"{metric}: tuned - base (pp)", title="gain over the base model per job")
+    fig.tight_layout()
+    fig.savefig(out_dir / PLOTS[2], dpi=120)
+    plt.close(fig)
+
+
+def report(sweep_dir: Path) -> pd.DataFrame:
+    if not sweep_dir.is_dir():
+        raise MedtuneError(f"{sweep_dir}: not a directory; give a sweep folder under multirun/")
+    results = collect(sweep_dir)
+    results.to_csv(sweep_dir / "results.csv", index=False)
+    summary = summarise(results)
+    write_markdown(results, summary, sweep_dir / "results.md")
+    if not summary.empty:
+        plot(results, summary, sweep_dir)
+    counts = results.status.value_counts().to_dict()
+    console.print(
+        f"{sweep_dir}: {len(results)} jobs {counts}; wrote results.csv, results.md"
+        + (", plots" if not summary.empty else "")
+    )
+    return results
+
+
+@exit_on_user_error
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        raise MedtuneError("usage: python -m src.report multirun/<sweep dir>")
+    report(Path(args[0]))
+
+
+if __name__ == "__main__":
+    main()
