@@ -88,20 +88,18 @@ def test_a_failing_job_is_recorded_and_a_rerun_skips_finished_jobs(data, tiny_be
         assert (sweep_dir / name).read_bytes()[:4] == b"\x89PNG"
 
 
-def test_jobs_run_in_parallel_with_the_joblib_launcher(data, tiny_bert):
-    sweep_dir = data / "parallel"
-    result = sweep(
-        data,
-        sweep_dir,
-        tiny_bert,
-        "hydra/launcher=joblib",
-        "hydra.launcher.n_jobs=2",
-        "data.train_size=40",
-        "lora.r=4,8",
-        "logger=none",
-    )
+@pytest.mark.parametrize(
+    "launcher, banner",
+    [
+        (["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], "Joblib.Parallel"),
+        (["hydra/launcher=submitit_local"], "Submitit 'local' sweep"),  # the SLURM launcher's code path
+    ],
+)
+def test_jobs_run_in_separate_processes_with_other_launchers(data, tiny_bert, launcher, banner):
+    sweep_dir = data / launcher[0].split("=")[1]
+    result = sweep(data, sweep_dir, tiny_bert, *launcher, "data.train_size=40", "lora.r=4,8", "logger=none")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "Joblib.Parallel" in result.stdout + result.stderr
+    assert banner in result.stdout + result.stderr
     assert (
         sorted(json.loads(p.read_text())["status"] for p in sweep_dir.glob("*/status.json"))
         == ["complete"] * 2
