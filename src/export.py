@@ -17,16 +17,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-# Offline by default, as in training: never reach for the hub unless the user turned it on.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+import transformers
+from omegaconf import MISSING
+from safetensors.torch import save_file
 
-import transformers  # noqa: E402
-from omegaconf import MISSING  # noqa: E402
-from safetensors.torch import save_file  # noqa: E402
-
-from src.console import console  # noqa: E402
-from src.errors import MedtuneError, exit_on_user_error  # noqa: E402
-from src.inference import HEAD_FILE, META_FILE, load_predictor, parse_args  # noqa: E402
+from src.console import console
+from src.errors import MedtuneError, exit_on_user_error
+from src.inference import HEAD_FILE, META_FILE, load_predictor, parse_args
 
 USAGE = "python -m src.export run=<run dir> out=<new dir>"
 

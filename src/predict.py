@@ -10,23 +10,18 @@ batch_size=32 (notes per forward pass), overwrite=true (replace an existing outp
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-# Offline by default, as in training: never reach for the hub unless the user turned it on.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import transformers
+from omegaconf import MISSING, DictConfig
 
-import transformers  # noqa: E402
-from omegaconf import MISSING, DictConfig  # noqa: E402
-
-from src.console import console  # noqa: E402
-from src.data.records import is_missing, read_table  # noqa: E402
-from src.errors import MedtuneError, exit_on_user_error  # noqa: E402
-from src.inference import load_predictor, parse_args, read_meta  # noqa: E402
+from src.console import console
+from src.data.records import is_missing, read_table
+from src.errors import MedtuneError, exit_on_user_error
+from src.inference import load_predictor, parse_args, read_meta
 
 USAGE = "python -m src.predict run=<run dir or export> input=<notes file> output=<codes.jsonl>"
 

@@ -9,46 +9,41 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import sys
 import time
 import warnings
 from pathlib import Path
 
-# Offline by default: never reach for the hub unless the user turned it on.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import hydra
+import lightning as L
+import torch
+import transformers
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from hydra.utils import get_class
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+from omegaconf import DictConfig, OmegaConf
 
-import hydra  # noqa: E402
-import lightning as L  # noqa: E402
-import torch  # noqa: E402
-import transformers  # noqa: E402
-from hydra.core.hydra_config import HydraConfig  # noqa: E402
-from hydra.types import RunMode  # noqa: E402
-from hydra.utils import get_class  # noqa: E402
-from lightning.pytorch.utilities.exceptions import SIGTERMException  # noqa: E402
-from omegaconf import DictConfig, OmegaConf  # noqa: E402
-
-from src.config import validate  # noqa: E402
-from src.console import console, print_config, print_results  # noqa: E402
-from src.errors import MedtuneError, RunInterrupted, exit_on_user_error  # noqa: E402
-from src.manifest import build_manifest, now  # noqa: E402
-from src.metrics import metric_delta  # noqa: E402
-from src.model_card import render as render_model_card  # noqa: E402
-from src.paths import CONF_DIR  # noqa: E402
-from src.preflight import preflight  # noqa: E402
-from src.run_dir import existing_results, finished, write_json, write_resolved_config  # noqa: E402
-from src.tasks.base import Task  # noqa: E402
-from src.training.checkpoints import CHECKPOINT, Checkpointer, resolve_resume, resumable  # noqa: E402
-from src.training.loggers import (  # noqa: E402
+from src.config import validate
+from src.console import console, print_config, print_results
+from src.errors import MedtuneError, RunInterrupted, exit_on_user_error
+from src.manifest import build_manifest, now
+from src.metrics import metric_delta
+from src.model_card import render as render_model_card
+from src.paths import CONF_DIR
+from src.preflight import preflight
+from src.run_dir import existing_results, finished, write_json, write_resolved_config
+from src.tasks.base import Task
+from src.training.checkpoints import CHECKPOINT, Checkpointer, resolve_resume, resumable
+from src.training.loggers import (
     build_logger,
     close,
     log_artefact_lineage,
     log_examples,
     log_summary,
 )
-from src.training.module import FineTuneModule, TaskDataModule  # noqa: E402
+from src.training.module import FineTuneModule, TaskDataModule
 
 log = logging.getLogger("medtune")
 EXAMPLES_LOGGED = 20  # evaluation examples in the W&B table when logger.log_examples=true
