@@ -159,7 +159,10 @@ def plot(results: pd.DataFrame, summary: pd.DataFrame, out_dir: Path) -> None:
         ax.axhline(base.iloc[0], color="k", linestyle="--", label="base model (zero-shot)")
     ax.set(xlabel="training examples", ylabel=metric, title=f"{metric} vs training-set size")
     if summary.train_size.nunique() > 2:
-        ax.set_xscale("log")
+        ax.set_xscale("log")  # sizes grow by factors (500, 1000, 2000, 5000)
+    sizes = sorted(summary.train_size.dropna().unique())
+    ax.set_xticks(sizes, [str(size) for size in sizes])
+    ax.minorticks_off()
     ax.legend()
     fig.tight_layout()
     fig.savefig(out_dir / PLOTS[0], dpi=120)
