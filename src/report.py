@@ -2,7 +2,7 @@
 
 Writes into the sweep dir: results.csv (one row per job: overrides, status, base / tuned /
 delta metrics, wall time, error), results.md (a table per data size with the best
-configuration in bold) and PNG plots: the main metric against training-set size with one line
+configuration in bold) and, in plots/, PNG plots: the main metric against training-set size with one line
 per LoRA rank and the base model dashed, a rank x size heatmap, and the delta against the base
 per job. With several seeds per configuration, points are means with a 95% t-interval.
 """
@@ -202,7 +202,8 @@ def report(sweep_dir: Path) -> pd.DataFrame:
     summary = summarise(results)
     write_markdown(results, summary, sweep_dir / "results.md")
     if not summary.empty:
-        plot(results, summary, sweep_dir)
+        (sweep_dir / "plots").mkdir(exist_ok=True)
+        plot(results, summary, sweep_dir / "plots")
     counts = results.status.value_counts().to_dict()
     console.print(
         f"{sweep_dir}: {len(results)} jobs {counts}; wrote results.csv, results.md"

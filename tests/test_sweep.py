@@ -85,7 +85,7 @@ def test_a_failing_job_is_recorded_and_a_rerun_skips_finished_jobs(data, tiny_be
     table = (sweep_dir / "results.md").read_text()
     assert "| **40** |" in table and "data.train_size=9999" in table
     for name in PLOTS:
-        assert (sweep_dir / name).read_bytes()[:4] == b"\x89PNG"
+        assert (sweep_dir / "plots" / name).read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.parametrize(
