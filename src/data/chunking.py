@@ -30,37 +30,44 @@ def tokenize_chunks(
     """
     if overlap >= max_length - 2:
         raise ValueError("data.chunk_overlap must be smaller than model.max_length - 2")
-    key = json.dumps(
-        [
-            CHUNKING_VERSION,
-            data_fingerprint,
-            tokenizer.name_or_path,
-            len(tokenizer),
-            max_length,
-            overlap,
-            max_chunks,
-        ],
-    )
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    cache_file = Path(cache_dir) / "tokenized" / f"chunks-{digest}.arrow"
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    reused = cache_file.exists()
+    key = [
+        CHUNKING_VERSION,
+        data_fingerprint,
+        tokenizer.name_or_path,
+        len(tokenizer),
+        max_length,
+        overlap,
+        max_chunks,
+    ]
 
     def encode(batch: dict) -> dict:
         chunks, total = chunk_texts(batch["text"], tokenizer, max_length, overlap, max_chunks)
         return {"chunks": chunks, "n_chunks_total": total}
 
-    tokenized = dataset.map(
+    tokenized, reused, cache_file = cached_map(dataset, encode, "chunks", key, cache_dir, "Tokenizing notes")
+    cut = sum(1 for n in tokenized["n_chunks_total"] if n > max_chunks)
+    return tokenized, {"reused_cache": reused, "notes_cut_at_max_chunks": cut, "cache_file": str(cache_file)}
+
+
+def cached_map(
+    dataset: Dataset, encode, name: str, key: list, cache_dir: str | Path, desc: str
+) -> tuple[Dataset, bool, Path]:
+    """dataset.map(encode) in batches, stored as <cache_dir>/tokenized/<name>-<hash of key>.arrow and
+    reused by any later run with the same key; returns (dataset, reused, cache file)."""
+    digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
+    cache_file = Path(cache_dir) / "tokenized" / f"{name}-{digest}.arrow"
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    reused = cache_file.exists()
+    mapped = dataset.map(
         encode,
         batched=True,
         batch_size=256,
         cache_file_name=str(cache_file),
         load_from_cache_file=True,
         new_fingerprint=digest,
-        desc="Tokenizing notes",
+        desc=desc,
     )
-    cut = sum(1 for n in tokenized["n_chunks_total"] if n > max_chunks)
-    return tokenized, {"reused_cache": reused, "notes_cut_at_max_chunks": cut, "cache_file": str(cache_file)}
+    return mapped, reused, cache_file
 
 
 def chunk_texts(

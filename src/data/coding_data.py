@@ -13,7 +13,7 @@ from omegaconf import DictConfig
 
 from src.data import splits
 from src.data.codes import code_description, normalize_code
-from src.data.records import is_missing, note_text, parse_code_list, read_table
+from src.data.records import note_text, parse_code_list, read_table, row_id
 from src.data.synthetic import ensure_synthetic
 from src.errors import MedtuneError
 
@@ -49,27 +49,20 @@ def load_rows(path: str | Path, data_cfg: DictConfig, stats: Counter) -> list[di
         where = f"{path}:{line}"
         _check_columns(raw, path, where, data_cfg)
         text = note_text(raw[data_cfg.text_column], data_cfg.text_column, where)
-        row_id = _row_id(raw.get(data_cfg.id_column), path, line)
-        if row_id in seen:
+        example_id = row_id(raw.get(data_cfg.id_column), path, line)
+        if example_id in seen:
             raise MedtuneError(
-                f"{where}: duplicate id {row_id!r} (first seen on line {seen[row_id]}); "
+                f"{where}: duplicate id {example_id!r} (first seen on line {seen[example_id]}); "
                 f"ids must be unique: remove or renumber one"
             )
-        seen[row_id] = line
+        seen[example_id] = line
         codes = _valid_codes(raw[data_cfg.codes_column], where, data_cfg, stats)
         if not codes:
             stats["rows_without_codes"] += 1
-        rows.append({"id": row_id, "text": text, "codes": codes})
+        rows.append({"id": example_id, "text": text, "codes": codes})
     if not rows:
         raise MedtuneError(f"{path}: no rows; the file holds only blank lines or a header")
     return rows
-
-
-def _row_id(value: object, path: str | Path, line: int) -> str:
-    """The row's id; a row without one (or with an empty CSV cell) gets '<file stem>:<line>'."""
-    if is_missing(value) or not str(value).strip():
-        return f"{Path(path).stem}:{line}"
-    return str(value).strip()
 
 
 def _check_columns(raw: dict, path: str | Path, where: str, data_cfg: DictConfig) -> None:
@@ -130,26 +123,8 @@ def load_coding_rows(data_cfg: DictConfig, cache_dir: str) -> CodingRows:
     files = resolve_files(data_cfg, cache_dir)
     stats: Counter = Counter()
     pool = load_rows(files["train"], data_cfg, stats)
-    if "eval" in files:
-        eval_rows = load_rows(files["eval"], data_cfg, stats)
-    else:
-        pool_idx, eval_idx = splits.carve_eval(len(pool), data_cfg.eval_fraction, data_cfg.seed)
-        pool, eval_rows = [pool[i] for i in pool_idx], [pool[i] for i in eval_idx]
-    eval_size = data_cfg.eval_size
-    if eval_size is None and data_cfg.path is None:
-        eval_size = data_cfg.synthetic.eval_size  # the embedded default's budget-sized subset
-    eval_rows = [eval_rows[i] for i in splits.eval_subset(len(eval_rows), eval_size, data_cfg.seed)]
-    shared = {row["id"] for row in pool} & {row["id"] for row in eval_rows}
-    if shared:
-        raise MedtuneError(
-            f"{len(shared)} ids occur in both the training data ({files['train']}) and the evaluation "
-            f"data ({files.get('eval', files['train'])}) (e.g. {sorted(shared)[0]!r}): remove them from "
-            f"one side to avoid leakage"
-        )
-    train_idx, val_idx = splits.train_val_indices(
-        len(pool), data_cfg.train_size, data_cfg.val_fraction, data_cfg.seed
-    )
-    train, val = [pool[i] for i in train_idx], [pool[i] for i in val_idx]
+    eval_rows = load_rows(files["eval"], data_cfg, stats) if "eval" in files else None
+    pool, train, val, eval_rows = splits.split_examples(pool, eval_rows, files, data_cfg)
     counts = Counter(code for row in train for code in row["codes"])
     labels = sorted(code for code, n in counts.items() if n >= data_cfg.min_code_count)
     if not labels:

@@ -13,8 +13,8 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from src.data import splits
-from src.data.coding_data import READ_COUNTS, _row_id
-from src.data.records import is_missing, note_text, read_table
+from src.data.coding_data import READ_COUNTS
+from src.data.records import is_missing, note_text, read_table, row_id
 from src.data.synthetic import ensure_synthetic
 from src.errors import MedtuneError
 
@@ -40,15 +40,16 @@ def load_rows(path: str | Path, data_cfg: DictConfig, stats: Counter) -> list[di
                     f"{where}: no '{column}' column (found: {', '.join(repr(str(k)) for k in raw)}); "
                     "set data.patient_column / data.criteria_column / data.label_column"
                 )
-        row_id = _row_id(raw.get(data_cfg.id_column), path, line)
-        if row_id in seen:
+        example_id = row_id(raw.get(data_cfg.id_column), path, line)
+        if example_id in seen:
             raise MedtuneError(
-                f"{where}: duplicate id {row_id!r} (first seen on line {seen[row_id]}); ids must be unique"
+                f"{where}: duplicate id {example_id!r} (first seen on line {seen[example_id]}); "
+                "ids must be unique: remove or renumber one"
             )
-        seen[row_id] = line
+        seen[example_id] = line
         rows.append(
             {
-                "id": row_id,
+                "id": example_id,
                 "patient": note_text(raw[data_cfg.patient_column], data_cfg.patient_column, where),
                 "criteria": note_text(raw[data_cfg.criteria_column], data_cfg.criteria_column, where),
                 "label": _label(raw[data_cfg.label_column], where, data_cfg),
@@ -83,30 +84,12 @@ def resolve_files(data_cfg: DictConfig, cache_dir: str) -> dict[str, str]:
 
 
 def load_eligibility_rows(data_cfg: DictConfig, cache_dir: str) -> EligibilityRows:
-    """The same split rules as coding: a fixed evaluation split, nested training subsets."""
+    """The split rules every task shares (splits.split_examples), and an eligible pair in each split."""
     files = resolve_files(data_cfg, cache_dir)
     stats: Counter = Counter()
     pool = load_rows(files["train"], data_cfg, stats)
-    if "eval" in files:
-        eval_rows = load_rows(files["eval"], data_cfg, stats)
-    else:
-        pool_idx, eval_idx = splits.carve_eval(len(pool), data_cfg.eval_fraction, data_cfg.seed)
-        pool, eval_rows = [pool[i] for i in pool_idx], [pool[i] for i in eval_idx]
-    eval_size = data_cfg.eval_size
-    if eval_size is None and data_cfg.path is None:
-        eval_size = data_cfg.synthetic.eval_size
-    eval_rows = [eval_rows[i] for i in splits.eval_subset(len(eval_rows), eval_size, data_cfg.seed)]
-    shared = {row["id"] for row in pool} & {row["id"] for row in eval_rows}
-    if shared:
-        raise MedtuneError(
-            f"{len(shared)} ids occur in both the training data ({files['train']}) and the evaluation "
-            f"data ({files.get('eval', files['train'])}) (e.g. {sorted(shared)[0]!r}): remove them from "
-            "one side to avoid leakage"
-        )
-    train_idx, val_idx = splits.train_val_indices(
-        len(pool), data_cfg.train_size, data_cfg.val_fraction, data_cfg.seed
-    )
-    train, val = [pool[i] for i in train_idx], [pool[i] for i in val_idx]
+    eval_rows = load_rows(files["eval"], data_cfg, stats) if "eval" in files else None
+    pool, train, val, eval_rows = splits.split_examples(pool, eval_rows, files, data_cfg)
     for name, rows in (("training", train), ("validation", val), ("evaluation", eval_rows)):
         if not any(row["label"] for row in rows):
             raise MedtuneError(

@@ -6,12 +6,12 @@ list), so the chunked classifier, its collate function and the frozen-layer cach
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 from datasets import Dataset
 from transformers import PreTrainedTokenizerBase
+
+from src.data.chunking import cached_map
 
 PAIRS_VERSION = "1"  # bump when the cached layout changes
 
@@ -32,21 +32,15 @@ def tokenize_pairs(
     instead (`cut_both_sides`). Returns the dataset and stats: cache reused, pairs truncated,
     pairs cut on both sides.
     """
-    key = json.dumps(
-        [
-            PAIRS_VERSION,
-            data_fingerprint,
-            tokenizer.name_or_path,
-            len(tokenizer),
-            columns,
-            max_length,
-            truncation,
-        ]
-    )
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    cache_file = Path(cache_dir) / "tokenized" / f"pairs-{digest}.arrow"
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    reused = cache_file.exists()
+    key = [
+        PAIRS_VERSION,
+        data_fingerprint,
+        tokenizer.name_or_path,
+        len(tokenizer),
+        columns,
+        max_length,
+        truncation,
+    ]
 
     def encode(batch: dict) -> dict:
         first, second = batch[columns[0]], batch[columns[1]]
@@ -77,15 +71,7 @@ def tokenize_pairs(
             "cut_both_sides": [i in too_long for i in range(len(first))],
         }
 
-    tokenized = dataset.map(
-        encode,
-        batched=True,
-        batch_size=256,
-        cache_file_name=str(cache_file),
-        load_from_cache_file=True,
-        new_fingerprint=digest,
-        desc="Tokenizing pairs",
-    )
+    tokenized, reused, _ = cached_map(dataset, encode, "pairs", key, cache_dir, "Tokenizing pairs")
     truncated = sum(1 for n in tokenized["n_tokens_total"] if n > max_length)
     both = sum(tokenized["cut_both_sides"])
     return tokenized, {"reused_cache": reused, "pairs_truncated": truncated, "pairs_cut_both_sides": both}

@@ -190,6 +190,13 @@ def is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+def row_id(value: object, path: str | Path, line: int) -> str:
+    """The row's id; a row without one (or with an empty CSV cell) gets '<file stem>:<line>'."""
+    if is_missing(value) or not str(value).strip():
+        return f"{Path(path).stem}:{line}"
+    return str(value).strip()
+
+
 def note_text(value: Any, column: str, where: str) -> str:
     """The note text of a cell; an empty cell or one that is not text raises MedtuneError."""
     if not is_missing(value) and not isinstance(value, str):

@@ -57,3 +57,33 @@ def train_val_indices(
     val = [index for position, index in enumerate(chosen) if position % every == 0]
     train = [index for position, index in enumerate(chosen) if position % every != 0]
     return train, val
+
+
+def split_examples(
+    pool: list[dict], eval_rows: list[dict] | None, files: dict[str, str], data_cfg
+) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
+    """(pool, train, val, eval) by the rules every task shares.
+
+    The evaluation split is the evaluation file's rows, or data.eval_fraction carved from the
+    pool (independent of train_size), cut to a fixed data.eval_size subset (the embedded data's
+    default: data.synthetic.eval_size); an id in both is leakage and an error; train and val are
+    the nested subsets of train_val_indices.
+    """
+    if eval_rows is None:
+        pool_idx, eval_idx = carve_eval(len(pool), data_cfg.eval_fraction, data_cfg.seed)
+        pool, eval_rows = [pool[i] for i in pool_idx], [pool[i] for i in eval_idx]
+    eval_size = data_cfg.eval_size
+    if eval_size is None and data_cfg.path is None:
+        eval_size = data_cfg.synthetic.eval_size
+    eval_rows = [eval_rows[i] for i in eval_subset(len(eval_rows), eval_size, data_cfg.seed)]
+    shared = {row["id"] for row in pool} & {row["id"] for row in eval_rows}
+    if shared:
+        raise MedtuneError(
+            f"{len(shared)} ids occur in both the training data ({files['train']}) and the evaluation "
+            f"data ({files.get('eval', files['train'])}) (e.g. {sorted(shared)[0]!r}): remove them from "
+            "one side to avoid leakage"
+        )
+    train_idx, val_idx = train_val_indices(
+        len(pool), data_cfg.train_size, data_cfg.val_fraction, data_cfg.seed
+    )
+    return pool, [pool[i] for i in train_idx], [pool[i] for i in val_idx], eval_rows

@@ -16,6 +16,12 @@ class Task(ABC):
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg
 
+    @property
+    def device(self) -> torch.device:
+        """Where evaluation runs: the GPU when the trainer config asks for one and it exists."""
+        wants_gpu = self.cfg.trainer.accelerator in ("gpu", "cuda", "auto")
+        return torch.device("cuda" if wants_gpu and torch.cuda.is_available() else "cpu")
+
     @abstractmethod
     def check_data(self) -> None:
         """Reads and validates the data files (MedtuneError on a problem), before any heavy work."""

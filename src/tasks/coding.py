@@ -59,12 +59,6 @@ class CodingTask(Task):
         self.features: dict = {"layers": 0}
         self._rows: CodingRows | None = None
 
-    @property
-    def device(self) -> torch.device:
-        """Where evaluation runs: the GPU when the trainer config asks for one and it exists."""
-        wants_gpu = self.cfg.trainer.accelerator in ("gpu", "cuda", "auto")
-        return torch.device("cuda" if wants_gpu and torch.cuda.is_available() else "cpu")
-
     def check_data(self) -> None:
         self._rows = load_coding_rows(self.cfg.data, self.cfg.paths.cache_dir)
 

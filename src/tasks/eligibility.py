@@ -69,11 +69,6 @@ class EligibilityTask(Task):
         self.thresholds: dict[str, float] = {}  # base / tuned operating thresholds
         self._rows: EligibilityRows | None = None
 
-    @property
-    def device(self) -> torch.device:
-        wants_gpu = self.cfg.trainer.accelerator in ("gpu", "cuda", "auto")
-        return torch.device("cuda" if wants_gpu and torch.cuda.is_available() else "cpu")
-
     def check_data(self) -> None:
         self._rows = load_eligibility_rows(self.cfg.data, self.cfg.paths.cache_dir)
 
