@@ -25,7 +25,6 @@ from datasets import Dataset
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from src.console import console
 from src.data.chunking import collate_chunks, tokenize_chunks, tokenizer_versions
 from src.data.coding_data import CodingRows, load_coding_rows, rows_fingerprint
 from src.metrics import bootstrap_intervals, coding_metrics
@@ -103,19 +102,16 @@ class CodingTask(Task):
         )
 
     def training_sets(self, model: torch.nn.Module, data: CodingData) -> tuple[Dataset, Dataset]:
-        """Train and val rows, with cached frozen-layer features when they apply (prefix_cache)."""
-        n_tokens = prefix_cache.count_tokens(data.train) + prefix_cache.count_tokens(data.val)
-        n_frozen, why = prefix_cache.frozen_layers(model, self.cfg, n_tokens)
-        console.print(f"frozen-layer cache: {why}")
-        if not n_frozen:
-            return data.train, data.val
-        model.get_base_model().frozen_layers = n_frozen
-        batch, device = self.cfg.trainer.eval_batch_size, self.device
-        train = prefix_cache.cache_features(model, data.train, self.collate, n_frozen, batch, device)
-        val = self._with_base_features(data.val, "val", n_frozen)
-        if not isinstance(val, WithPrefix):
-            val = prefix_cache.cache_features(model, data.val, self.collate, n_frozen, batch, device)
-        return train, val
+        """Train and val rows, with cached frozen-layer features when they apply (prefix_cache);
+        val reuses the ones the base evaluation kept."""
+
+        def kept_val(n_frozen: int) -> WithPrefix | None:
+            val = self._with_base_features(data.val, "val", n_frozen)
+            return val if isinstance(val, WithPrefix) else None
+
+        return prefix_cache.training_sets(
+            model, self.cfg, data.train, data.val, self.collate, self.device, kept_val
+        )
 
     def _with_base_features(self, rows: Dataset, split: str, n_frozen: int) -> Dataset | WithPrefix:
         """rows with the lower-layer features the base evaluation kept, when they cover exactly

@@ -31,7 +31,6 @@ from sklearn.metrics import roc_auc_score
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from src.console import console
 from src.data.chunking import collate_chunks, tokenizer_versions
 from src.data.coding_data import rows_fingerprint
 from src.data.eligibility_data import EligibilityRows, load_eligibility_rows
@@ -113,17 +112,7 @@ class EligibilityTask(Task):
         )
 
     def training_sets(self, model: torch.nn.Module, data: EligibilityData) -> tuple[Dataset, Dataset]:
-        n_tokens = prefix_cache.count_tokens(data.train) + prefix_cache.count_tokens(data.val)
-        n_frozen, why = prefix_cache.frozen_layers(model, self.cfg, n_tokens)
-        console.print(f"frozen-layer cache: {why}")
-        if not n_frozen:
-            return data.train, data.val
-        model.get_base_model().frozen_layers = n_frozen
-        batch, device = self.cfg.trainer.eval_batch_size, self.device
-        return tuple(
-            prefix_cache.cache_features(model, rows, self.collate, n_frozen, batch, device)
-            for rows in (data.train, data.val)
-        )
+        return prefix_cache.training_sets(model, self.cfg, data.train, data.val, self.collate, self.device)
 
     def collate(self, rows: list[dict]) -> dict[str, torch.Tensor]:
         batch = collate_chunks(rows, self.pad_token_id)

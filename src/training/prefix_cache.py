@@ -15,6 +15,7 @@ import torch
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset
 
+from src.console import console
 from src.models.frozen_prefix import layers_of, prefix_features
 
 BYTES_PER_VALUE = 4  # features are kept in float32, as the layers compute them
@@ -93,6 +94,29 @@ def cache_features(
         features.extend(per_note(hidden, mask, batch["note_index"]))
     encoder.train(was_training)
     return WithPrefix(rows, features)
+
+
+def training_sets(
+    model: torch.nn.Module,
+    cfg: DictConfig,
+    train,
+    val,
+    collate: Callable,
+    device: torch.device,
+    kept_val: Callable[[int], WithPrefix | None] | None = None,
+) -> tuple:
+    """(train, val) with their lower-layer features cached when the config allows (plan());
+    kept_val(n_frozen) may hand back val features an earlier pass (the base evaluation) kept."""
+    n_frozen, why = frozen_layers(model, cfg, count_tokens(train) + count_tokens(val))
+    console.print(f"frozen-layer cache: {why}")
+    if not n_frozen:
+        return train, val
+    model.get_base_model().frozen_layers = n_frozen
+    batch = cfg.trainer.eval_batch_size
+    cached_val = kept_val(n_frozen) if kept_val else None
+    if cached_val is None:
+        cached_val = cache_features(model, val, collate, n_frozen, batch, device)
+    return cache_features(model, train, collate, n_frozen, batch, device), cached_val
 
 
 def count_tokens(rows) -> int:
