@@ -81,10 +81,16 @@ def bootstrap_intervals(
         y_pred = binarizer.transform(pred).astype(bool)
         samples[name] = _resampled_metrics(y_true, y_pred, weights.astype(float))
     samples["delta"] = {k: 100.0 * (samples["tuned"][k] - samples["base"][k]) for k in samples["base"]}
+    return percentile_intervals(samples, level)
+
+
+def percentile_intervals(samples: dict[str, dict], level: float = 0.95) -> dict[str, dict[str, list[float]]]:
+    """{part: {metric: resampled values}} -> {part: {metric: [low, high]}}, the central `level`
+    of each metric's values; NaN values (metrics undefined on a resample) are left out."""
     tail = 100.0 * (1.0 - level) / 2.0
     return {
         part: {
-            k: [float(np.percentile(v, tail)), float(np.percentile(v, 100.0 - tail))]
+            k: [float(np.nanpercentile(v, tail)), float(np.nanpercentile(v, 100.0 - tail))]
             for k, v in values.items()
         }
         for part, values in samples.items()

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from src.metrics import percentile_intervals
+
 
 def _arrays(scores: Sequence[float], labels: Sequence[bool | int]) -> tuple[np.ndarray, np.ndarray]:
     s = np.asarray(scores, dtype=float)
@@ -134,11 +136,4 @@ def screening_intervals(
             samples["base"].setdefault(key, []).append(scored["base"][key])
             samples["tuned"].setdefault(key, []).append(scored["tuned"][key])
             samples["delta"].setdefault(key, []).append(100.0 * (scored["tuned"][key] - scored["base"][key]))
-    tail = 100.0 * (1.0 - level) / 2.0
-    return {
-        part: {
-            k: [float(np.nanpercentile(v, tail)), float(np.nanpercentile(v, 100.0 - tail))]
-            for k, v in values.items()
-        }
-        for part, values in samples.items()
-    }
+    return percentile_intervals(samples, level)

@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 from src.data import splits
 from src.data.codes import code_description, normalize_code
 from src.data.records import note_text, parse_code_list, read_table, row_id
-from src.data.synthetic import ensure_synthetic
+from src.data.synthetic import data_files
 from src.errors import MedtuneError
 
 log = logging.getLogger(__name__)
@@ -103,18 +103,10 @@ def _separator_hint(raw_code: str, data_cfg: DictConfig) -> str:
 
 def resolve_files(data_cfg: DictConfig, cache_dir: str) -> dict[str, str]:
     """Paths of the training file, evaluation file (if any) and descriptions file (if any)."""
+    files = data_files("coding", data_cfg, cache_dir)
     if data_cfg.path is None:
-        synth = data_cfg.synthetic
-        folder = ensure_synthetic("coding", cache_dir, synth.n_train, synth.n_eval, synth.seed)
-        return {
-            "train": str(folder / "train.jsonl"),
-            "eval": str(folder / "eval.jsonl"),
-            "descriptions": str(folder / "code_descriptions.json"),
-        }
-    files = {"train": str(data_cfg.path)}
-    if data_cfg.eval_path:
-        files["eval"] = str(data_cfg.eval_path)
-    if data_cfg.descriptions_path:
+        files["descriptions"] = str(Path(files["train"]).parent / "code_descriptions.json")
+    elif data_cfg.descriptions_path:
         files["descriptions"] = str(data_cfg.descriptions_path)
     return files
 

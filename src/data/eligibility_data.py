@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 from src.data import splits
 from src.data.coding_data import READ_COUNTS
 from src.data.records import is_missing, note_text, read_table, row_id
-from src.data.synthetic import ensure_synthetic
+from src.data.synthetic import data_files
 from src.errors import MedtuneError
 
 
@@ -72,20 +72,9 @@ def _label(value: object, where: str, data_cfg: DictConfig) -> bool:
     return names[text]
 
 
-def resolve_files(data_cfg: DictConfig, cache_dir: str) -> dict[str, str]:
-    if data_cfg.path is None:
-        synth = data_cfg.synthetic
-        folder = ensure_synthetic("eligibility", cache_dir, synth.n_train, synth.n_eval, synth.seed)
-        return {"train": str(folder / "train.jsonl"), "eval": str(folder / "eval.jsonl")}
-    files = {"train": str(data_cfg.path)}
-    if data_cfg.eval_path:
-        files["eval"] = str(data_cfg.eval_path)
-    return files
-
-
 def load_eligibility_rows(data_cfg: DictConfig, cache_dir: str) -> EligibilityRows:
     """The split rules every task shares (splits.split_examples), and an eligible pair in each split."""
-    files = resolve_files(data_cfg, cache_dir)
+    files = data_files("eligibility", data_cfg, cache_dir)
     stats: Counter = Counter()
     pool = load_rows(files["train"], data_cfg, stats)
     eval_rows = load_rows(files["eval"], data_cfg, stats) if "eval" in files else None

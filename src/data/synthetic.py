@@ -39,3 +39,16 @@ def ensure_synthetic(task: str, cache_dir: str | Path, n_train: int, n_eval: int
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def data_files(task: str, data_cfg, cache_dir: str | Path) -> dict[str, str]:
+    """Paths of the training file and the evaluation file (if any): the user's data.path and
+    data.eval_path, or the embedded synthetic data of `task` when data.path is empty."""
+    if data_cfg.path is None:
+        synth = data_cfg.synthetic
+        folder = ensure_synthetic(task, cache_dir, synth.n_train, synth.n_eval, synth.seed)
+        return {"train": str(folder / "train.jsonl"), "eval": str(folder / "eval.jsonl")}
+    files = {"train": str(data_cfg.path)}
+    if data_cfg.eval_path:
+        files["eval"] = str(data_cfg.eval_path)
+    return files
