@@ -15,8 +15,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 train: $(VENV)/.installed
 	$(PY) -m src.train task=coding $(ARGS)
 
+# Two workers, one test file each at a time: most tests start `python -m src.train` processes,
+# whose imports run on one core; module fixtures stay shared within their file.
 test: $(VENV)/.installed
-	$(PY) -m pytest -q $(ARGS)
+	$(PY) -m pytest -q -n 2 --dist loadfile $(ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests bench

@@ -64,6 +64,7 @@ class ModelConfig:
     max_length: int = 128  # tokens per chunk
     head: str = "label_attention"  # label_attention | pooled (see src/models/classifier.py)
     chunk_pooling: str = "max"  # pooled head: how chunk embeddings of one note are combined: max | mean
+    head_init: str = "descriptions"  # label_attention head: start from code description embeddings | random
     classifier_dropout: float = 0.1
     encoder_dropout: float | None = None  # None = the checkpoint's own dropout rates
     lora_target_modules: list[str] = field(default_factory=lambda: ["query", "value"])
@@ -88,6 +89,7 @@ class SyntheticConfig:
     n_train: int = 5000
     n_eval: int = 1000
     eval_size: int | None = 150  # notes of the eval split scored when data.eval_size is null
+    val_size: int = 100  # validation slice when data.val_size is null
     seed: int = 0
 
 
@@ -102,7 +104,7 @@ class DataConfig:
     id_column: str = "id"
     train_size: int | None = 500  # None = the whole training pool
     eval_size: int | None = None  # None = the whole evaluation split (synthetic: see there)
-    val_fraction: float = 0.1
+    val_size: float | None = None  # count (>= 1) or share (< 1) of the pool; None: see splits.py
     seed: int = 0
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
@@ -193,6 +195,7 @@ CHOICES = {
     "model.family": ("classifier",),
     "model.head": ("label_attention", "pooled"),
     "model.chunk_pooling": ("max", "mean"),
+    "model.head_init": ("descriptions", "random"),
     "lora.bias": ("none", "all", "lora_only"),
     "data.on_invalid_code": ("error", "warn"),
     "logger.backend": ("wandb", "csv", "none"),

@@ -8,7 +8,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.tree import Tree
 
-console = Console()
+console = Console(soft_wrap=True)  # long paths in messages stay on one line: copyable, greppable
 
 GROUPS = ("task", "model", "lora", "data", "trainer", "logger", "paths")
 

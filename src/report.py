@@ -5,13 +5,16 @@ delta metrics, wall time, error), results.md (a table per data size with the bes
 configuration in bold) and, in plots/, PNG plots: the main metric against training-set size with one line
 per LoRA rank and the base model dashed, a rank x size heatmap, and the delta against the base
 per job. With several seeds per configuration, points are means with a 95% t-interval.
+
+--wandb-report then also saves a W&B Report of the sweep's runs (src/wandb_report.py), once they
+are synced to a W&B server.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
-import sys
 from pathlib import Path
 
 import matplotlib
@@ -212,12 +215,41 @@ def report(sweep_dir: Path) -> pd.DataFrame:
     return results
 
 
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m src.report", description=__doc__.splitlines()[0])
+    parser.add_argument("sweep_dir", type=Path, help="a sweep folder, e.g. multirun/<date>/<time>")
+    parser.add_argument(
+        "--wandb-report",
+        action="store_true",
+        help="also save a W&B Report of the sweep's runs (needs `wandb login` and the runs synced)",
+    )
+    parser.add_argument(
+        "--entity",
+        help="W&B entity of the runs (default: the jobs' logger.entity, WANDB_ENTITY, your default entity)",
+    )
+    parser.add_argument(
+        "--project", help="W&B project of the runs (default: the jobs' logger.project, WANDB_PROJECT)"
+    )
+    return parser.parse_args(argv)
+
+
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        raise MedtuneError("usage: python -m src.report multirun/<sweep dir>")
-    report(Path(args[0]))
+    args = parse_args(argv)
+    results = report(args.sweep_dir)
+    if args.wandb_report:  # last: a W&B failure leaves the local report written
+        try:
+            from src import wandb_report  # wandb-workspaces is only needed here
+        except ModuleNotFoundError as err:
+            if err.name != "wandb_workspaces":
+                raise
+            raise MedtuneError(
+                "--wandb-report needs wandb-workspaces: pip install wandb-workspaces"
+            ) from None
+
+        sweep = wandb_report.sweep_runs(args.sweep_dir, results.job)
+        url = wandb_report.publish(args.sweep_dir, sweep, entity=args.entity, project=args.project)
+        console.print(f"W&B report: {url}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 RESULT_FILES = ("metrics.json", "manifest.json", "MODEL_CARD.md", "adapter")
@@ -23,6 +25,13 @@ def finished(run_dir: Path) -> bool:
         return json.loads((run_dir / "status.json").read_text())["status"] == "complete"
     except (OSError, ValueError, KeyError):
         return False
+
+
+def sweep_dir() -> Path | None:
+    """The folder of the Hydra multirun this job belongs to; None for a single run."""
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        return Path(HydraConfig.get().sweep.dir)
+    return None
 
 
 class RefuseExistingResults(Callback):

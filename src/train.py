@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 import sys
 import time
@@ -25,6 +26,7 @@ from hydra.utils import get_class
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
+from src import base_once
 from src.config import validate
 from src.console import console, print_config, print_results
 from src.errors import MedtuneError, RunInterrupted, exit_on_user_error
@@ -33,7 +35,7 @@ from src.metrics import metric_delta
 from src.model_card import render as render_model_card
 from src.paths import CONF_DIR
 from src.preflight import preflight
-from src.run_dir import existing_results, finished, write_json, write_resolved_config
+from src.run_dir import existing_results, finished, sweep_dir, write_json, write_resolved_config
 from src.tasks.base import Task
 from src.training.checkpoints import CHECKPOINT, Checkpointer, resolve_resume, resumable
 from src.training.loggers import (
@@ -92,8 +94,10 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict:
     console.print(f"data: {data.rows.stats} tokenization cache reused: {data.tokenization['reused_cache']}")
 
     start = time.perf_counter()
-    base = task.evaluate_base(data)
+    base, base_file = base_once.evaluate_base(task, cfg, data, sweep_dir())
     timing["base_eval_s"] = time.perf_counter() - start
+    if base_file:
+        console.print(f"base model: evaluated by an earlier job of this sweep, read from {base_file}")
 
     model = task.build_model(data)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -137,6 +141,8 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict:
             "base": base,
             "tuned": tuned,
             "delta": metric_delta(base, tuned),
+            "base_reused_from": str(base_file) if base_file else None,
+            "validation": task.validation,
             "intervals": task.intervals(data),
             "data": data.rows.stats,
             "timing": timing,
@@ -235,8 +241,19 @@ def sweep_job(cfg: DictConfig) -> float:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json(run_dir / "status.json", {"status": "failed", "error": message})
         print(f"medtune: job {run_dir.name} failed: {message}", file=sys.stderr)
+        return failed_value()
+    # The validation slice, not the evaluation split: a search selects on this value.
+    value = metrics.get("validation", {}).get(metrics["main_metric"], float("nan"))
+    return value if math.isfinite(value) else failed_value()
+
+
+def failed_value() -> float:
+    """What a failed job hands its sweeper: NaN for Hydra's basic one, which ignores it; the
+    worst value for Optuna's, which refuses NaN by stopping the whole study."""
+    sweeper = HydraConfig.get().sweeper
+    if "optuna" not in str(sweeper.get("_target_", "")):
         return float("nan")
-    return metrics["tuned"][metrics["main_metric"]]
+    return float("-inf") if str(sweeper.direction) == "maximize" else float("inf")
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")

@@ -25,15 +25,17 @@ def test_normalize_code(raw, expected):
     assert normalize_code(raw) == expected
 
 
-def test_training_subsets_are_nested_and_disjoint_from_validation():
-    small_train, small_val = train_val_indices(1000, 100, 0.1, seed=3)
-    big_train, big_val = train_val_indices(1000, 500, 0.1, seed=3)
+def test_training_subsets_are_nested_and_the_validation_slice_is_fixed():
+    small_train, small_val = train_val_indices(1000, 100, 50, seed=3)
+    big_train, big_val = train_val_indices(1000, 500, 50, seed=3)
     assert set(small_train) <= set(big_train)
-    assert set(small_val) <= set(big_val)
+    assert small_val == big_val and len(small_val) == 50  # one calibration slice per sweep
     assert not set(big_train) & set(big_val)
-    assert len(small_train) + len(small_val) == 100
-    assert train_val_indices(1000, 100, 0.1, seed=3) == (small_train, small_val)
-    assert train_val_indices(1000, 100, 0.1, seed=4) != (small_train, small_val)
+    assert (len(small_train), len(big_train)) == (100, 500)
+    assert train_val_indices(1000, 100, 50, seed=3) == (small_train, small_val)
+    assert train_val_indices(1000, 100, 50, seed=4) != (small_train, small_val)
+    assert len(train_val_indices(1000, None, 0.1, seed=3)[1]) == 100  # a share of the pool
+    assert len(train_val_indices(1000, None, 0.1, seed=3)[0]) == 900  # null: the rest of it
 
 
 def test_carved_eval_split_ignores_train_size():
@@ -43,8 +45,10 @@ def test_carved_eval_split_ignores_train_size():
 
 
 def test_train_size_larger_than_data_is_a_clear_error():
-    with pytest.raises(MedtuneError, match="data.train_size=50 .* only 10"):
+    with pytest.raises(MedtuneError, match="data.train_size=50 .* only 10 .* 1 of them the validation"):
         train_val_indices(10, 50, 0.1, seed=0)
+    with pytest.raises(MedtuneError, match="data.train_size=10 .* lower data.train_size or data.val_size"):
+        train_val_indices(10, 10, 2, seed=0)
 
 
 def test_eval_subset_is_fixed_nested_and_in_file_order():

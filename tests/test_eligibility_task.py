@@ -123,7 +123,7 @@ def test_eligibility_trains_end_to_end(tmp_path, tiny_bert):
                 "trainer.max_epochs=1",
             ),
             *("data.synthetic.n_train=150", "data.synthetic.n_eval=60", "data.synthetic.eval_size=null"),
-            "data.train_size=100",
+            *("data.synthetic.val_size=30", "data.train_size=100"),
         ],
         cwd=ROOT,
         env={**os.environ, "MEDTUNE_CACHE_DIR": str(tmp_path / "cache")},
@@ -135,7 +135,7 @@ def test_eligibility_trains_end_to_end(tmp_path, tiny_bert):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     keys = {"accuracy", "precision", "recall", "f1", "auroc", "recall_at_threshold", "wss_at_target", "wss95"}
     assert set(metrics["base"]) == set(metrics["tuned"]) == keys and metrics["main_metric"] == "wss_at_target"
-    assert metrics["data"]["n_train"] + metrics["data"]["n_val"] == 100 and metrics["data"]["n_eval"] == 60
+    assert (metrics["data"]["n_train"], metrics["data"]["n_val"], metrics["data"]["n_eval"]) == (100, 30, 60)
     assert metrics["data"]["pairs_truncated"] > 0  # 128 tokens cannot hold a trial and a record
     assert set(metrics["intervals"]["delta"]) == keys
     meta = json.loads((run_dir / "adapter" / "medtune.json").read_text())

@@ -58,6 +58,8 @@ def test_a_failing_job_is_recorded_and_a_rerun_skips_finished_jobs(data, tiny_be
     assert all("data.train_size=9999" in s["error"] for s in failed)
     assert "failed: 1 problem(s) found before training started" in first.stderr
 
+    assert_base_evaluated_once(sweep_dir)
+
     finished = sorted(sweep_dir.glob("*/metrics.json"))
     stamps = [p.stat().st_mtime_ns for p in finished]
     again = sweep(data, sweep_dir, tiny_bert, "data.train_size=40,9999", "lora.r=4,8")
@@ -97,10 +99,20 @@ def test_a_failing_job_is_recorded_and_a_rerun_skips_finished_jobs(data, tiny_be
 )
 def test_jobs_run_in_separate_processes_with_other_launchers(data, tiny_bert, launcher, banner):
     sweep_dir = data / launcher[0].split("=")[1]
-    result = sweep(data, sweep_dir, tiny_bert, *launcher, "data.train_size=40", "lora.r=4,8", "logger=none")
+    result = sweep(data, sweep_dir, tiny_bert, *launcher, "data.train_size=30,40", "logger=none")
     assert result.returncode == 0, result.stderr[-3000:]
     assert banner in result.stdout + result.stderr
     assert (
         sorted(json.loads(p.read_text())["status"] for p in sweep_dir.glob("*/status.json"))
         == ["complete"] * 2
     )
+    assert_base_evaluated_once(sweep_dir)  # jobs running side by side: one evaluates, one waits
+
+
+def assert_base_evaluated_once(sweep_dir: Path) -> None:
+    """The first job evaluates the base model, every other job reads its result back."""
+    metrics = [json.loads(p.read_text()) for p in sorted(sweep_dir.glob("*/metrics.json"))]
+    assert len(metrics) >= 2
+    assert sum(m["base_reused_from"] is None for m in metrics) == 1
+    assert all(m["base"] == metrics[0]["base"] for m in metrics)
+    assert len(list((sweep_dir / "base").glob("*.json"))) == 1

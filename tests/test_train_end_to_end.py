@@ -17,6 +17,7 @@ TINY = [
     "data.synthetic.n_train=120",
     "data.synthetic.n_eval=40",
     "data.train_size=60",
+    "data.synthetic.val_size=10",
     "trainer.max_epochs=1",
     "model.max_length=128",
     "trainer.log_every_n_steps=1",

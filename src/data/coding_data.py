@@ -40,6 +40,9 @@ class CodingRows:
     descriptions: dict[str, str]
     files: dict[str, str]  # role -> path
     stats: dict = field(default_factory=dict)
+    # The base model's label space: codes of the whole training pool, not of the training
+    # subset, so the base model is the same for every train_size of a sweep. Empty: `labels`.
+    base_labels: list[str] = field(default_factory=list)
 
 
 def load_rows(path: str | Path, data_cfg: DictConfig, stats: Counter) -> list[dict]:
@@ -117,8 +120,12 @@ def load_coding_rows(data_cfg: DictConfig, cache_dir: str) -> CodingRows:
     pool = load_rows(files["train"], data_cfg, stats)
     eval_rows = load_rows(files["eval"], data_cfg, stats) if "eval" in files else None
     pool, train, val, eval_rows = splits.split_examples(pool, eval_rows, files, data_cfg)
-    counts = Counter(code for row in train for code in row["codes"])
-    labels = sorted(code for code, n in counts.items() if n >= data_cfg.min_code_count)
+
+    def label_space(rows: list[dict]) -> list[str]:
+        counts = Counter(code for row in rows for code in row["codes"])
+        return sorted(code for code, n in counts.items() if n >= data_cfg.min_code_count)
+
+    labels, base_labels = label_space(train), label_space(pool)
     if not labels:
         raise MedtuneError(
             f"the label space is empty: no code occurs {data_cfg.min_code_count}+ times in the "
@@ -136,7 +143,8 @@ def load_coding_rows(data_cfg: DictConfig, cache_dir: str) -> CodingRows:
         val=val,
         eval=eval_rows,
         labels=labels,
-        descriptions=label_descriptions(labels, files.get("descriptions")),
+        descriptions=label_descriptions(base_labels, files.get("descriptions")),
+        base_labels=base_labels,
         files=files,
         stats={
             "pool_size": len(pool),

@@ -83,7 +83,7 @@ def load_eligibility_rows(data_cfg: DictConfig, cache_dir: str) -> EligibilityRo
         if not any(row["label"] for row in rows):
             raise MedtuneError(
                 f"the {name} split holds no {data_cfg.positive_label!r} pair, so recall is undefined; "
-                "add positive examples or raise data.train_size / data.val_fraction"
+                "add positive examples or raise data.train_size / data.val_size"
             )
     return EligibilityRows(
         train=train,

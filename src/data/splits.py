@@ -1,9 +1,9 @@
 """Deterministic, nested splits: the subset for train_size=500 lies inside the one for 1000.
 
-One seeded permutation of the training pool decides everything. The training subset is its
-first `train_size` entries; every k-th position of that prefix (k = 1 / val_fraction) is held
-out as the validation slice used to pick decision thresholds. Growing train_size only appends
-to the prefix, so both the training part and the validation slice are nested.
+One seeded permutation of the training pool decides everything. Its first entries are the
+validation slice, which picks decision thresholds; the training subset is the next `train_size`
+entries. Growing train_size only appends to the subset, and the validation slice never changes
+with it: every job of a sweep calibrates on the same examples, so the base model is the same.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from src.errors import MedtuneError
+
+DEFAULT_VAL_SHARE = 0.1  # data.val_size=null on your own data: a tenth of the training pool
 
 
 def permutation(n: int, seed: int) -> np.ndarray:
@@ -39,24 +41,27 @@ def eval_subset(n: int, eval_size: int | None, seed: int) -> list[int]:
 
 
 def train_val_indices(
-    pool_size: int, train_size: int | None, val_fraction: float, seed: int
+    pool_size: int, train_size: int | None, val_size: float, seed: int
 ) -> tuple[list[int], list[int]]:
-    """(train indices, validation indices) into a pool of `pool_size` examples."""
-    size = pool_size if train_size is None else train_size
-    if size > pool_size:
+    """(train indices, validation indices) into a pool of `pool_size` examples.
+
+    val_size: a number of examples (>= 1) or a share of the pool (< 1).
+    """
+    if val_size <= 0:
+        raise MedtuneError(f"data.val_size must be a count >= 1 or a share in (0, 1), got {val_size}")
+    n_val = int(val_size) if val_size >= 1 else max(1, int(round(pool_size * val_size)))
+    available = pool_size - n_val
+    size = available if train_size is None else train_size
+    if size > available:
         raise MedtuneError(
-            f"data.train_size={size} but the training data holds only {pool_size} usable examples; "
-            f"lower data.train_size or add data"
+            f"data.train_size={size} but the training data holds only {pool_size} usable examples, "
+            f"{n_val} of them the validation slice (data.val_size); lower data.train_size or "
+            "data.val_size, or add data"
         )
-    if size < 2:
-        raise MedtuneError(f"data.train_size must be at least 2, got {size}")
-    if not 0 < val_fraction < 1:
-        raise MedtuneError(f"data.val_fraction must be in (0, 1), got {val_fraction}")
-    every = max(2, int(round(1 / val_fraction)))
-    chosen = permutation(pool_size, seed)[:size].tolist()
-    val = [index for position, index in enumerate(chosen) if position % every == 0]
-    train = [index for position, index in enumerate(chosen) if position % every != 0]
-    return train, val
+    if size < 1:
+        raise MedtuneError(f"data.train_size must be at least 1, got {size}")
+    order = permutation(pool_size, seed).tolist()
+    return order[n_val : n_val + size], order[:n_val]
 
 
 def split_examples(
@@ -66,8 +71,9 @@ def split_examples(
 
     The evaluation split is the evaluation file's rows, or data.eval_fraction carved from the
     pool (independent of train_size), cut to a fixed data.eval_size subset (the embedded data's
-    default: data.synthetic.eval_size); an id in both is leakage and an error; train and val are
-    the nested subsets of train_val_indices.
+    default: data.synthetic.eval_size); an id in both is leakage and an error; val and train
+    come from train_val_indices (data.val_size; null: data.synthetic.val_size for the embedded
+    data, a tenth of the pool for yours).
     """
     if eval_rows is None:
         pool_idx, eval_idx = carve_eval(len(pool), data_cfg.eval_fraction, data_cfg.seed)
@@ -83,7 +89,8 @@ def split_examples(
             f"data ({files.get('eval', files['train'])}) (e.g. {sorted(shared)[0]!r}): remove them from "
             "one side to avoid leakage"
         )
-    train_idx, val_idx = train_val_indices(
-        len(pool), data_cfg.train_size, data_cfg.val_fraction, data_cfg.seed
-    )
+    val_size = data_cfg.val_size
+    if val_size is None:
+        val_size = data_cfg.synthetic.val_size if data_cfg.path is None else DEFAULT_VAL_SHARE
+    train_idx, val_idx = train_val_indices(len(pool), data_cfg.train_size, val_size, data_cfg.seed)
     return pool, [pool[i] for i in train_idx], [pool[i] for i in val_idx], eval_rows

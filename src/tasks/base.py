@@ -15,6 +15,9 @@ class Task(ABC):
 
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg
+        # The tuned model's metrics on the validation slice, set by evaluate_tuned: what a
+        # hyperparameter search may select on without looking at the evaluation split.
+        self.validation: dict[str, float] = {}
 
     @property
     def device(self) -> torch.device:
@@ -33,6 +36,14 @@ class Task(ABC):
     @abstractmethod
     def evaluate_base(self, data: Any) -> dict[str, float]:
         """Scores the untuned base model on the evaluation split (the zero-shot reference)."""
+
+    @abstractmethod
+    def base_state(self) -> dict:
+        """What evaluate_base leaves for the later stages, as JSON: a sweep's other jobs reuse it."""
+
+    @abstractmethod
+    def restore_base(self, state: dict) -> None:
+        """Takes back a base_state instead of evaluating the base model again."""
 
     @abstractmethod
     def build_model(self, data: Any) -> torch.nn.Module:

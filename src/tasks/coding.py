@@ -139,13 +139,8 @@ class CodingTask(Task):
     # -- base model ------------------------------------------------------------------------
     def evaluate_base(self, data: CodingData) -> dict[str, float]:
         encoder = build.load_encoder(self.cfg.model).eval().to(self.device)
-        labels = data.rows.labels
-        descriptions = [data.rows.descriptions[code] for code in labels]
-        with torch.inference_mode():
-            enc = data.tokenizer(
-                descriptions, padding=True, truncation=True, max_length=64, return_tensors="pt"
-            ).to(self.device)
-            codes = F.normalize(mean_pool(encoder(**enc).last_hidden_state, enc["attention_mask"]), dim=-1)
+        labels = data.rows.base_labels or data.rows.labels
+        codes = self._code_vectors(encoder, data, labels)
 
         # The layers below LoRA are the same in the base and the tuned model: when training will
         # cache them, keep what this pass computes for the val and eval notes (prefix_cache).
@@ -180,6 +175,22 @@ class CodingTask(Task):
         self.predictions["base"] = decision.apply(eval_scores, labels)
         return coding_metrics(_gold(data.eval), self.predictions["base"])
 
+    def _code_vectors(self, encoder: torch.nn.Module, data: CodingData, labels: list[str]) -> torch.Tensor:
+        """Unit embeddings of the codes' descriptions, one row per code."""
+        descriptions = [data.rows.descriptions[code] for code in labels]
+        with torch.inference_mode():
+            enc = data.tokenizer(
+                descriptions, padding=True, truncation=True, max_length=64, return_tensors="pt"
+            ).to(encoder.device)
+            return F.normalize(mean_pool(encoder(**enc).last_hidden_state, enc["attention_mask"]), dim=-1)
+
+    def base_state(self) -> dict:
+        return {"predictions": self.predictions["base"]}
+
+    def restore_base(self, state: dict) -> None:
+        self.predictions["base"] = state["predictions"]
+        self.features = {"layers": 0}  # no lower-layer features kept: the tuned model computes its own
+
     # -- tuned model -----------------------------------------------------------------------
     def build_model(self, data: CodingData) -> torch.nn.Module:
         encoder = build.load_encoder(self.cfg.model)
@@ -194,6 +205,10 @@ class CodingTask(Task):
         prior = ((counts + 0.5) / (len(data.train) + 1)).clamp(max=0.99)
         with torch.no_grad():
             base.classifier.bias.copy_(torch.logit(prior))
+        if self.cfg.model.head == "label_attention" and self.cfg.model.head_init == "descriptions":
+            # clone: a tensor made in inference mode cannot seed trainable weights
+            codes = self._code_vectors(encoder, data, data.rows.labels).clone()
+            base.classifier.init_from_descriptions(codes)
         return build.wrap_with_lora(base, self.cfg.lora)
 
     def step(self, model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, dict]:
@@ -235,6 +250,7 @@ class CodingTask(Task):
         else:
             decision = tune_global(val_scores, labels, val_gold)
         self.tuned_decision = decision
+        self.validation = coding_metrics(val_gold, decision.apply(val_scores, labels))
         self.predictions["tuned"] = decision.apply(eval_scores, labels)
         return coding_metrics(_gold(data.eval), self.predictions["tuned"])
 

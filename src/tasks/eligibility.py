@@ -160,12 +160,26 @@ class EligibilityTask(Task):
         self.scores["base"] = {"val": scores("val"), "eval": scores("eval")}
         return self._screen("base", data)
 
+    def base_state(self) -> dict:
+        return {
+            "scores": {split: scores.tolist() for split, scores in self.scores["base"].items()},
+            "threshold": float(self.thresholds["base"]),
+        }
+
+    def restore_base(self, state: dict) -> None:
+        self.scores["base"] = {split: np.asarray(s, dtype=np.float32) for split, s in state["scores"].items()}
+        self.thresholds["base"] = state["threshold"]
+
     def _screen(self, name: str, data: EligibilityData) -> dict[str, float]:
         """Operating threshold from the val slice, then the screening metrics on the eval split."""
         val_labels = [row["label"] for row in data.rows.val]
         self.thresholds[name] = threshold_for_recall(
             self.scores[name]["val"], val_labels, self.cfg.task.target_recall
         )
+        if name == "tuned":
+            self.validation = screening_metrics(
+                self.scores[name]["val"], val_labels, self.thresholds[name], self.cfg.task.target_recall
+            )
         eval_labels = [row["label"] for row in data.rows.eval]
         return screening_metrics(
             self.scores[name]["eval"], eval_labels, self.thresholds[name], self.cfg.task.target_recall

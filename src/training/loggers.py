@@ -6,10 +6,10 @@ import json
 import os
 from pathlib import Path
 
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
+
+from src.run_dir import sweep_dir
 
 
 def flat_config(cfg: DictConfig) -> dict:
@@ -39,10 +39,12 @@ def flat_config(cfg: DictConfig) -> dict:
 
 def default_group(cfg: DictConfig) -> str:
     """<task>-<model>, plus the sweep's folder name for the jobs of a sweep: one group per sweep."""
+    return group_name(cfg, sweep_dir())
+
+
+def group_name(cfg: DictConfig, sweep_dir: Path | None = None) -> str:
     group = f"{cfg.task.name}-{cfg.model.short_name}"
-    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
-        group += f"-{Path(HydraConfig.get().sweep.dir).name}"
-    return group
+    return f"{group}-{sweep_dir.resolve().name}" if sweep_dir else group
 
 
 def previous_wandb_id(run_dir: Path) -> str | None:

@@ -1,0 +1,51 @@
+"""The base model's evaluation, once per sweep.
+
+Every job of a sweep scores the same evaluation split with the same untuned model, calibrated on
+the same validation slice (splits.py keeps that slice fixed across train_size). So the first job
+evaluates the base model and stores the result in <sweep dir>/base/<key>.json; the others read it
+back. The key covers everything the result depends on (model, task, data settings other than
+train_size, and the calibration and evaluation rows themselves), so a sweep over a setting that
+does change the base model (another model, data.seed, ...) evaluates it once per value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from filelock import FileLock
+from omegaconf import DictConfig, OmegaConf
+
+from src.run_dir import write_json
+from src.tasks.base import Task
+
+
+def base_key(cfg: DictConfig, data) -> str:
+    settings = OmegaConf.to_container(cfg, resolve=True)
+    settings["data"].pop("train_size")
+    material = {
+        "model": settings["model"],
+        "task": settings["task"],
+        "data": settings["data"],
+        "rows": [data.rows.val, data.rows.eval, getattr(data.rows, "base_labels", None)],
+    }
+    blob = json.dumps(material, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def evaluate_base(task: Task, cfg: DictConfig, data, sweep_dir: Path | None) -> tuple[dict, Path | None]:
+    """(base metrics, the file they were read from; None when evaluated here)."""
+    if sweep_dir is None:
+        return task.evaluate_base(data), None
+    path = sweep_dir / "base" / f"{base_key(cfg, data)}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Parallel launchers start several jobs at once: the first evaluates, the rest wait and read.
+    with FileLock(str(path) + ".lock"):
+        if path.exists():
+            saved = json.loads(path.read_text())
+            task.restore_base(saved["state"])
+            return saved["metrics"], path
+        metrics = task.evaluate_base(data)
+        write_json(path, {"run_name": cfg.run_name, "metrics": metrics, "state": task.base_state()})
+    return metrics, None
