@@ -47,6 +47,15 @@ def coding_files(tmp_path: Path) -> tuple[Path, Path]:
     return train, evaluation
 
 
+@pytest.fixture(scope="module")
+def sweep_data(tmp_path_factory) -> Path:
+    """train.jsonl (80 notes) and eval.jsonl (16) in a folder: the sweep tests' data."""
+    folder = tmp_path_factory.mktemp("sweep")
+    write_jsonl(folder / "train.jsonl", coding_rows(80, "t"))
+    write_jsonl(folder / "eval.jsonl", coding_rows(16, "e"))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory) -> Path:
     """A 2-layer BERT with random weights and the MiniLM tokenizer, saved like a checkpoint."""

@@ -1,18 +1,16 @@
 """experiment=hpo: the Optuna sweeper samples lr, rank, alpha and dropout in their ranges, runs each
-trial as a sweep job and writes the best trial, by the task's main metric, to the sweep dir."""
+trial as a sweep job and writes the best trial (main metric on the validation slice) to the sweep dir."""
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, coding_rows, write_jsonl
 from omegaconf import OmegaConf
+from test_sweep import sweep
 
 pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="hydra-optuna-sweeper is not installed")
 
@@ -21,27 +19,10 @@ RANKS, ALPHAS = {4, 8, 16, 32}, {8, 16, 32, 64}
 
 
 def hpo(folder: Path, sweep_dir: Path, model: Path, *overrides: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            *(sys.executable, "-m", "src.train", "-m", "experiment=hpo", f"hydra.sweep.dir={sweep_dir}"),
-            *(f"model.name_or_path={model}", f"data.path={folder / 'train.jsonl'}"),
-            *(f"data.eval_path={folder / 'eval.jsonl'}", "trainer.max_epochs=1", "model.max_length=32"),
-            *("logger=none", "hydra.sweeper.n_trials=2", *overrides),
-        ],
-        cwd=ROOT,
-        env={**os.environ, "MEDTUNE_CACHE_DIR": str(folder / "cache")},
-        capture_output=True,
-        text=True,
-        timeout=300,
+    """A two-trial study: test_sweep's sweep command with the preset."""
+    return sweep(
+        folder, sweep_dir, model, "experiment=hpo", "logger=none", "hydra.sweeper.n_trials=2", *overrides
     )
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("hpo")
-    write_jsonl(folder / "train.jsonl", coding_rows(80, "t"))
-    write_jsonl(folder / "eval.jsonl", coding_rows(16, "e"))
-    return folder
 
 
 def test_the_preset_selects_the_optuna_sweeper_and_takes_overrides():
@@ -61,9 +42,11 @@ def test_the_preset_selects_the_optuna_sweeper_and_takes_overrides():
     assert set(sweeper.params) == {"trainer.lr", "lora.r", "lora.alpha", "lora.dropout"}
 
 
-def test_trials_sample_the_declared_ranges_and_the_best_is_the_highest_validation_metric(data, tiny_bert):
-    sweep_dir = data / "study"
-    result = hpo(data, sweep_dir, tiny_bert, "data.train_size=40")
+def test_trials_sample_the_declared_ranges_and_the_best_is_the_highest_validation_metric(
+    sweep_data, tiny_bert
+):
+    sweep_dir = sweep_data / "study"
+    result = hpo(sweep_data, sweep_dir, tiny_bert, "data.train_size=40")
     assert result.returncode == 0, result.stderr[-3000:]
 
     jobs = sorted(p.parent for p in sweep_dir.glob("*/status.json"))

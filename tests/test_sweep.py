@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import ROOT, coding_rows, write_jsonl
+from conftest import ROOT
 from wandb_offline import find_offline_runs, read_offline_run
 
 from src.report import PLOTS
@@ -39,18 +39,10 @@ def sweep(folder: Path, sweep_dir: Path, model: Path, *overrides: str) -> subpro
     )
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("sweep")
-    write_jsonl(folder / "train.jsonl", coding_rows(80, "t"))
-    write_jsonl(folder / "eval.jsonl", coding_rows(16, "e"))
-    return folder
-
-
-def test_a_failing_job_is_recorded_and_a_rerun_skips_finished_jobs(data, tiny_bert):
-    sweep_dir = data / "grid"
+def test_a_failing_job_is_recorded_and_a_rerun_skips_finished_jobs(sweep_data, tiny_bert):
+    sweep_dir = sweep_data / "grid"
     # data.train_size=9999 cannot be met by 80 notes: those two jobs fail, the others run.
-    first = sweep(data, sweep_dir, tiny_bert, "data.train_size=40,9999", "lora.r=4,8")
+    first = sweep(sweep_data, sweep_dir, tiny_bert, "data.train_size=40,9999", "lora.r=4,8")
     assert first.returncode == 0, first.stderr[-3000:]
     statuses = {p.parent.name: json.loads(p.read_text()) for p in sweep_dir.glob("*/status.json")}
     assert sorted(s["status"] for s in statuses.values()) == ["complete", "complete", "failed", "failed"]
@@ -62,7 +54,7 @@ def test_a_failing_job_is_recorded_and_a_rerun_skips_finished_jobs(data, tiny_be
 
     finished = sorted(sweep_dir.glob("*/metrics.json"))
     stamps = [p.stat().st_mtime_ns for p in finished]
-    again = sweep(data, sweep_dir, tiny_bert, "data.train_size=40,9999", "lora.r=4,8")
+    again = sweep(sweep_data, sweep_dir, tiny_bert, "data.train_size=40,9999", "lora.r=4,8")
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count("skipping") == 2 and again.stderr.count("failed:") == 2
     assert [p.stat().st_mtime_ns for p in finished] == stamps  # not retrained
@@ -97,9 +89,9 @@ def test_a_failing_job_is_recorded_and_a_rerun_skips_finished_jobs(data, tiny_be
         (["hydra/launcher=submitit_local"], "Submitit 'local' sweep"),  # the SLURM launcher's code path
     ],
 )
-def test_jobs_run_in_separate_processes_with_other_launchers(data, tiny_bert, launcher, banner):
-    sweep_dir = data / launcher[0].split("=")[1]
-    result = sweep(data, sweep_dir, tiny_bert, *launcher, "data.train_size=30,40", "logger=none")
+def test_jobs_run_in_separate_processes_with_other_launchers(sweep_data, tiny_bert, launcher, banner):
+    sweep_dir = sweep_data / launcher[0].split("=")[1]
+    result = sweep(sweep_data, sweep_dir, tiny_bert, *launcher, "data.train_size=30,40", "logger=none")
     assert result.returncode == 0, result.stderr[-3000:]
     assert banner in result.stdout + result.stderr
     assert (

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 import wandb_workspaces.reports.v2 as wr
-from conftest import ROOT, coding_rows, write_jsonl
+from conftest import ROOT
 from test_sweep import sweep
 from wandb_offline import find_offline_runs, read_offline_run
 from wandb_workspaces import expr
@@ -23,14 +23,11 @@ SWEEP = {"group": GROUP, "task": "coding", "model": "minilm", "main_metric": "mi
 
 
 @pytest.fixture(scope="module")
-def sweep_dir(tmp_path_factory, tiny_bert):
+def sweep_dir(sweep_data, tiny_bert):
     """A one-job sweep run as a user runs it, W&B offline (the default logger)."""
-    folder = tmp_path_factory.mktemp("wandb_report")
-    write_jsonl(folder / "train.jsonl", coding_rows(80, "t"))
-    write_jsonl(folder / "eval.jsonl", coding_rows(16, "e"))
-    result = sweep(folder, folder / "grid", tiny_bert, "data.train_size=40")
+    result = sweep(sweep_data, sweep_data / "grid", tiny_bert, "data.train_size=40")
     assert result.returncode == 0, result.stderr[-3000:]
-    return folder / "grid"
+    return sweep_data / "grid"
 
 
 def grids(report: wr.Report) -> list[wr.PanelGrid]:
