@@ -70,6 +70,7 @@ class ModelConfig:
     lora_target_modules: list[str] = field(default_factory=lambda: ["query", "value"])
     lora_top_layers: int | None = None  # LoRA on the top N encoder layers; None = every layer
     trust_remote_code: bool = False
+    quantization: str | None = None  # None | 4bit | 8bit: bitsandbytes base weights (QLoRA), CUDA only
 
 
 @dataclass
@@ -151,6 +152,8 @@ class TrainerConfig:
     cache_max_gb: float = 4.0  # memory the cached features may take; more turns the cache off
     checkpoint_every_n_steps: int = 50  # plus one at each epoch end; 0 = epoch ends only
     keep_checkpoints: bool = False  # keep checkpoints/ after the run finished
+    group_by_length: bool = False  # training batches of similar length (src/training/resumable_loader.py)
+    length_group_size: int = 50  # group_by_length: batches sorted together; more = less padding, less random
 
 
 @dataclass
@@ -167,6 +170,9 @@ class LoggerConfig:
 @dataclass
 class PathsConfig:
     cache_dir: str = ".cache/medtune"
+    checkpoint_dir: str | None = None  # None = <run dir>/checkpoints; paths=sagemaker: /opt/ml/checkpoints
+    train_file: str | None = None  # paths=sagemaker: file names inside the train / eval channel folders
+    eval_file: str | None = None
 
 
 @dataclass
@@ -196,6 +202,7 @@ CHOICES = {
     "model.head": ("label_attention", "pooled"),
     "model.chunk_pooling": ("max", "mean"),
     "model.head_init": ("descriptions", "random"),
+    "model.quantization": (None, "4bit", "8bit"),
     "lora.bias": ("none", "all", "lora_only"),
     "data.on_invalid_code": ("error", "warn"),
     "logger.backend": ("wandb", "csv", "none"),
@@ -223,7 +230,8 @@ def validate(cfg: DictConfig) -> DictConfig:
     for key, allowed in CHOICES.items():
         value = OmegaConf.select(merged, key, default=allowed[0])  # keys of other tasks: absent
         if value not in allowed:
-            raise MedtuneError(f"{key}={value!r} is not one of {', '.join(allowed)}")
+            listed = ", ".join("null" if a is None else a for a in allowed)
+            raise MedtuneError(f"{key}={value!r} is not one of {listed}")
     if merged.trainer.checkpoint_every_n_steps < 0:
         raise MedtuneError("trainer.checkpoint_every_n_steps must be 0 (epoch ends only) or positive")
     for key in ("data.train_size", "data.max_chunks", "trainer.max_epochs", "trainer.batch_size", "lora.r"):

@@ -1,4 +1,4 @@
-"""What a run prints: the config tree and the base-vs-tuned summary."""
+"""What a run prints: the config tree, the base-vs-tuned summary and its scrapeable lines."""
 
 from __future__ import annotations
 
@@ -35,3 +35,15 @@ def print_results(title: str, metrics: dict) -> None:
     change = metrics["delta"].get("audit_failure_relative_change")
     if change is not None:
         console.print(f"audit failures: {100 * change:+.1f}% relative to the base model")
+
+
+METRIC_LINE_PREFIX = "medtune-metric"
+
+
+def print_metric_lines(metrics: dict) -> None:
+    """One `medtune-metric <base|tuned|delta>/<name>=<value>` line per final metric, for log
+    scrapers such as SageMaker metric definitions (README: Training on AWS SageMaker). Plain
+    print, not rich: no wrapping or colour codes, and the value as metrics.json holds it."""
+    for part in ("base", "tuned", "delta"):
+        for key, value in metrics[part].items():
+            print(f"{METRIC_LINE_PREFIX} {part}/{key}={float(value)!r}", flush=True)

@@ -25,6 +25,15 @@ def check_model(model_cfg: DictConfig) -> None:
     build.load_model_config(model_cfg)
 
 
+def check_quantized_trainer(cfg: DictConfig) -> None:
+    quantization = cfg.model.get("quantization")
+    if quantization is not None and cfg.trainer.accelerator == "cpu":
+        raise MedtuneError(
+            f"model.quantization={quantization} puts the base weights on the GPU, but "
+            "trainer.accelerator=cpu would train on the CPU: add trainer=gpu"
+        )
+
+
 def check_run_dir(run_dir: Path) -> None:
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -44,9 +53,13 @@ def check_run_dir(run_dir: Path) -> None:
 
 def preflight(cfg: DictConfig, task: Task, run_dir: Path) -> None:
     """Raises one MedtuneError listing every problem found, or returns when there is none."""
+    # First and alone: quantized weights need a CUDA GPU and bitsandbytes. On a machine without
+    # them no setting can make the run work, so nothing (tokenizer, data) is loaded to find out more.
+    build.check_quantization(cfg.model.get("quantization"))
     checks: list[tuple[str, Callable[[], None]]] = [
         ("data", task.check_data),
         ("model", lambda: check_model(cfg.model)),
+        ("quantization", lambda: check_quantized_trainer(cfg)),
         ("run dir", lambda: check_run_dir(run_dir)),
     ]
     problems = []

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import shutil
 import sys
 import time
 import warnings
@@ -28,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from src import base_once
 from src.config import validate
-from src.console import console, print_config, print_results
+from src.console import console, print_config, print_metric_lines, print_results
 from src.errors import MedtuneError, RunInterrupted, exit_on_user_error
 from src.manifest import build_manifest, now
 from src.metrics import metric_delta
@@ -37,7 +36,14 @@ from src.paths import CONF_DIR
 from src.preflight import preflight
 from src.run_dir import existing_results, finished, sweep_dir, write_json, write_resolved_config
 from src.tasks.base import Task
-from src.training.checkpoints import CHECKPOINT, Checkpointer, resolve_resume, resumable
+from src.training.checkpoints import (
+    Checkpointer,
+    checkpoint_path,
+    remove_checkpoints,
+    resolve_resume,
+    resumable,
+    save_config_copy,
+)
 from src.training.loggers import (
     build_logger,
     close,
@@ -105,7 +111,7 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict:
     console.print(f"model: {trainable:,} trainable of {total:,} parameters ({100 * trainable / total:.2f}%)")
 
     logger = build_logger(cfg, run_dir, resume)
-    checkpointer = Checkpointer(run_dir, cfg.trainer.checkpoint_every_n_steps)
+    checkpointer = Checkpointer(run_dir, cfg.trainer.checkpoint_every_n_steps, checkpoint_path(cfg, run_dir))
     try:
         module = FineTuneModule(model, task, cfg.trainer)
         trainer = L.Trainer(
@@ -126,9 +132,10 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict:
         start = time.perf_counter()
         train_set, val_set = task.training_sets(model, data)
         datamodule = TaskDataModule(train_set, val_set, task, cfg.trainer, cfg.seed)
-        fit(trainer, module, datamodule, checkpointer, run_dir / CHECKPOINT if resume else None)
+        fit(trainer, module, datamodule, checkpointer, checkpointer.path if resume else None)
         timing["train_s"] = time.perf_counter() - start
         timing["train_tokens_per_s"] = module.tokens_seen / timing["train_s"]
+        timing["padding_efficiency"] = module.padding_efficiency()
 
         start = time.perf_counter()
         tuned = task.evaluate_tuned(model, data)
@@ -154,7 +161,7 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict:
         write_json(run_dir / "manifest.json", manifest)
         (run_dir / "MODEL_CARD.md").write_text(render_model_card(manifest))
         if not cfg.trainer.keep_checkpoints:  # the adapter is the result; checkpoints only served resuming
-            shutil.rmtree(checkpointer.path.parent, ignore_errors=True)
+            remove_checkpoints(cfg, run_dir)
         log_artefact_lineage(logger, run_dir, manifest)
         summary = {
             f"{part}/{key}": value
@@ -177,7 +184,7 @@ def fit(trainer: L.Trainer, module, datamodule, checkpointer: Checkpointer, ckpt
         raise RunInterrupted(
             f"stopped by SIGTERM at step {trainer.global_step}; the checkpoint {checkpointer.path} "
             f"(step {checkpointer.saved_step}) is kept. Continue with the same command plus "
-            f"resume={checkpointer.path.parent.parent}"
+            f"resume={checkpointer.run_dir}"
         ) from None
     except MedtuneError as err:
         if checkpointer.path.exists():
@@ -200,26 +207,32 @@ def execute(raw_cfg: DictConfig, sweep: bool = False) -> dict:
     if sweep and finished(run_dir):
         console.print(f"skipping {run_dir}: finished by an earlier run of this sweep")
         return json.loads((run_dir / "metrics.json").read_text())
+    if sweep and cfg.paths.checkpoint_dir:
+        raise MedtuneError("paths.checkpoint_dir is a single folder, which the jobs of a sweep cannot share")
     resume_dir = resolve_resume(cfg, run_dir)
     if resume_dir is None and sweep and resumable(run_dir):
         resume_dir = resolve_resume(OmegaConf.merge(cfg, {"resume": str(run_dir)}), run_dir)
     if resume_dir is None:
         if existing_results(run_dir):
             raise MedtuneError(f"{run_dir} already holds results; choose another output dir")
-        if (run_dir / CHECKPOINT).exists():
+        if checkpoint_path(cfg, run_dir).exists():
             raise MedtuneError(
-                f"{run_dir} holds the checkpoint of an unfinished run; continue it with resume=auto, "
-                "or choose another hydra.run.dir"
+                f"{run_dir} holds the checkpoint of an unfinished run ({checkpoint_path(cfg, run_dir)}); "
+                "continue it with resume=auto, or choose another hydra.run.dir"
             )
         write_resolved_config(cfg, run_dir)
+        save_config_copy(cfg, run_dir)
     else:
-        console.print(f"resuming {resume_dir} from {CHECKPOINT}")
+        console.print(f"resuming {resume_dir} from {checkpoint_path(cfg, resume_dir)}")
         run_dir = resume_dir
+        if not (run_dir / ".hydra" / "resolved.yaml").exists():  # a fresh dir beside paths.checkpoint_dir
+            write_resolved_config(cfg, run_dir)
     start = time.perf_counter()
     metrics = train(cfg, run_dir, resume=resume_dir is not None)
     wall = time.perf_counter() - start
     write_json(run_dir / "status.json", {"status": "complete", "wall_s": round(wall, 1)})
     print_results(f"{cfg.run_name}: {cfg.task.name} on the evaluation split", metrics)
+    print_metric_lines(metrics)
     console.print(
         f"run dir: {run_dir}  (wall time {wall:.0f} s, "
         f"training {metrics['timing']['train_tokens_per_s']:.0f} tokens/s)"

