@@ -50,6 +50,7 @@ from src.training.loggers import (
     log_artefact_lineage,
     log_examples,
     log_summary,
+    summary_key,
 )
 from src.training.module import FineTuneModule, TaskDataModule
 
@@ -164,7 +165,7 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict:
             remove_checkpoints(cfg, run_dir)
         log_artefact_lineage(logger, run_dir, manifest)
         summary = {
-            f"{part}/{key}": value
+            summary_key(part, key): value
             for part in ("base", "tuned", "delta")
             for key, value in metrics[part].items()
         }

@@ -22,16 +22,11 @@ from omegaconf import OmegaConf
 from wandb_workspaces import expr
 
 from src.errors import MedtuneError
-from src.training.loggers import group_name
+from src.training.loggers import group_name, summary_key
 
 # The top-level config keys src.training.loggers.flat_config gives every run.
 COMPARED_KEYS = ("task", "model", "train_size", "lora_r", "seed")
 OFFLINE_MODES = ("offline", "dryrun", "disabled")
-
-
-def summary_key(part: str, metric: str) -> str:
-    """The run-summary key src.train logs for base / tuned / delta values of a metric."""
-    return f"{part}/{metric}"
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from wandb_workspaces import expr
 
 from src.errors import MedtuneError
 from src.report import collect
-from src.wandb_report import COMPARED_KEYS, build_report, publish, summary_key, sweep_runs
+from src.training.loggers import summary_key
+from src.wandb_report import COMPARED_KEYS, build_report, publish, sweep_runs
 
 GROUP = "coding-minilm-grid"
 SWEEP = {"group": GROUP, "task": "coding", "model": "minilm", "main_metric": "micro_f1", "n_jobs": 4}

@@ -42,6 +42,11 @@ def default_group(cfg: DictConfig) -> str:
     return group_name(cfg, sweep_dir())
 
 
+def summary_key(part: str, metric: str) -> str:
+    """The run-summary key of a final metric: part is base, tuned or delta."""
+    return f"{part}/{metric}"
+
+
 def group_name(cfg: DictConfig, sweep_dir: Path | None = None) -> str:
     group = f"{cfg.task.name}-{cfg.model.short_name}"
     return f"{group}-{sweep_dir.resolve().name}" if sweep_dir else group
