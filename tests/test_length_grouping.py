@@ -7,7 +7,7 @@ import random
 import pytest
 import torch
 
-from src.data.chunking import collate_chunks
+from src.data.chunking import collate_chunks, even_windows
 from src.training.prefix_cache import WithPrefix
 from src.training.resumable_loader import (
     EpochShuffleSampler,
@@ -18,17 +18,18 @@ from src.training.resumable_loader import (
 )
 
 BATCH = 8
-WIDTH = 128  # model.max_length: every chunk but a note's last is this long
+WIDTH = 128  # model.max_length
+OVERLAP = 8
 
 
 def notes(n: int, seed: int = 0) -> list[dict]:
-    """Skewed synthetic notes: most fit in one chunk of 10-128 tokens, some take 2-6 chunks."""
+    """Skewed synthetic notes of 10-700 tokens, mostly short, chunked as chunk_texts does."""
     rng = random.Random(seed)
     rows = []
     for i in range(n):
-        n_chunks = rng.choices(range(1, 7), weights=[60, 15, 10, 7, 5, 3])[0]
-        lengths = [WIDTH] * (n_chunks - 1) + [rng.randint(10, WIDTH)]
-        rows.append({"id": i, "chunks": [[5] * length for length in lengths]})
+        tokens = min(700, int(rng.expovariate(1 / 150)) + 10)
+        starts, width = even_windows(tokens, WIDTH - 2, OVERLAP)
+        rows.append({"id": i, "chunks": [[5] * (width + 2) for _ in starts]})
     return rows
 
 
@@ -128,9 +129,7 @@ def pairs(n: int, seed: int = 0) -> list[dict]:
 @pytest.mark.parametrize(
     "rows, plain_below, grouped_above",
     [
-        # notes: a batch with any multi-chunk note is WIDTH wide, and a note's last chunk stays
-        # padded whatever the grouping, so ~0.87 is about the best collate_chunks allows here
-        (notes(800), 0.8, 0.85),
+        (notes(800), 0.8, 0.95),
         (pairs(800), 0.6, 0.95),
     ],
     ids=["notes", "pairs"],

@@ -1,5 +1,7 @@
 """The classifier on a tiny random BERT: chunking, LoRA wiring, learning, adapter round trip."""
 
+import math
+
 import pytest
 import torch
 from conftest import NOTES, compose_config
@@ -7,7 +9,7 @@ from datasets import Dataset
 from peft import PeftModel
 from transformers import AutoTokenizer
 
-from src.data.chunking import collate_chunks, tokenize_chunks
+from src.data.chunking import chunk_texts, collate_chunks, even_windows, tokenize_chunks
 from src.errors import MedtuneError
 from src.models import build
 from src.models.classifier import LabelAttentionHead, pool_notes
@@ -24,13 +26,15 @@ def test_long_notes_become_overlapping_chunks_and_the_cache_is_reused(tmp_path, 
     assert len(out[1]["chunks"]) == 1
     first, second = out[0]["chunks"][:2]
     assert first[-17:-1] == second[1:17]  # 16 tokens of overlap (between [CLS]/[SEP])
+    width = len(first)
+    assert width <= 64 and all(len(chunk) == width for chunk in out[0]["chunks"])  # shared evenly
     again, stats = tokenize_chunks(data, tokenizer, 64, 16, 3, tmp_path, "fp1")
     assert stats["reused_cache"] and again["chunks"] == out["chunks"]
     _, stats = tokenize_chunks(data, tokenizer, 48, 16, 3, tmp_path, "fp1")
     assert not stats["reused_cache"]  # a chunking setting is part of the key
 
     batch = collate_chunks(list(out), tokenizer.pad_token_id)
-    assert batch["input_ids"].shape == (4, 64) and batch["note_index"].tolist() == [0, 0, 0, 1]
+    assert batch["input_ids"].shape == (4, width) and batch["note_index"].tolist() == [0, 0, 0, 1]
     assert batch["attention_mask"][3].sum() == len(out[1]["chunks"][0])
 
 
@@ -125,3 +129,21 @@ def test_lora_top_layers_adapts_only_the_top_of_the_encoder(tiny_bert):
     assert adapted == {"1"}  # the tiny BERT has layers 0 and 1
     with pytest.raises(MedtuneError, match="lora.top_layers=3, but the model has 2 layers"):
         make_model(tiny_bert, ["I10"], "model.lora_top_layers=3")
+
+
+@pytest.mark.parametrize("window, overlap", [(126, 8), (62, 16), (10, 3)])
+def test_even_windows_cover_the_text_with_the_fewest_equal_chunks(window, overlap):
+    for n in range(1, 1500):
+        starts, width = even_windows(n, window, overlap)
+        fewest = 1 if n <= window else 1 + math.ceil((n - window) / (window - overlap))
+        assert len(starts) == fewest and width <= window
+        assert starts[0] == 0 and starts[-1] + width == n  # every token is read
+        assert all(b > a and a + width - b >= overlap for a, b in zip(starts, starts[1:]))
+
+
+def test_chunks_keep_the_tokenizers_special_tokens(tiny_bert):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_bert)
+    chunks, total = chunk_texts(["short note", " ".join(["word"] * 200)], tokenizer, 64, 8, 8)
+    assert chunks[0] == [tokenizer("short note")["input_ids"]]  # one chunk: as the tokenizer makes it
+    assert total[1] == len(chunks[1]) == 4  # 200 words in windows of 62 with 8 of overlap
+    assert all(c[0] == tokenizer.cls_token_id and c[-1] == tokenizer.sep_token_id for c in chunks[1])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 
 import torch
@@ -11,7 +12,7 @@ from datasets import Dataset
 from transformers import PreTrainedTokenizerBase
 
 # Bump when the cached layout changes, so old caches are not reused.
-CHUNKING_VERSION = "1"
+CHUNKING_VERSION = "2"  # 2: a note's chunks share its tokens evenly
 
 
 def tokenize_chunks(
@@ -79,23 +80,45 @@ def chunk_texts(
 ) -> tuple[list[list[list[int]]], list[int]]:
     """Each text as overlapping chunks of token ids (at most max_chunks), and how many chunks
     the whole text would take. Training (through the cache above) and inference share it.
+
+    A text takes as many chunks as max_length windows with `overlap` would need, but its chunks
+    share its tokens evenly (a 300-token note: 2 chunks of ~150, not 126 + 174 padded to 128):
+    every chunk of a note has the same width, so a batch wastes almost nothing on padding once
+    notes of similar length are batched together (trainer.group_by_length).
     """
+    prefix, suffix = special_tokens(tokenizer)
+    window = max_length - len(prefix) - len(suffix)  # content tokens a chunk can hold
     encoded = tokenizer(
-        texts,
-        max_length=max_length,
-        stride=overlap,
-        truncation=True,
-        return_overflowing_tokens=True,
-        return_attention_mask=False,
-        return_token_type_ids=False,
-    )
-    chunks: list[list[list[int]]] = [[] for _ in texts]
-    total = [0] * len(texts)
-    for ids, note in zip(encoded["input_ids"], encoded["overflow_to_sample_mapping"], strict=True):
-        total[note] += 1
-        if len(chunks[note]) < max_chunks:
-            chunks[note].append(ids)
+        texts, add_special_tokens=False, return_attention_mask=False, return_token_type_ids=False
+    )["input_ids"]
+    chunks, total = [], []
+    for ids in encoded:
+        starts, width = even_windows(len(ids), window, overlap)
+        total.append(len(starts))
+        chunks.append([prefix + ids[s : s + width] + suffix for s in starts[:max_chunks]])
     return chunks, total
+
+
+def even_windows(n: int, window: int, overlap: int) -> tuple[list[int], int]:
+    """(start positions, width) of the fewest windows of at most `window` tokens, overlapping by
+    at least `overlap`, that cover n tokens, all of one width (the last one ends at n)."""
+    if n <= window:
+        return [0], n
+    count = 1 + math.ceil((n - window) / (window - overlap))
+    width = math.ceil((n + (count - 1) * overlap) / count)
+    starts = [i * (width - overlap) for i in range(count - 1)] + [n - width]
+    return starts, width
+
+
+def special_tokens(tokenizer: PreTrainedTokenizerBase) -> tuple[list[int], list[int]]:
+    """The ids the tokenizer puts before and after a single text ([CLS] and [SEP] for BERT,
+    <s> for Llama, </s> for T5), found by tokenizing a word with and without them."""
+    bare = tokenizer("a", add_special_tokens=False)["input_ids"]
+    full = tokenizer("a")["input_ids"]
+    for i in range(len(full) - len(bare) + 1):
+        if full[i : i + len(bare)] == bare:
+            return full[:i], full[i + len(bare) :]
+    raise ValueError(f"cannot locate the text between {tokenizer.name_or_path}'s special tokens")
 
 
 def tokenizer_versions() -> dict[str, str]:
