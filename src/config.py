@@ -133,9 +133,20 @@ class EligibilityDataConfig(DataConfig):
 
 
 @dataclass
+class FSDPConfig:
+    """trainer.strategy=fsdp: Lightning's FSDPStrategy by transformer layer (src/training/distributed.py)."""
+
+    sharding_strategy: str = "FULL_SHARD"  # FULL_SHARD | SHARD_GRAD_OP | HYBRID_SHARD | NO_SHARD
+    cpu_offload: bool = False  # parameters on the CPU between uses: bigger models, slower steps
+
+
+@dataclass
 class TrainerConfig:
     accelerator: str = "cpu"
-    devices: Any = 1
+    devices: Any = 1  # per node: a count, a list of GPU ids, or auto
+    strategy: str = "auto"  # Lightning strategy name: auto | ddp | ddp_spawn | fsdp | ...
+    num_nodes: int = 1
+    fsdp: FSDPConfig = field(default_factory=FSDPConfig)
     precision: str = "32-true"
     max_epochs: int = 3
     batch_size: int = 8
@@ -145,6 +156,7 @@ class TrainerConfig:
     warmup_ratio: float = 0.1
     gradient_clip_val: float = 1.0
     accumulate_grad_batches: int = 1
+    effective_batch_size: int | None = None  # set: accumulate_grad_batches follows (see effective_batch)
     num_workers: int = 0
     log_every_n_steps: int = 10
     num_threads: int | None = None  # torch CPU threads; None = torch's default
@@ -207,6 +219,7 @@ CHOICES = {
     "data.on_invalid_code": ("error", "warn"),
     "logger.backend": ("wandb", "csv", "none"),
     "logger.mode": ("offline", "online"),
+    "trainer.fsdp.sharding_strategy": ("FULL_SHARD", "SHARD_GRAD_OP", "HYBRID_SHARD", "NO_SHARD"),
 }
 
 
@@ -234,7 +247,15 @@ def validate(cfg: DictConfig) -> DictConfig:
             raise MedtuneError(f"{key}={value!r} is not one of {listed}")
     if merged.trainer.checkpoint_every_n_steps < 0:
         raise MedtuneError("trainer.checkpoint_every_n_steps must be 0 (epoch ends only) or positive")
-    for key in ("data.train_size", "data.max_chunks", "trainer.max_epochs", "trainer.batch_size", "lora.r"):
+    for key in (
+        "data.train_size",
+        "data.max_chunks",
+        "trainer.max_epochs",
+        "trainer.batch_size",
+        "trainer.num_nodes",
+        "trainer.accumulate_grad_batches",
+        "lora.r",
+    ):
         value = OmegaConf.select(merged, key)
         if value is not None and value < 1:
             raise MedtuneError(f"{key} must be a positive integer, got {value}")
@@ -244,4 +265,64 @@ def validate(cfg: DictConfig) -> DictConfig:
             f"lora.modules_to_save={list(merged.lora.modules_to_save)} must include 'classifier' "
             "for the classifier family (the code-scoring head is trained and saved by that name)"
         )
+    check_strategy(merged.trainer)
+    effective_batch(merged.trainer)
     return merged
+
+
+def check_strategy(trainer: DictConfig) -> None:
+    from lightning.pytorch.strategies import StrategyRegistry  # here: only training needs Lightning
+
+    known = ("auto", *StrategyRegistry.available_strategies())
+    if trainer.strategy not in known:
+        raise MedtuneError(
+            f"trainer.strategy={trainer.strategy!r} is not a Lightning strategy; e.g. auto, ddp, ddp_spawn, "
+            "fsdp (presets: trainer=ddp, trainer=fsdp)"
+        )
+    if trainer.strategy.startswith("fsdp") and trainer.accelerator == "cpu":
+        raise MedtuneError(
+            f"trainer.strategy={trainer.strategy} runs on GPUs only (Lightning's FSDP needs CUDA): use "
+            "trainer=fsdp, or trainer=ddp to train several CPU processes"
+        )
+
+
+def device_count(devices: Any) -> int | None:
+    """Devices per node that trainer.devices names (a count, or GPU ids as a list or "0,1");
+    None for what only Lightning resolves (auto, -1: every device it finds)."""
+    if OmegaConf.is_list(devices) or isinstance(devices, list):
+        return len(devices)
+    if isinstance(devices, str) and "," in devices:
+        return len([d for d in devices.split(",") if d.strip()])
+    try:
+        count = int(devices)
+    except (TypeError, ValueError):
+        return None
+    return count if count > 0 else None
+
+
+def effective_batch(trainer: DictConfig) -> None:
+    """trainer.effective_batch_size (examples per optimizer step, over every process) sets
+    accumulate_grad_batches to effective / (batch_size * devices * num_nodes)."""
+    effective = trainer.effective_batch_size
+    if effective is None:
+        return
+    devices = device_count(trainer.devices)
+    if devices is None:
+        raise MedtuneError(
+            f"trainer.effective_batch_size={effective} needs trainer.devices as a number or a list of "
+            f"ids, not {trainer.devices!r}: set trainer.devices, or trainer.accumulate_grad_batches instead"
+        )
+    per_step = trainer.batch_size * devices * trainer.num_nodes
+    if effective % per_step:
+        raise MedtuneError(
+            f"trainer.effective_batch_size={effective} is not a multiple of trainer.batch_size "
+            f"({trainer.batch_size}) x trainer.devices ({devices}) x trainer.num_nodes ({trainer.num_nodes}) "
+            f"= {per_step}: choose a multiple of {per_step}, or change those keys"
+        )
+    accumulate = effective // per_step
+    if trainer.accumulate_grad_batches not in (1, accumulate):
+        raise MedtuneError(
+            f"trainer.accumulate_grad_batches={trainer.accumulate_grad_batches} contradicts "
+            f"trainer.effective_batch_size={effective}, which needs {accumulate}: set only one of them"
+        )
+    trainer.accumulate_grad_batches = accumulate

@@ -2,7 +2,8 @@
 
 Stages (each reads only what the one before hands on): validated config -> task data ->
 base-model evaluation -> peft model -> Lightning fit -> tuned evaluation -> run directory
-(.hydra/, adapter/, metrics.json) and logger summary.
+(.hydra/, adapter/, metrics.json) and logger summary. In a multi-process run (trainer=ddp),
+ranks > 0 load the data, build the model and train; the rest is rank 0's (src/ranks.py).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from src.metrics import metric_delta
 from src.model_card import render as render_model_card
 from src.paths import CONF_DIR
 from src.preflight import preflight
+from src.ranks import is_rank_zero
 from src.run_dir import existing_results, finished, sweep_dir, write_json, write_resolved_config
 from src.tasks.base import Task
 from src.training.checkpoints import (
@@ -44,6 +46,7 @@ from src.training.checkpoints import (
     resumable,
     save_config_copy,
 )
+from src.training.distributed import build_strategy, check_sweep_strategy, whole_model
 from src.training.loggers import (
     build_logger,
     close,
@@ -65,6 +68,7 @@ def quiet_libraries() -> None:
         ".*The number of training batches.*",
         ".*LeafSpec.*",
         ".*tensorboardX.*",
+        ".*all_gather is deprecated.*",  # Lightning's own all_gather, torch 2.13
     ):
         warnings.filterwarnings("ignore", message=pattern)
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda", "httpx"):
@@ -81,12 +85,14 @@ def make_task(cfg: DictConfig) -> Task:
     return cls(cfg)
 
 
-def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict:
-    """Runs every stage and returns the metrics written to run_dir/metrics.json.
+def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict | None:
+    """Runs every stage and returns the metrics written to run_dir/metrics.json; None on ranks > 0,
+    which stop after training.
 
     resume: continue training from run_dir's checkpoint (data, base evaluation and model are
     rebuilt as before; the checkpoint supplies weights, optimizer, position and RNG).
     """
+    lead = is_rank_zero()
     started_at = now()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     if cfg.trainer.num_threads:
@@ -101,7 +107,7 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict:
     console.print(f"data: {data.rows.stats} tokenization cache reused: {data.tokenization['reused_cache']}")
 
     start = time.perf_counter()
-    base, base_file = base_once.evaluate_base(task, cfg, data, sweep_dir())
+    base, base_file = base_once.evaluate_base(task, cfg, data, sweep_dir()) if lead else ({}, None)
     timing["base_eval_s"] = time.perf_counter() - start
     if base_file:
         console.print(f"base model: evaluated by an earlier job of this sweep, read from {base_file}")
@@ -111,13 +117,16 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict:
     total = sum(p.numel() for p in model.parameters())
     console.print(f"model: {trainable:,} trainable of {total:,} parameters ({100 * trainable / total:.2f}%)")
 
-    logger = build_logger(cfg, run_dir, resume)
+    logger = build_logger(cfg, run_dir, resume) if lead else None  # one W&B run per job
     checkpointer = Checkpointer(run_dir, cfg.trainer.checkpoint_every_n_steps, checkpoint_path(cfg, run_dir))
     try:
         module = FineTuneModule(model, task, cfg.trainer)
         trainer = L.Trainer(
             accelerator=cfg.trainer.accelerator,
             devices=cfg.trainer.devices,
+            strategy=build_strategy(cfg.trainer, model),
+            num_nodes=cfg.trainer.num_nodes,
+            use_distributed_sampler=False,  # ResumableLoader shards the batches itself
             precision=cfg.trainer.precision,
             max_epochs=cfg.trainer.max_epochs,
             gradient_clip_val=cfg.trainer.gradient_clip_val,
@@ -134,9 +143,14 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict:
         train_set, val_set = task.training_sets(model, data)
         datamodule = TaskDataModule(train_set, val_set, task, cfg.trainer, cfg.seed)
         fit(trainer, module, datamodule, checkpointer, checkpointer.path if resume else None)
+        model = whole_model(trainer, task, data, model)
+        if not lead:
+            return None
         timing["train_s"] = time.perf_counter() - start
-        timing["train_tokens_per_s"] = module.tokens_seen / timing["train_s"]
-        timing["padding_efficiency"] = module.padding_efficiency()
+        timing["train_tokens_per_s"] = sum(r["tokens"] for r in module.rank_counts) / timing["train_s"]
+        timing["padding_efficiency"] = module.padding_efficiency()  # rank 0's batches
+        per_step = cfg.trainer.batch_size * cfg.trainer.accumulate_grad_batches
+        timing["effective_batch_size"] = per_step * trainer.world_size  # examples per optimizer step
 
         start = time.perf_counter()
         tuned = task.evaluate_tuned(model, data)
@@ -154,6 +168,7 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict:
             "intervals": task.intervals(data),
             "data": data.rows.stats,
             "timing": timing,
+            "ranks": module.rank_counts,  # what each training process trained on, this session
             "resumed_at_step": checkpointer.start_step if resume else None,
         }
         task.save_adapter(model, data, run_dir / "adapter")
@@ -200,10 +215,16 @@ def run(raw_cfg: DictConfig) -> dict:
 
 def execute(raw_cfg: DictConfig, sweep: bool = False) -> dict:
     """One run; `sweep`: a job of a Hydra multirun, which skips itself when an earlier run of
-    the same sweep finished it and continues from its checkpoint when one was interrupted."""
+    the same sweep finished it and continues from its checkpoint when one was interrupted.
+    Ranks > 0 of a multi-process run make the same checks (failing with rank 0) but write nothing
+    and return {}."""
     quiet_libraries()
     cfg = validate(raw_cfg)
+    lead = is_rank_zero()
+    console.quiet = not lead  # one copy of every message
     print_config(cfg)
+    if sweep:
+        check_sweep_strategy(cfg.trainer)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     if sweep and finished(run_dir):
         console.print(f"skipping {run_dir}: finished by an earlier run of this sweep")
@@ -221,15 +242,19 @@ def execute(raw_cfg: DictConfig, sweep: bool = False) -> dict:
                 f"{run_dir} holds the checkpoint of an unfinished run ({checkpoint_path(cfg, run_dir)}); "
                 "continue it with resume=auto, or choose another hydra.run.dir"
             )
-        write_resolved_config(cfg, run_dir)
-        save_config_copy(cfg, run_dir)
+        if lead:
+            write_resolved_config(cfg, run_dir)
+            save_config_copy(cfg, run_dir)
     else:
         console.print(f"resuming {resume_dir} from {checkpoint_path(cfg, resume_dir)}")
         run_dir = resume_dir
-        if not (run_dir / ".hydra" / "resolved.yaml").exists():  # a fresh dir beside paths.checkpoint_dir
+        # A fresh dir beside paths.checkpoint_dir
+        if lead and not (run_dir / ".hydra" / "resolved.yaml").exists():
             write_resolved_config(cfg, run_dir)
     start = time.perf_counter()
     metrics = train(cfg, run_dir, resume=resume_dir is not None)
+    if metrics is None:  # a rank > 0: rank 0 writes and reports
+        return {}
     wall = time.perf_counter() - start
     write_json(run_dir / "status.json", {"status": "complete", "wall_s": round(wall, 1)})
     print_results(f"{cfg.run_name}: {cfg.task.name} on the evaluation split", metrics)
@@ -252,10 +277,13 @@ def sweep_job(cfg: DictConfig) -> float:
         sys.exit(err.exit_code)
     except Exception as err:  # a bad setting, out of memory, a library error: this job only
         message = str(err) if isinstance(err, MedtuneError) else f"{type(err).__name__}: {err}"
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_json(run_dir / "status.json", {"status": "failed", "error": message})
+        if is_rank_zero():
+            run_dir.mkdir(parents=True, exist_ok=True)
+            write_json(run_dir / "status.json", {"status": "failed", "error": message})
         print(f"medtune: job {run_dir.name} failed: {message}", file=sys.stderr)
         return failed_value()
+    if not metrics:  # a rank > 0 (SLURM starts every rank of a job): rank 0 reports the value
+        return float("nan")
     # The validation slice, not the evaluation split: a search selects on this value.
     value = metrics.get("validation", {}).get(metrics["main_metric"], float("nan"))
     return value if math.isfinite(value) else failed_value()
@@ -275,7 +303,7 @@ def main(cfg: DictConfig) -> float:
     if HydraConfig.get().mode == RunMode.MULTIRUN:
         return sweep_job(cfg)
     metrics = run(cfg)
-    return metrics["tuned"][metrics["main_metric"]]
+    return metrics["tuned"][metrics["main_metric"]] if metrics else float("nan")  # {}: a rank > 0
 
 
 if __name__ == "__main__":

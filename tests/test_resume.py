@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 from conftest import ROOT, coding_rows, compose_config, write_jsonl
+from lightning.pytorch.strategies import SingleDeviceStrategy
 from omegaconf import OmegaConf
 
 from src.errors import MedtuneError
@@ -109,7 +110,8 @@ def test_checkpointer_never_replaces_a_good_checkpoint_with_diverged_weights(tmp
     diverged = torch.nn.Linear(2, 2)
     with torch.no_grad():
         diverged.weight[0, 0] = float("nan")
-    checkpointer.save(SimpleNamespace(global_step=5, lightning_module=diverged))
+    one_process = SingleDeviceStrategy("cpu")  # its reduce_boolean_decision: the rank's own
+    checkpointer.save(SimpleNamespace(global_step=5, lightning_module=diverged, strategy=one_process))
     assert not checkpointer.path.exists() and checkpointer.saved_step == -1
 
 

@@ -9,6 +9,8 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
+from src.ranks import local_rank
+
 
 class Task(ABC):
     """One clinical task: its data, model head, loss, decision rule and metrics."""
@@ -21,9 +23,12 @@ class Task(ABC):
 
     @property
     def device(self) -> torch.device:
-        """Where evaluation runs: the GPU when the trainer config asks for one and it exists."""
+        """Where evaluation runs: the GPU when the trainer config asks for one and it exists (each
+        process of a multi-GPU run its own)."""
         wants_gpu = self.cfg.trainer.accelerator in ("gpu", "cuda", "auto")
-        return torch.device("cuda" if wants_gpu and torch.cuda.is_available() else "cpu")
+        if wants_gpu and torch.cuda.is_available():
+            return torch.device("cuda", local_rank())
+        return torch.device("cpu")
 
     @abstractmethod
     def check_data(self) -> None:

@@ -91,20 +91,26 @@ class Checkpointer(L.Callback):
         self.start_step = trainer.global_step
 
     def save(self, trainer: L.Trainer) -> None:
+        """Every rank calls this (saving is a collective); rank 0 writes the file."""
         if trainer.global_step == self.saved_step:
             return
         trainable = (p for p in trainer.lightning_module.parameters() if p.requires_grad)
-        if not all(torch.isfinite(p).all() for p in trainable):
+        finite = all(torch.isfinite(p).all() for p in trainable)
+        if not trainer.strategy.reduce_boolean_decision(finite, all=True):
             return  # never replace the last good checkpoint with diverged weights
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         partial = self.path.with_suffix(".ckpt.partial")
+        if trainer.is_global_zero:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         trainer.save_checkpoint(partial, weights_only=False)
-        os.replace(partial, self.path)
+        if trainer.is_global_zero:
+            os.replace(partial, self.path)
         self.saved_step = trainer.global_step
 
     def on_train_batch_end(self, trainer: L.Trainer, *args) -> None:
-        # Lightning raises SIGTERMException right after this hook once the signal has come.
-        if trainer.received_sigterm or (self.every_n_steps and trainer.global_step % self.every_n_steps == 0):
+        # Lightning raises SIGTERMException right after this hook once the signal has come; the
+        # ranks decide together, as saving is a collective.
+        sigterm = trainer.strategy.reduce_boolean_decision(trainer.received_sigterm, all=False)
+        if sigterm or (self.every_n_steps and trainer.global_step % self.every_n_steps == 0):
             self.save(trainer)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -16,7 +16,7 @@ from src.console import console
 from src.errors import MedtuneError
 from src.tasks.base import Task
 from src.training.checkpoints import restore_rng_states, rng_states
-from src.training.resumable_loader import ResumableLoader, example_lengths, padding_counts
+from src.training.resumable_loader import ResumableLoader, batches_per_epoch, example_lengths, padding_counts
 
 
 class FineTuneModule(L.LightningModule):
@@ -30,6 +30,9 @@ class FineTuneModule(L.LightningModule):
         self.trainer_cfg = trainer_cfg
         self._val_outputs: list[dict] = []
         self.tokens_seen = 0  # real (non-pad) training tokens, for throughput
+        self.batches_seen = self.examples_seen = 0  # this process's, this session
+        # Per rank, gathered when training ends: {rank, batches, examples, tokens} (metrics.json).
+        self.rank_counts: list[dict] = []
         self._epoch_start = (0.0, 0)  # (time, tokens_seen) when the epoch began
         # [real, padded] tokens of the training batches: the run's and at this epoch's start
         # (padding efficiency = real / padded; kept in checkpoints, so it covers a resumed run).
@@ -38,15 +41,28 @@ class FineTuneModule(L.LightningModule):
         # Checkpoints hold the trainable weights only; the frozen base comes from model.name_or_path.
         self.strict_loading = False
 
+    def trainable_keys(self) -> set[str]:
+        """State-dict keys of the trained weights; FSDP's wrappers are in parameter names but
+        not in the (full) state dicts it writes."""
+        names = (name for name, p in self.model.named_parameters() if p.requires_grad)
+        return {f"model.{name}".replace("_fsdp_wrapped_module.", "") for name in names}
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        trainable = {f"model.{name}" for name, p in self.model.named_parameters() if p.requires_grad}
+        trainable = self.trainable_keys()
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in trainable}
         checkpoint["rng_states"] = rng_states()
         checkpoint["padding_tokens"] = list(self.padding)
 
+    # With ddp_spawn the training runs in child processes, and Lightning hands the main process
+    # back only rank 0's state_dict: the counts travel in it (checkpoints leave them out, above).
+    def get_extra_state(self) -> dict:
+        return {"rank_counts": self.rank_counts, "padding": self.padding}
+
+    def set_extra_state(self, state: dict) -> None:
+        self.rank_counts, self.padding = state["rank_counts"], state["padding"]
+
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        trainable = {f"model.{name}" for name, p in self.model.named_parameters() if p.requires_grad}
-        missing = trainable - set(checkpoint["state_dict"])
+        missing = self.trainable_keys() - set(checkpoint["state_dict"])
         if missing:
             raise MedtuneError(
                 f"the checkpoint lacks {len(missing)} trainable tensors (e.g. {sorted(missing)[0]}): it "
@@ -67,11 +83,13 @@ class FineTuneModule(L.LightningModule):
     def on_train_epoch_end(self) -> None:
         efficiency = self.padding_efficiency(self._epoch_padding)
         if efficiency is not None:
-            self.log("train/padding_efficiency", efficiency, on_epoch=True)
+            self.log("train/padding_efficiency", efficiency, on_epoch=True, sync_dist=True)  # ranks' mean
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         real, padded = padding_counts(batch["attention_mask"])
         self.tokens_seen += real
+        self.batches_seen += 1
+        self.examples_seen += batch["labels"].shape[0]
         self.padding = [self.padding[0] + real, self.padding[1] + padded]
         loss, _ = self.task.step(self.model, batch)
         if not torch.isfinite(loss):
@@ -88,12 +106,23 @@ class FineTuneModule(L.LightningModule):
             on_step=True,
             on_epoch=True,
             batch_size=batch["labels"].shape[0],
+            sync_dist=True,  # several processes: the mean over the global batch, not rank 0's share
         )
         return loss
 
+    def on_train_end(self) -> None:
+        # A collective (every rank calls it): rank 0 learns what each rank trained on.
+        counts = torch.tensor([self.batches_seen, self.examples_seen, self.tokens_seen], device=self.device)
+        gathered = self.all_gather(counts).reshape(-1, 3).tolist()
+        self.rank_counts = [
+            {"rank": r, "batches": b, "examples": e, "tokens": t} for r, (b, e, t) in enumerate(gathered)
+        ]
+
     def validation_step(self, batch: dict, batch_idx: int) -> None:
+        # Every rank scores the whole val set (its loader has no DistributedSampler), so its
+        # loss and epoch_metrics are the run's, the same on every rank (sync_dist: a no-op mean).
         loss, outputs = self.task.step(self.model, batch)
-        self.log("val/loss", loss, prog_bar=True, batch_size=batch["labels"].shape[0])
+        self.log("val/loss", loss, prog_bar=True, batch_size=batch["labels"].shape[0], sync_dist=True)
         self._val_outputs.append(outputs)
 
     def on_validation_epoch_end(self) -> None:
@@ -101,7 +130,7 @@ class FineTuneModule(L.LightningModule):
             return
         metrics = self.task.epoch_metrics(self._val_outputs)
         for name, value in metrics.items():
-            self.log(f"val/{name}", value, prog_bar=True)
+            self.log(f"val/{name}", value, prog_bar=True, sync_dist=True)
         self._val_outputs.clear()
         if self.trainer.is_global_zero and not self.trainer.sanity_checking:
             # One plain line per epoch: readable in log files, where progress bars are not.
@@ -122,8 +151,8 @@ class FineTuneModule(L.LightningModule):
         optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         # Counted here: trainer.estimated_stepping_batches would build the train loader before a
         # checkpoint's loader position is restored, and a resumed epoch would start over.
-        per_device = math.ceil(len(self.trainer.datamodule.train) / self.trainer.world_size)
-        batches = math.ceil(per_device / cfg.batch_size)
+        size = len(self.trainer.datamodule.train)
+        batches = batches_per_epoch(size, cfg.batch_size, self.trainer.world_size)
         total = math.ceil(batches / cfg.accumulate_grad_batches) * cfg.max_epochs
         scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total), total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
@@ -144,6 +173,8 @@ class TaskDataModule(L.LightningDataModule):
             seed=self.seed,
             lengths=example_lengths(self.train) if grouped else None,
             group_size=self.cfg.get("length_group_size", 50),
+            rank=self.trainer.global_rank if self.trainer else 0,
+            world_size=self.trainer.world_size if self.trainer else 1,
             collate_fn=self.task.collate,
             num_workers=self.cfg.num_workers,
         )
