@@ -71,6 +71,7 @@ class ModelConfig:
     lora_top_layers: int | None = None  # LoRA on the top N encoder layers; None = every layer
     trust_remote_code: bool = False
     quantization: str | None = None  # None | 4bit | 8bit: bitsandbytes base weights (QLoRA), CUDA only
+    gradient_checkpointing: bool = False  # recompute layer activations in backward (src/models/efficiency.py)
 
 
 @dataclass
@@ -166,6 +167,7 @@ class TrainerConfig:
     keep_checkpoints: bool = False  # keep checkpoints/ after the run finished
     group_by_length: bool = False  # training batches of similar length (src/training/resumable_loader.py)
     length_group_size: int = 50  # group_by_length: batches sorted together; more = less padding, less random
+    compile: bool = False  # torch.compile the encoder layers (src/models/efficiency.py)
 
 
 @dataclass

