@@ -1,5 +1,6 @@
 """The classifier on a tiny random BERT: chunking, LoRA wiring, learning, adapter round trip."""
 
+import itertools
 import math
 
 import pytest
@@ -138,7 +139,7 @@ def test_even_windows_cover_the_text_with_the_fewest_equal_chunks(window, overla
         fewest = 1 if n <= window else 1 + math.ceil((n - window) / (window - overlap))
         assert len(starts) == fewest and width <= window
         assert starts[0] == 0 and starts[-1] + width == n  # every token is read
-        assert all(b > a and a + width - b >= overlap for a, b in zip(starts, starts[1:]))
+        assert all(b > a and a + width - b >= overlap for a, b in itertools.pairwise(starts))
 
 
 def test_chunks_keep_the_tokenizers_special_tokens(tiny_bert):
