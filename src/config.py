@@ -165,7 +165,7 @@ class TrainerConfig:
     cache_max_gb: float = 4.0  # memory the cached features may take; more turns the cache off
     checkpoint_every_n_steps: int = 50  # plus one at each epoch end; 0 = epoch ends only
     keep_checkpoints: bool = False  # keep checkpoints/ after the run finished
-    group_by_length: bool = False  # training batches of similar length (src/training/resumable_loader.py)
+    group_by_length: bool = True  # training batches of similar length (src/training/resumable_loader.py)
     length_group_size: int = 50  # group_by_length: batches sorted together; more = less padding, less random
     compile: bool = False  # torch.compile the encoder layers (src/models/efficiency.py)
 
