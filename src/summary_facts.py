@@ -39,10 +39,19 @@ FACT_KINDS = ("laterality", "negation", "measurement", "diagnosis", "procedure")
 SIDES = ("left", "right", "bilateral")
 
 
-def _phrases(block: str) -> list[tuple[str, ...]]:
-    """Comma-separated phrases -> word tuples, longest first (so 'lower lobe' beats 'lobe')."""
-    items = {tuple(p.split()) for p in (part.strip() for part in block.split(",")) if p}
-    return sorted(items, key=len, reverse=True)
+Phrases = dict[str, list[tuple[str, ...]]]  # first word -> phrases starting with it, longest first
+
+
+def _index(phrases: Iterable[tuple[str, ...]]) -> Phrases:
+    index: Phrases = {}
+    for phrase in sorted(set(phrases), key=len, reverse=True):  # so "lower lobe" beats "lobe"
+        index.setdefault(phrase[0], []).append(phrase)
+    return index
+
+
+def _phrases(block: str) -> Phrases:
+    """Comma-separated phrases -> an index of their word tuples."""
+    return _index(tuple(part.split()) for part in block.split(",") if part.strip())
 
 
 ANATOMY = _phrases(
@@ -139,7 +148,7 @@ for _canonical, _synonyms in {
     for _surface in _synonyms.split(","):
         DIAGNOSES[tuple(_surface.split())] = _canonical
 DIAGNOSES[("mass", "effect")] = None  # a sign, and "mass" alone is a diagnosis
-_DIAGNOSIS_PHRASES = sorted(DIAGNOSES, key=len, reverse=True)
+_DIAGNOSIS_PHRASES = _index(DIAGNOSES)
 _DISEASE_SUFFIX = re.compile(r"[a-z]{3,}(itis|osis|iasis|emia|oma|pathy|megaly|plegia|trophy|algia|ectasis)")
 _NOT_DISEASES = frozenset("diagnosis prognosis anastomosis stoma aroma diploma empathy sympathy".split())
 
@@ -155,8 +164,7 @@ _APPROACH = frozenset(
     and or of with the a an for to in on via under""".split()
 )
 
-_NEGATION_CUES = (("negative", "for"), ("free", "of"), ("absence", "of"), ("no",), ("without",))
-_NEGATION_CUES += (("denies",), ("denied",))
+_NEGATION_CUES = _phrases("negative for, free of, absence of, no, without, denies, denied")
 _FILLERS = frozenset("evidence of any signs sign findings the a an".split())
 _MODIFIERS = frozenset(
     """acute new significant definite obvious apparent focal additional other evident
@@ -269,8 +277,10 @@ def _sentence_facts(tokens: list[str]) -> list[dict[str, str]]:
     return [{"kind": kind, "text": text} for _, kind, text in sorted(found, key=lambda f: f[0])]
 
 
-def _match(tokens: list[str], i: int, phrases: Iterable[tuple[str, ...]]) -> tuple[str, ...] | None:
-    return next((p for p in phrases if tuple(tokens[i : i + len(p)]) == p), None)
+def _match(tokens: list[str], i: int, phrases: Phrases) -> tuple[str, ...] | None:
+    """The longest phrase starting at tokens[i], if any."""
+    candidates = phrases.get(tokens[i], ()) if i < len(tokens) else ()
+    return next((p for p in candidates if tuple(tokens[i : i + len(p)]) == p), None)
 
 
 def _negations(tokens: list[str], negated: list[bool]) -> list[tuple[int, str]]:
