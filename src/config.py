@@ -56,6 +56,15 @@ class EligibilityTaskConfig(TaskConfig):
 
 
 @dataclass
+class SummarizationTaskConfig(TaskConfig):
+    """summarize_radiology / summarize_discharge / summarize_operative (metrics: src/summary_metrics.py)."""
+
+    _target_: str = "src.tasks.summarization.SummarizationTask"
+    name: str = "summarize_radiology"
+    main_metric: str = "rougeL"
+
+
+@dataclass
 class ModelConfig:
     name_or_path: str = "sentence-transformers/all-MiniLM-L6-v2"
     short_name: str = "minilm"
@@ -134,6 +143,15 @@ class EligibilityDataConfig(DataConfig):
 
 
 @dataclass
+class SummaryDataConfig(DataConfig):
+    name: str = "synthetic_radiology"
+    specialty: str = "radiology"  # the summary form the metrics expect, for rows without a specialty column
+    text_column: str = "text"
+    summary_column: str = "summary"
+    specialty_column: str | None = None  # per-row specialty (radiology | discharge | operative)
+
+
+@dataclass
 class FSDPConfig:
     """trainer.strategy=fsdp: Lightning's FSDPStrategy by transformer layer (src/training/distributed.py)."""
 
@@ -207,6 +225,9 @@ class MedtuneConfig:
 TASK_SCHEMAS = {
     "coding": (CodingTaskConfig, CodingDataConfig),
     "eligibility": (EligibilityTaskConfig, EligibilityDataConfig),
+    "summarize_radiology": (SummarizationTaskConfig, SummaryDataConfig),
+    "summarize_discharge": (SummarizationTaskConfig, SummaryDataConfig),
+    "summarize_operative": (SummarizationTaskConfig, SummaryDataConfig),
 }
 
 CHOICES = {
@@ -219,6 +240,7 @@ CHOICES = {
     "model.quantization": (None, "4bit", "8bit"),
     "lora.bias": ("none", "all", "lora_only"),
     "data.on_invalid_code": ("error", "warn"),
+    "data.specialty": ("radiology", "discharge", "operative"),
     "logger.backend": ("wandb", "csv", "none"),
     "logger.mode": ("offline", "online"),
     "trainer.fsdp.sharding_strategy": ("FULL_SHARD", "SHARD_GRAD_OP", "HYBRID_SHARD", "NO_SHARD"),

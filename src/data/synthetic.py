@@ -11,6 +11,9 @@ from pathlib import Path
 GENERATORS = {
     "coding": ("src.data.synthetic_coding", "generate_coding_dataset"),
     "eligibility": ("src.data.synthetic_eligibility", "generate_eligibility_dataset"),
+    "summarize_radiology": ("src.data.synthetic_summaries", "generate_radiology_dataset"),
+    "summarize_discharge": ("src.data.synthetic_summaries", "generate_discharge_dataset"),
+    "summarize_operative": ("src.data.synthetic_summaries", "generate_operative_dataset"),
 }
 
 

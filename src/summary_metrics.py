@@ -1,0 +1,134 @@
+"""Summarisation metrics: ROUGE, structure compliance per specialty, and clinical fact recall.
+
+All values are fractions in [0, 1], averaged over examples except fact_recall (see below):
+
+- rouge1, rouge2, rougeL: mean F-measures of the `rouge-score` package (Porter stemming on).
+- structure_compliance: share of outputs in their specialty's expected form (STRUCTURE_RULES):
+  radiology: a numbered impression list: the text starts with "1. ", and its items are numbered
+    1, 2, 3, ... in order (one per line or run together on one line);
+  discharge: short prose: no numbered list, no "HEADING:" sections, 1 to 5 sentences and at
+    most 120 words;
+  operative: names at least one procedure and at least one diagnosis (as the fact extractor
+    reads them), no "HEADING:" sections, at most 120 words.
+- fact_recall: of all key facts of the reference summaries, the share the outputs state (pooled
+  over examples, so a summary with more facts weighs more; examples without facts add nothing).
+  Facts and their matching are those of src/summary_facts.py: case, whitespace, units
+  (mm/millimeters, cm -> mm), sides (L/left) are normalised, and a negation needs its cue.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+from rouge_score import rouge_scorer
+
+from src.metrics import metric_delta
+from src.summary_facts import FACT_KINDS, extract_facts, facts_kept
+
+METRIC_KEYS = ("rouge1", "rouge2", "rougeL", "structure_compliance", "fact_recall")
+MAX_WORDS = 120
+MAX_DISCHARGE_SENTENCES = 5
+
+_ITEM_NUMBER = re.compile(r"(?:^|(?<=\s))(\d{1,2})\.\s+(?=\S)")
+_HEADING = re.compile(r"(?:^|\n)\s*[A-Z][A-Z /-]{2,}:")
+_SENTENCE_END = re.compile(r"[.!?](?:\s+|$)")
+_scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+
+
+def rouge(reference: str, output: str) -> dict[str, float]:
+    scores = _scorer.score(reference, output)
+    return {name: score.fmeasure for name, score in scores.items()}
+
+
+def is_numbered_impression(text: str) -> bool:
+    """Radiology form: starts with "1. " and the list numbers run 1, 2, 3, ... in order."""
+    text = text.strip()
+    numbers = [int(m.group(1)) for m in _ITEM_NUMBER.finditer(text)]
+    return text.startswith("1. ") and numbers == list(range(1, len(numbers) + 1))
+
+
+def is_brief_prose(text: str) -> bool:
+    """Discharge form: no list or headings, 1-5 sentences, at most MAX_WORDS words."""
+    text = text.strip()
+    if not text or _ITEM_NUMBER.match(text) or _HEADING.search(text):
+        return False
+    sentences = len(_SENTENCE_END.findall(text)) or 1  # a last sentence may lack its full stop
+    return sentences <= MAX_DISCHARGE_SENTENCES and len(text.split()) <= MAX_WORDS
+
+
+def names_procedure_and_diagnosis(text: str) -> bool:
+    """Operative form: at least one procedure and one diagnosis, no headings, at most MAX_WORDS words."""
+    if _HEADING.search(text) or len(text.split()) > MAX_WORDS:
+        return False
+    kinds = {fact["kind"] for fact in extract_facts(text)}
+    return {"procedure", "diagnosis"} <= kinds
+
+
+STRUCTURE_RULES = {
+    "radiology": is_numbered_impression,
+    "discharge": is_brief_prose,
+    "operative": names_procedure_and_diagnosis,
+}
+
+
+def summary_metrics(
+    references: Sequence[str],
+    outputs: Sequence[str],
+    specialties: str | Sequence[str],
+    facts: Sequence[Sequence[dict[str, str]]] | None = None,
+) -> dict[str, float]:
+    """Scores outputs against reference summaries (module doc).
+
+    specialties: one specialty for all rows, or one per row. facts: the references' key facts
+    per row (the rows' "facts"); None extracts them from the references.
+    """
+    if len(references) != len(outputs):
+        raise ValueError(f"{len(references)} references but {len(outputs)} outputs")
+    if not references:
+        raise ValueError("cannot score an empty evaluation split")
+    if isinstance(specialties, str):
+        specialties = [specialties] * len(references)
+    if facts is None:
+        facts = [extract_facts(reference) for reference in references]
+    totals: Counter = Counter()
+    kept = stated = 0
+    for i, (reference, output) in enumerate(zip(references, outputs, strict=True)):
+        totals.update(rouge(reference, output))
+        totals["structure_compliance"] += STRUCTURE_RULES[specialties[i]](output)
+        found = facts_kept(facts[i], output)
+        kept += sum(found)
+        stated += len(found)
+    n = len(references)
+    return {
+        "rouge1": totals["rouge1"] / n,
+        "rouge2": totals["rouge2"] / n,
+        "rougeL": totals["rougeL"] / n,
+        "structure_compliance": totals["structure_compliance"] / n,
+        "fact_recall": kept / stated if stated else 0.0,
+    }
+
+
+def fact_recall_by_kind(
+    facts: Sequence[Sequence[dict[str, str]]], outputs: Sequence[str]
+) -> dict[str, float | None]:
+    """fact_recall per fact kind; None for kinds the references never state."""
+    kept: Counter = Counter()
+    stated: Counter = Counter()
+    for reference_facts, output in zip(facts, outputs, strict=True):
+        for fact, found in zip(reference_facts, facts_kept(reference_facts, output), strict=True):
+            stated[fact["kind"]] += 1
+            kept[fact["kind"]] += found
+    return {kind: (kept[kind] / stated[kind] if stated[kind] else None) for kind in FACT_KINDS}
+
+
+def summary_metric_delta(base: dict[str, float], tuned: dict[str, float]) -> dict[str, float]:
+    """tuned - base in percentage points (as src.metrics.metric_delta), plus the relative change in
+    missed facts: -0.4 means the tuned model drops 40% fewer of the reference facts."""
+    delta = metric_delta(base, tuned)
+    missed_before, missed_after = 1.0 - base["fact_recall"], 1.0 - tuned["fact_recall"]
+    delta["missed_facts_relative_change"] = (
+        (missed_after - missed_before) / missed_before if missed_before else 0.0
+    )
+    return delta
