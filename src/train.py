@@ -8,6 +8,7 @@ ranks > 0 load the data, build the model and train; the rest is rank 0's (src/ra
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import math
@@ -78,6 +79,13 @@ def quiet_libraries() -> None:
 
 
 def make_task(cfg: DictConfig) -> Task:
+    module = cfg.task._target_.rpartition(".")[0]
+    if module.startswith("src.tasks.") and importlib.util.find_spec(module) is None:
+        # A task whose data and metrics ship before its training does (the summarisation tasks).
+        raise MedtuneError(
+            f"task={cfg.task.name} cannot train in this version: {module} is not built yet. Its data "
+            f"and metrics are: `python -m src.data.generate task={cfg.task.name}` writes the embedded data"
+        )
     try:
         cls = get_class(cfg.task._target_)
     except Exception as err:  # hydra wraps import errors in several types

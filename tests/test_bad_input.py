@@ -133,3 +133,11 @@ def test_generate_with_unknown_task_group_is_a_clear_error(capsys):
         main(["task=nope"])
     assert exit_info.value.code == 2
     assert "Could not find 'task/nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("task", ["summarize_radiology", "summarize_discharge", "summarize_operative"])
+def test_a_task_without_its_training_class_says_so_before_any_work(task):
+    from src.train import make_task
+
+    with pytest.raises(MedtuneError, match=f"task={task} cannot train in this version.*src.data.generate"):
+        make_task(compose_config(f"task={task}"))
