@@ -55,7 +55,7 @@ class EligibilityTaskConfig(TaskConfig):
     truncation: str = "only_second"  # which side loses its tail when the pair is longer (counted)
     reader: str = "criteria"  # criteria: one (criterion, evidence lines) sequence each | pair: one sequence
     evidence_lines: int = 3  # criteria reader: record lines read with each criterion
-    criterion_max_length: int = 128  # criteria reader: tokens of a (criterion, evidence) sequence
+    criterion_max_length: int = 96  # criteria reader: tokens of a (criterion, evidence) sequence
 
 
 @dataclass

@@ -145,11 +145,11 @@ def test_record_lines_carry_their_heading():
     ]
 
 
-def test_evidence_is_the_closest_lines_in_record_order():
+def test_evidence_is_the_closest_lines_closest_first():
     lines = ["age", "eGFR", "ALT", "BMI"]
     vectors = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0], [0.8, 0.6]])
-    assert select_evidence(lines, vectors, torch.tensor([0.0, 1.0]), 2) == "eGFR\nALT"
-    assert select_evidence(lines, vectors, torch.tensor([1.0, 0.0]), 9) == "age\neGFR\nALT\nBMI"
+    assert select_evidence(lines, vectors, torch.tensor([0.0, 1.0]), 2) == "ALT\neGFR"
+    assert select_evidence(lines, vectors, torch.tensor([1.0, 0.0]), 9) == "age\nBMI\neGFR\nALT"
 
 
 def test_eligibility_rule_on_hand_computed_values():
@@ -237,3 +237,30 @@ def test_eligibility_trains_end_to_end(tmp_path, tiny_bert):
     )
     card = (run_dir / "MODEL_CARD.md").read_text()
     assert "trial" in card and "eligib" in card
+
+
+def test_criteria_scored_in_length_groups_match_one_padded_pass(tiny_bert):
+    from src.models import build
+    from src.tasks.eligibility import SEQUENCES_PER_PASS, EligibilityTask
+
+    cfg = compose_config("task=eligibility", f"model.name_or_path={tiny_bert}")
+    task = EligibilityTask(cfg)
+    task.pad_token_id = 0
+    model = build.classifier_base(build.load_encoder(cfg.model), 1, cfg.model).eval()
+    torch.manual_seed(0)
+    lengths = torch.randint(5, 60, (2, SEQUENCES_PER_PASS // 2 + 3)).tolist()  # two groups
+    rows = [
+        {
+            "chunks": [list(range(1000, 1000 + n)) for n in pair],
+            "exclusion": [i % 3 == 0 for i in range(len(pair))],
+            "met": [-1] * len(pair),
+            "label": 1,
+        }
+        for pair in lengths
+    ]
+    batch = task.collate(rows)
+    with torch.no_grad():
+        met, log_p = task._criteria_scores(model, batch)
+        whole = model(**{**batch, "note_index": torch.arange(len(batch["input_ids"]))})[:, 0]
+    assert torch.allclose(met, whole, atol=1e-5)
+    assert torch.allclose(log_p, log_eligible(whole, batch["exclusion"], batch["note_index"], 2), atol=1e-5)

@@ -2,8 +2,8 @@
 
 A criterion ("eGFR ≥ 45 mL/min/1.73m²") is decided by one or two lines of the record ("Labs: -
 eGFR: 44 mL/min/1.73m² (2026-02-11)"). Each criterion is paired with the `n_lines` record lines
-whose embedding (`embed`, from the base model) is closest to its own, kept in record order, and
-the two are read as one short sequence: the encoder attends across the threshold and the value,
+whose embedding (`embed`, from the base model) is closest to its own, and the two are read as one
+short sequence: the encoder attends across the threshold and the value,
 which a whole (criteria list, record) pair of 500 tokens dilutes. Cached by `datasets` like the
 other encodings.
 """
@@ -20,14 +20,15 @@ from transformers import PreTrainedTokenizerBase
 from src.data.chunking import cached_map
 from src.data.criteria import criteria_list, record_lines
 
-EVIDENCE_VERSION = "1"  # bump when the selection or the cached layout changes
+EVIDENCE_VERSION = "2"  # bump when the selection or the cached layout changes
 
 
 def select_evidence(
     lines: list[str], line_vectors: torch.Tensor, criterion: torch.Tensor, n_lines: int
 ) -> str:
-    """The n_lines lines most similar to the criterion (unit vectors), in record order."""
-    top = line_vectors.mv(criterion).topk(min(n_lines, len(lines))).indices.sort().values
+    """The n_lines lines most similar to the criterion (unit vectors), the closest first: a
+    sequence cut to its max_length loses the least related line."""
+    top = line_vectors.mv(criterion).topk(min(n_lines, len(lines))).indices
     return "\n".join(lines[i] for i in top.tolist())
 
 

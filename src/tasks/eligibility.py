@@ -51,6 +51,8 @@ from src.tasks.eligibility_rule import eligibility_loss, log_eligible
 from src.training import prefix_cache
 
 log = logging.getLogger(__name__)
+SEQUENCES_PER_PASS = 32  # criteria reader: (criterion, evidence) sequences per encoder call
+SEQUENCE_INPUTS = ("input_ids", "attention_mask", "prefix_hidden")  # padded per sequence
 PAIR_COLUMNS = ("criteria", "patient")  # the criteria first: only_second truncation keeps them whole
 
 
@@ -265,9 +267,18 @@ class EligibilityTask(Task):
 
     def _criteria_scores(self, model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """(logit of "met" per criterion, log P(eligible) per pair). Each criterion sequence is
-        scored on its own (its own note_index); batch["note_index"] says whose pair it is."""
-        own = torch.arange(len(batch["input_ids"]), device=batch["input_ids"].device)
-        met = model(**{**batch, "note_index": own})[:, 0]
+        scored on its own (as its own note); batch["note_index"] says whose pair it is."""
+        # Criteria vary in length (30 to 96 tokens): scored in groups of similar length, each
+        # padded to its own longest, instead of all padded to the batch's longest.
+        lengths = batch["attention_mask"].sum(1)
+        order = lengths.argsort()
+        parts = []
+        for group in order.split(SEQUENCES_PER_PASS):
+            width = int(lengths[group].max())
+            inputs = {key: batch[key][group, :width] for key in SEQUENCE_INPUTS if key in batch}
+            inputs["note_index"] = torch.arange(len(group), device=group.device)
+            parts.append(model(**inputs)[:, 0])
+        met = torch.cat(parts)[order.argsort()]
         return met, log_eligible(met, batch["exclusion"], batch["note_index"], len(batch["labels"]))
 
     def step(self, model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, dict]:
