@@ -53,6 +53,9 @@ class EligibilityTaskConfig(TaskConfig):
     target_recall: float = 0.95  # the operating threshold is the one reaching this recall on the val slice
     max_length: int = 512  # tokens of the (criteria, patient) pair
     truncation: str = "only_second"  # which side loses its tail when the pair is longer (counted)
+    reader: str = "criteria"  # criteria: one (criterion, evidence lines) sequence each | pair: one sequence
+    evidence_lines: int = 3  # criteria reader: record lines read with each criterion
+    criterion_max_length: int = 96  # criteria reader: tokens of a (criterion, evidence) sequence
 
 
 @dataclass
@@ -138,6 +141,7 @@ class EligibilityDataConfig(DataConfig):
     patient_column: str = "patient"
     criteria_column: str = "criteria"
     label_column: str = "label"
+    criteria_labels_column: str = "criteria_labels"  # optional per-criterion statuses (src/data/criteria.py)
     positive_label: str = "eligible"
     negative_label: str = "excluded"
 
@@ -233,6 +237,7 @@ TASK_SCHEMAS = {
 CHOICES = {
     "task.threshold": ("global", "per_code"),
     "task.truncation": ("only_second", "only_first", "longest_first"),
+    "task.reader": ("criteria", "pair"),
     "model.family": ("classifier",),
     "model.head": ("label_attention", "pooled"),
     "model.chunk_pooling": ("max", "mean"),

@@ -1,4 +1,5 @@
-"""task=eligibility: its data rules, pair encoding, config schema and one end-to-end run."""
+"""task=eligibility: its data rules, criteria and pair encodings, the eligibility rule, config
+schema and one end-to-end run."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ import sys
 from collections import Counter
 
 import pytest
+import torch
 from conftest import ROOT, compose_config, write_jsonl
 
+from src.data.criteria import criteria_list, record_lines, split_criteria
 from src.data.eligibility_data import load_rows
+from src.data.evidence import select_evidence
 from src.data.pairs import tokenize_pairs
 from src.errors import MedtuneError
-from src.tasks.eligibility import split_criteria
+from src.tasks.eligibility_rule import eligibility_loss, log_eligible
 
 CRITERIA = "Inclusion Criteria:\n* Age 18-75 years\n\nExclusion Criteria:\n* Active hepatitis B or C"
 
@@ -38,6 +42,19 @@ def row(i: int, **changes) -> dict:
         ),
         ({"patient": "  "}, r"rows.jsonl:2: empty text in column 'patient'"),
         ({"criteria": None}, r"rows.jsonl:2: empty text in column 'criteria'"),
+        (
+            {"criteria": "Inclusion Criteria:\nExclusion Criteria:"},
+            r"rows.jsonl:2: column 'criteria' holds headings but no criterion",
+        ),
+        (
+            {"criteria_labels": ["met"]},
+            r"rows.jsonl:2: column 'criteria_labels' holds 1 statuses but column 'criteria' lists 2 "
+            r"criteria .* one status per criterion, in order",
+        ),
+        (
+            {"criteria_labels": {"age": "met", "hepatitis": "maybe"}},
+            r"rows.jsonl:2: column 'criteria_labels' holds 'maybe'; each status must be one of",
+        ),
     ],
 )
 def test_bad_rows_name_file_and_line(tmp_path, bad, message):
@@ -83,6 +100,74 @@ def test_criteria_split_at_the_exclusion_heading():
     inclusion, exclusion = split_criteria(CRITERIA)
     assert inclusion == "Inclusion Criteria:\n* Age 18-75 years" and exclusion == "* Active hepatitis B or C"
     assert split_criteria("Adults with CKD") == ("Adults with CKD", "")
+
+
+def test_criteria_list_reads_registry_style_headed_lists():
+    registry = (
+        "CKD-7 Finerenone in Diabetic Kidney Disease\n\n"
+        "Inclusion Criteria:\n* Age ≥ 18 years\n- eGFR 25–75 mL/min/1.73m²\n\n"
+        "EXCLUSION CRITERIA\n1. Kidney transplant\n2) Potassium > 5.0 mmol/L"
+    )
+    assert criteria_list(registry) == [
+        ("Age ≥ 18 years", False),  # the title line above the heading is not a criterion
+        ("eGFR 25–75 mL/min/1.73m²", False),
+        ("Kidney transplant", True),
+        ("Potassium > 5.0 mmol/L", True),
+    ]
+    assert criteria_list("Adults with CKD\nExclusion Criteria: \n* Dialysis") == [
+        ("Adults with CKD", False),
+        ("Dialysis", True),
+    ]
+
+
+def test_criteria_labels_follow_the_criteria_order(tmp_path):
+    rows = [
+        row(0, criteria_labels={"age": "met", "hepatitis": "not met"}),
+        row(1, criteria_labels=["unknown", "met"]),
+        row(2),
+    ]
+    loaded = load_rows(
+        write_jsonl(tmp_path / "rows.jsonl", rows), compose_config("task=eligibility").data, Counter()
+    )
+    assert [r["criteria_met"] for r in loaded] == [[True, False], [False, True], None]
+
+
+def test_record_lines_carry_their_heading():
+    record = (
+        "Screening date: 2026-03-01\n53 y/o F\nLabs:\n- eGFR 44 mL/min\n\n- ALT 30 U/L\nVitals: BP 120/80"
+    )
+    assert record_lines(record) == [
+        "Screening date: 2026-03-01",
+        "53 y/o F",
+        "Labs: - eGFR 44 mL/min",
+        "Labs: - ALT 30 U/L",
+        "Vitals: BP 120/80",  # a line of its own, not under the Labs heading
+    ]
+
+
+def test_evidence_is_the_closest_lines_closest_first():
+    lines = ["age", "eGFR", "ALT", "BMI"]
+    vectors = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0], [0.8, 0.6]])
+    assert select_evidence(lines, vectors, torch.tensor([0.0, 1.0]), 2) == "ALT\neGFR"
+    assert select_evidence(lines, vectors, torch.tensor([1.0, 0.0]), 9) == "age\nBMI\neGFR\nALT"
+
+
+def test_eligibility_rule_on_hand_computed_values():
+    # pair 0: inclusion p=0.9 and 0.8, exclusion p=0.25; pair 1: one exclusion, p=0.5
+    met = torch.logit(torch.tensor([0.9, 0.8, 0.25, 0.5]))
+    exclusion = torch.tensor([False, False, True, True])
+    pair = torch.tensor([0, 0, 0, 1])
+    log_p = log_eligible(met, exclusion, pair, 2)
+    assert torch.allclose(log_p.exp(), torch.tensor([0.9 * 0.8 * 0.75, 0.5]))
+    labels = torch.tensor([1.0, 0.0])
+    # every criterion labelled: binary cross-entropy on the criteria alone
+    known = torch.tensor([1.0, 1.0, 0.0, 1.0])
+    expected = -(torch.log(torch.tensor([0.9, 0.8, 0.75, 0.5]))).mean()
+    assert torch.isclose(eligibility_loss(met, known, log_p, labels, pair), expected)
+    # pair 1 unlabelled: its pair label trains it through P(eligible) = 0.5 (label 0: -log 0.5)
+    partly = torch.tensor([1.0, 1.0, 0.0, -1.0])
+    expected = -(torch.log(torch.tensor([0.9, 0.8, 0.75]))).mean() - torch.log(torch.tensor(0.5))
+    assert torch.isclose(eligibility_loss(met, partly, log_p, labels, pair), expected)
 
 
 def test_pairs_keep_the_criteria_whole_and_count_what_is_cut(tmp_path, tiny_bert):
@@ -136,12 +221,14 @@ def test_eligibility_trains_end_to_end(tmp_path, tiny_bert):
     keys = {"accuracy", "precision", "recall", "f1", "auroc", "recall_at_threshold", "wss_at_target", "wss95"}
     assert set(metrics["base"]) == set(metrics["tuned"]) == keys and metrics["main_metric"] == "wss_at_target"
     assert (metrics["data"]["n_train"], metrics["data"]["n_val"], metrics["data"]["n_eval"]) == (100, 30, 60)
-    assert metrics["data"]["pairs_truncated"] > 0  # 128 tokens cannot hold a trial and a record
+    # the default reader: a sequence per criterion (every trial lists 8 or more), trained on their labels
+    assert metrics["data"]["criteria"] >= 8 * 190 and "pairs_truncated" not in metrics["data"]
     assert set(metrics["intervals"]["delta"]) == keys
     meta = json.loads((run_dir / "adapter" / "medtune.json").read_text())
     assert (
         meta["task"] == "eligibility" and meta["labels"] == ["excluded", "eligible"] and "threshold" in meta
     )
+    assert meta["reader"]["name"] == "criteria" and meta["reader"]["evidence_lines"] == 3
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert (
         manifest["data"]["label_counts"]["eval"]["eligible"]
@@ -150,3 +237,30 @@ def test_eligibility_trains_end_to_end(tmp_path, tiny_bert):
     )
     card = (run_dir / "MODEL_CARD.md").read_text()
     assert "trial" in card and "eligib" in card
+
+
+def test_criteria_scored_in_length_groups_match_one_padded_pass(tiny_bert):
+    from src.models import build
+    from src.tasks.eligibility import SEQUENCES_PER_PASS, EligibilityTask
+
+    cfg = compose_config("task=eligibility", f"model.name_or_path={tiny_bert}")
+    task = EligibilityTask(cfg)
+    task.pad_token_id = 0
+    model = build.classifier_base(build.load_encoder(cfg.model), 1, cfg.model).eval()
+    torch.manual_seed(0)
+    lengths = torch.randint(5, 60, (2, SEQUENCES_PER_PASS // 2 + 3)).tolist()  # two groups
+    rows = [
+        {
+            "chunks": [list(range(1000, 1000 + n)) for n in pair],
+            "exclusion": [i % 3 == 0 for i in range(len(pair))],
+            "met": [-1] * len(pair),
+            "label": 1,
+        }
+        for pair in lengths
+    ]
+    batch = task.collate(rows)
+    with torch.no_grad():
+        met, log_p = task._criteria_scores(model, batch)
+        whole = model(**{**batch, "note_index": torch.arange(len(batch["input_ids"]))})[:, 0]
+    assert torch.allclose(met, whole, atol=1e-5)
+    assert torch.allclose(log_p, log_eligible(whole, batch["exclusion"], batch["note_index"], 2), atol=1e-5)

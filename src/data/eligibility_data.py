@@ -1,11 +1,14 @@
-"""Eligibility examples: canonical rows {id, patient, criteria, label}, and their splits.
+"""Eligibility examples: canonical rows {id, patient, criteria, label, criteria_met}, and their splits.
 
 `label` is True for the positive class (data.positive_label, "eligible") and False for the
 negative one (data.negative_label, "excluded"); any other value is an error naming the row.
+`criteria_met` is optional: one bool per criterion of the row's criteria (src/data/criteria.py),
+read from data.criteria_labels_column when the row has it, else None.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +17,7 @@ from omegaconf import DictConfig
 
 from src.data import splits
 from src.data.coding_data import READ_COUNTS
+from src.data.criteria import STATUSES, criteria_list
 from src.data.records import is_missing, note_text, read_table, row_id
 from src.data.synthetic import data_files
 from src.errors import MedtuneError
@@ -47,12 +51,21 @@ def load_rows(path: str | Path, data_cfg: DictConfig, stats: Counter) -> list[di
                 "ids must be unique: remove or renumber one"
             )
         seen[example_id] = line
+        criteria = note_text(raw[data_cfg.criteria_column], data_cfg.criteria_column, where)
+        if not criteria_list(criteria):
+            raise MedtuneError(
+                f"{where}: column '{data_cfg.criteria_column}' holds headings but no criterion; "
+                "list the criteria one per line under them"
+            )
         rows.append(
             {
                 "id": example_id,
                 "patient": note_text(raw[data_cfg.patient_column], data_cfg.patient_column, where),
-                "criteria": note_text(raw[data_cfg.criteria_column], data_cfg.criteria_column, where),
+                "criteria": criteria,
                 "label": _label(raw[data_cfg.label_column], where, data_cfg),
+                "criteria_met": _criteria_met(
+                    raw.get(data_cfg.criteria_labels_column), criteria, where, data_cfg
+                ),
             }
         )
     if not rows:
@@ -70,6 +83,39 @@ def _label(value: object, where: str, data_cfg: DictConfig) -> bool:
             "data.negative_label to your file's names)"
         )
     return names[text]
+
+
+def _criteria_met(value: object, criteria: str, where: str, data_cfg: DictConfig) -> list[bool] | None:
+    """Per-criterion labels, in the order of the criteria text: a JSON object {key: status} or a list
+    of statuses ("met", "not met", "unknown"); None when the row has none."""
+    column = data_cfg.criteria_labels_column
+    if is_missing(value) or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            value = None
+    statuses = list(value.values()) if isinstance(value, dict) else value
+    if not isinstance(statuses, list):
+        raise MedtuneError(
+            f"{where}: column '{column}' must hold a list or an object of statuses, one per criterion; "
+            "leave it empty to train this row from its label alone"
+        )
+    unknown = [s for s in statuses if s not in STATUSES]
+    if unknown:
+        raise MedtuneError(
+            f"{where}: column '{column}' holds {unknown[0]!r}; each status must be one of "
+            f"{', '.join(map(repr, STATUSES))}"
+        )
+    n_criteria = len(criteria_list(criteria))
+    if len(statuses) != n_criteria:
+        raise MedtuneError(
+            f"{where}: column '{column}' holds {len(statuses)} statuses but column "
+            f"'{data_cfg.criteria_column}' lists {n_criteria} criteria (one per line under the "
+            "Inclusion / Exclusion Criteria headings); give one status per criterion, in order"
+        )
+    return [STATUSES[s] for s in statuses]
 
 
 def load_eligibility_rows(data_cfg: DictConfig, cache_dir: str) -> EligibilityRows:

@@ -1,0 +1,74 @@
+"""(criterion, evidence) sequences: each criterion of a pair read with the record lines it is about.
+
+A criterion ("eGFR ≥ 45 mL/min/1.73m²") is decided by one or two lines of the record ("Labs: -
+eGFR: 44 mL/min/1.73m² (2026-02-11)"). Each criterion is paired with the `n_lines` record lines
+whose embedding (`embed`, from the base model) is closest to its own, and the two are read as one
+short sequence: the encoder attends across the threshold and the value,
+which a whole (criteria list, record) pair of 500 tokens dilutes. Cached by `datasets` like the
+other encodings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from datasets import Dataset
+from transformers import PreTrainedTokenizerBase
+
+from src.data.chunking import cached_map
+from src.data.criteria import criteria_list, record_lines
+
+EVIDENCE_VERSION = "2"  # bump when the selection or the cached layout changes
+
+
+def select_evidence(
+    lines: list[str], line_vectors: torch.Tensor, criterion: torch.Tensor, n_lines: int
+) -> str:
+    """The n_lines lines most similar to the criterion (unit vectors), the closest first: a
+    sequence cut to its max_length loses the least related line."""
+    top = line_vectors.mv(criterion).topk(min(n_lines, len(lines))).indices
+    return "\n".join(lines[i] for i in top.tolist())
+
+
+def criterion_sequences(
+    dataset: Dataset,
+    tokenizer: PreTrainedTokenizerBase,
+    embed: Callable[[list[str]], torch.Tensor],
+    n_lines: int,
+    max_length: int,
+    cache_dir: str | Path,
+    key: list,
+) -> tuple[Dataset, dict]:
+    """Adds per pair: `chunks` (one token-id list per criterion), `exclusion` and `met` (1, 0, or -1
+    when the row has no criteria labels), one entry per criterion.
+
+    embed: unit-vector embeddings of texts (called only when the cache misses); key: what else the
+    result depends on (data, embedding model). Sequences longer than max_length lose the tail of
+    the longer side. Returns the dataset and stats: cache reused, criteria read, criteria cut.
+    """
+    key = [EVIDENCE_VERSION, *key, tokenizer.name_or_path, len(tokenizer), n_lines, max_length]
+
+    def encode(batch: dict) -> dict:
+        criteria = [criteria_list(text) for text in batch["criteria"]]
+        records = [record_lines(text) for text in batch["patient"]]
+        # Sorted by length: batches of similar length waste little on padding.
+        texts = sorted({t for c in criteria for t, _ in c} | {line for r in records for line in r}, key=len)
+        vectors = dict(zip(texts, embed(texts), strict=True))
+        out = {"chunks": [], "exclusion": [], "met": [], "n_cut": []}
+        for items, lines, met in zip(criteria, records, batch["criteria_met"], strict=True):
+            line_vectors = torch.stack([vectors[line] for line in lines])
+            firsts = [t for t, _ in items]
+            evidence = [select_evidence(lines, line_vectors, vectors[t], n_lines) for t in firsts]
+            full = tokenizer(firsts, evidence)["input_ids"]
+            ids = tokenizer(firsts, evidence, truncation="longest_first", max_length=max_length)["input_ids"]
+            out["chunks"].append(ids)
+            out["exclusion"].append([excluding for _, excluding in items])
+            out["met"].append([int(m) for m in met] if met is not None else [-1] * len(items))
+            out["n_cut"].append(sum(len(f) > max_length for f in full))
+        return out
+
+    encoded, reused, _ = cached_map(dataset, encode, "criteria", key, cache_dir, "Criteria and evidence")
+    n_criteria = sum(len(e) for e in encoded["exclusion"])
+    return encoded, {"reused_cache": reused, "criteria": n_criteria, "criteria_cut": sum(encoded["n_cut"])}
