@@ -24,7 +24,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests bench
 
 bench: $(VENV)/.installed
-	$(PY) -m bench.train_speed $(ARGS)
+	$(PY) -m bench.compare $(ARGS)
 
 clean-venv:
 	rm -rf $(VENV)
