@@ -13,7 +13,7 @@ from omegaconf import DictConfig
 
 from src.data import splits
 from src.data.codes import code_description, normalize_code
-from src.data.records import note_text, parse_code_list, read_table, row_id
+from src.data.records import note_text, parse_code_list, table_rows
 from src.data.synthetic import data_files
 from src.errors import MedtuneError
 
@@ -47,18 +47,9 @@ class CodingRows:
 
 def load_rows(path: str | Path, data_cfg: DictConfig, stats: Counter) -> list[dict]:
     """Canonical rows from one file; invalid codes raise or are dropped and counted."""
-    rows, seen = [], {}
-    for line, raw in read_table(path, stats):
-        where = f"{path}:{line}"
-        _check_columns(raw, path, where, data_cfg)
+    rows = []
+    for where, example_id, raw in table_rows(path, data_cfg, ("text_column", "codes_column"), stats):
         text = note_text(raw[data_cfg.text_column], data_cfg.text_column, where)
-        example_id = row_id(raw.get(data_cfg.id_column), path, line)
-        if example_id in seen:
-            raise MedtuneError(
-                f"{where}: duplicate id {example_id!r} (first seen on line {seen[example_id]}); "
-                f"ids must be unique: remove or renumber one"
-            )
-        seen[example_id] = line
         codes = _valid_codes(raw[data_cfg.codes_column], where, data_cfg, stats)
         if not codes:
             stats["rows_without_codes"] += 1
@@ -66,17 +57,6 @@ def load_rows(path: str | Path, data_cfg: DictConfig, stats: Counter) -> list[di
     if not rows:
         raise MedtuneError(f"{path}: no rows; the file holds only blank lines or a header")
     return rows
-
-
-def _check_columns(raw: dict, path: str | Path, where: str, data_cfg: DictConfig) -> None:
-    for column in (data_cfg.text_column, data_cfg.codes_column):
-        if column not in raw:
-            header_hint = " (the first line of a CSV file must be its comma-separated header)"
-            raise MedtuneError(
-                f"{where}: no '{column}' column (found: {', '.join(repr(str(name)) for name in raw)}); "
-                f"set data.text_column / data.codes_column"
-                + (header_hint if Path(path).suffix.lower() == ".csv" else "")
-            )
 
 
 def _valid_codes(value: object, where: str, data_cfg: DictConfig, stats: Counter) -> list[str]:

@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from src.data import splits
 from src.data.coding_data import READ_COUNTS
 from src.data.criteria import STATUSES, criteria_list
-from src.data.records import is_missing, note_text, read_table, row_id
+from src.data.records import is_missing, note_text, table_rows
 from src.data.synthetic import data_files
 from src.errors import MedtuneError
 
@@ -34,23 +34,9 @@ class EligibilityRows:
 
 
 def load_rows(path: str | Path, data_cfg: DictConfig, stats: Counter) -> list[dict]:
-    rows, seen = [], {}
-    columns = (data_cfg.patient_column, data_cfg.criteria_column, data_cfg.label_column)
-    for line, raw in read_table(path, stats):
-        where = f"{path}:{line}"
-        for column in columns:
-            if column not in raw:
-                raise MedtuneError(
-                    f"{where}: no '{column}' column (found: {', '.join(repr(str(k)) for k in raw)}); "
-                    "set data.patient_column / data.criteria_column / data.label_column"
-                )
-        example_id = row_id(raw.get(data_cfg.id_column), path, line)
-        if example_id in seen:
-            raise MedtuneError(
-                f"{where}: duplicate id {example_id!r} (first seen on line {seen[example_id]}); "
-                "ids must be unique: remove or renumber one"
-            )
-        seen[example_id] = line
+    rows = []
+    columns = ("patient_column", "criteria_column", "label_column")
+    for where, example_id, raw in table_rows(path, data_cfg, columns, stats):
         criteria = note_text(raw[data_cfg.criteria_column], data_cfg.criteria_column, where)
         if not criteria_list(criteria):
             raise MedtuneError(

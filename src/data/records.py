@@ -197,6 +197,33 @@ def row_id(value: object, path: str | Path, line: int) -> str:
     return str(value).strip()
 
 
+def table_rows(
+    path: str | Path, data_cfg: Any, column_keys: tuple[str, ...], stats: Counter
+) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(where, id, row) for each row of a data file, once the row has every column the config
+    names under column_keys (e.g. ("text_column", "codes_column"); an unset one is not required)
+    and its id is new; where is "<file>:<line>" for messages."""
+    columns = [data_cfg[key] for key in column_keys if data_cfg.get(key)]
+    fix = "set " + " / ".join(f"data.{key}" for key in column_keys)
+    if Path(path).suffix.lower() == ".csv":
+        fix += " (the first line of a CSV file must be its comma-separated header)"
+    seen: dict[str, int] = {}
+    for line, raw in read_table(path, stats):
+        where = f"{path}:{line}"
+        for column in columns:
+            if column not in raw:
+                found = ", ".join(repr(str(name)) for name in raw)
+                raise MedtuneError(f"{where}: no '{column}' column (found: {found}); {fix}")
+        example_id = row_id(raw.get(data_cfg.id_column), path, line)
+        if example_id in seen:
+            raise MedtuneError(
+                f"{where}: duplicate id {example_id!r} (first seen on line {seen[example_id]}); "
+                "ids must be unique: remove or renumber one"
+            )
+        seen[example_id] = line
+        yield where, example_id, raw
+
+
 def note_text(value: Any, column: str, where: str) -> str:
     """The note text of a cell; an empty cell or one that is not text raises MedtuneError."""
     if not is_missing(value) and not isinstance(value, str):

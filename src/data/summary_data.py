@@ -16,7 +16,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from src.data import splits
-from src.data.records import is_missing, note_text, read_table, row_id
+from src.data.records import is_missing, note_text, table_rows
 from src.data.synthetic import data_files
 from src.data.synthetic_summaries import SPECIALTIES
 from src.errors import MedtuneError
@@ -35,25 +35,9 @@ class SummaryRows:
 
 
 def load_rows(path: str | Path, data_cfg: DictConfig, stats: Counter) -> list[dict]:
-    rows, seen = [], {}
-    columns = [data_cfg.text_column, data_cfg.summary_column]
-    if data_cfg.specialty_column:
-        columns.append(data_cfg.specialty_column)
-    for line, raw in read_table(path, stats):
-        where = f"{path}:{line}"
-        for column in columns:
-            if column not in raw:
-                raise MedtuneError(
-                    f"{where}: no '{column}' column (found: {', '.join(repr(str(k)) for k in raw)}); "
-                    "set data.text_column / data.summary_column / data.specialty_column"
-                )
-        example_id = row_id(raw.get(data_cfg.id_column), path, line)
-        if example_id in seen:
-            raise MedtuneError(
-                f"{where}: duplicate id {example_id!r} (first seen on line {seen[example_id]}); "
-                "ids must be unique: remove or renumber one"
-            )
-        seen[example_id] = line
+    rows = []
+    columns = ("text_column", "summary_column", "specialty_column")
+    for where, example_id, raw in table_rows(path, data_cfg, columns, stats):
         summary = note_text(raw[data_cfg.summary_column], data_cfg.summary_column, where).strip()
         facts = _given_facts(raw.get("facts"), where)
         rows.append(
