@@ -21,7 +21,7 @@ from src.run_dir import write_json
 from src.tasks.base import Task
 
 
-def base_key(cfg: DictConfig, data) -> str:
+def base_key(cfg: DictConfig, task: Task, data) -> str:
     settings = OmegaConf.to_container(cfg, resolve=True)
     settings["data"].pop("train_size")
     material = {
@@ -29,16 +29,18 @@ def base_key(cfg: DictConfig, data) -> str:
         "task": settings["task"],
         "data": settings["data"],
         "rows": [data.rows.val, data.rows.eval, getattr(data.rows, "base_labels", None)],
+        "task_extra": task.base_dependencies(),
     }
     blob = json.dumps(material, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def evaluate_base(task: Task, cfg: DictConfig, data, sweep_dir: Path | None) -> tuple[dict, Path | None]:
-    """(base metrics, the file they were read from; None when evaluated here)."""
-    if sweep_dir is None:
+def evaluate_base(task: Task, cfg: DictConfig, data, store: Path | None) -> tuple[dict, Path | None]:
+    """(base metrics, the file they were read from; None when evaluated here). store: the folder
+    of kept results (a sweep's base/, or the task's cache); None evaluates without keeping."""
+    if store is None:
         return task.evaluate_base(data), None
-    path = sweep_dir / "base" / f"{base_key(cfg, data)}.json"
+    path = store / f"{base_key(cfg, task, data)}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     # Parallel launchers start several jobs at once: the first evaluates, the rest wait and read.
     with FileLock(str(path) + ".lock"):

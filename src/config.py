@@ -32,11 +32,21 @@ def compose_config(overrides: list[str]) -> DictConfig:
 
 @dataclass
 class TaskConfig:
-    """What every task has; each task adds its own fields in a subclass (TASK_SCHEMAS)."""
+    """What every task has; each task adds its own fields in a subclass (TASK_SCHEMAS).
 
-    _target_: str = "src.tasks.coding.CodingTask"
+    _target_ is the task class for the classifier family, generative_target the one for the
+    generative families (causal_lm, seq2seq); null where the task has no such class.
+    """
+
+    _target_: str | None = "src.tasks.coding.CodingTask"
+    generative_target: str | None = None
     name: str = "coding"
     main_metric: str = "micro_f1"
+    # Generative families: the prompt ({text} and the task's other fields filled in), the
+    # reference's tokens kept for training, and the tokens generated for evaluation.
+    prompt: str = "{text}"
+    max_target_length: int = 128
+    max_new_tokens: int = 128
 
 
 @dataclass
@@ -62,7 +72,8 @@ class EligibilityTaskConfig(TaskConfig):
 class SummarizationTaskConfig(TaskConfig):
     """summarize_radiology / summarize_discharge / summarize_operative (metrics: src/summary_metrics.py)."""
 
-    _target_: str = "src.tasks.summarization.SummarizationTask"
+    _target_: str | None = None  # no classifier-family version: summaries are generated
+    generative_target: str | None = "src.tasks.summarization.SummarizationTask"
     name: str = "summarize_radiology"
     main_metric: str = "rougeL"
 
@@ -71,7 +82,12 @@ class SummarizationTaskConfig(TaskConfig):
 class ModelConfig:
     name_or_path: str = "sentence-transformers/all-MiniLM-L6-v2"
     short_name: str = "minilm"
-    family: str = "classifier"
+    family: str = "classifier"  # classifier | causal_lm | seq2seq (src/models/generative.py)
+    tokenizer: str | None = None  # None = name_or_path's tokenizer
+    # A transformers config (model_type and sizes) built with random weights instead of loading
+    # name_or_path's: tiny models that check a pipeline end to end offline (conf/model/tiny_*.yaml).
+    random_init: dict[str, Any] | None = None
+    chat_template: bool = True  # causal_lm: the tokenizer's chat template when it has one
     dtype: str = "float32"
     max_length: int = 128  # tokens per chunk
     head: str = "label_attention"  # label_attention | pooled (see src/models/classifier.py)
@@ -80,7 +96,9 @@ class ModelConfig:
     classifier_dropout: float = 0.1
     encoder_dropout: float | None = None  # None = the checkpoint's own dropout rates
     lora_target_modules: list[str] = field(default_factory=lambda: ["query", "value"])
+    lora_modules_to_save: list[str] = field(default_factory=lambda: ["classifier"])  # trained in full
     lora_top_layers: int | None = None  # LoRA on the top N encoder layers; None = every layer
+    lora_stack: str = "all"  # seq2seq: all | decoder (LoRA in the decoder only; the encoder stays as trained)
     trust_remote_code: bool = False
     quantization: str | None = None  # None | 4bit | 8bit: bitsandbytes base weights (QLoRA), CUDA only
     gradient_checkpointing: bool = False  # recompute layer activations in backward (src/models/efficiency.py)
@@ -238,11 +256,12 @@ CHOICES = {
     "task.threshold": ("global", "per_code"),
     "task.truncation": ("only_second", "only_first", "longest_first"),
     "task.reader": ("criteria", "pair"),
-    "model.family": ("classifier",),
+    "model.family": ("classifier", "causal_lm", "seq2seq"),
     "model.head": ("label_attention", "pooled"),
     "model.chunk_pooling": ("max", "mean"),
     "model.head_init": ("descriptions", "random"),
     "model.quantization": (None, "4bit", "8bit"),
+    "model.lora_stack": ("all", "decoder"),
     "lora.bias": ("none", "all", "lora_only"),
     "data.on_invalid_code": ("error", "warn"),
     "data.specialty": ("radiology", "discharge", "operative"),

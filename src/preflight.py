@@ -14,7 +14,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from src.errors import MedtuneError
-from src.models import build
+from src.models import build, generative
 from src.models.efficiency import check_compile
 from src.tasks.base import Task
 
@@ -22,8 +22,11 @@ MIN_FREE_MB = 500  # adapter, W&B offline run, manifest: a few MB; checkpoints a
 
 
 def check_model(model_cfg: DictConfig) -> None:
-    build.load_tokenizer(model_cfg)
-    build.load_model_config(model_cfg)
+    tokenizer = build.load_tokenizer(model_cfg)
+    if model_cfg.family in generative.GENERATIVE:
+        generative.model_config(model_cfg, tokenizer)  # random_init settings, or the checkpoint's
+    else:
+        build.load_model_config(model_cfg)
 
 
 def check_quantized_trainer(cfg: DictConfig) -> None:

@@ -22,9 +22,10 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
+import numpy as np
 from rouge_score import rouge_scorer
 
-from src.metrics import metric_delta
+from src.metrics import metric_delta, percentile_intervals
 from src.summary_facts import FACT_KINDS, extract_facts, facts_kept
 
 METRIC_KEYS = ("rouge1", "rouge2", "rougeL", "structure_compliance", "fact_recall")
@@ -73,6 +74,42 @@ STRUCTURE_RULES = {
 }
 
 
+def per_example(
+    references: Sequence[str],
+    outputs: Sequence[str],
+    specialties: str | Sequence[str],
+    facts: Sequence[Sequence[dict[str, str]]] | None = None,
+) -> dict[str, np.ndarray]:
+    """Each example's share of the metrics: its ROUGE F-measures, structure (0/1), and its
+    reference facts stated and kept (module doc for the arguments' meaning)."""
+    if len(references) != len(outputs):
+        raise ValueError(f"{len(references)} references but {len(outputs)} outputs")
+    if not references:
+        raise ValueError("cannot score an empty evaluation split")
+    if isinstance(specialties, str):
+        specialties = [specialties] * len(references)
+    if facts is None:
+        facts = [extract_facts(reference) for reference in references]
+    columns: dict[str, list[float]] = {key: [] for key in (*METRIC_KEYS[:4], "facts_kept", "facts_stated")}
+    for i, (reference, output) in enumerate(zip(references, outputs, strict=True)):
+        for name, value in rouge(reference, output).items():
+            columns[name].append(value)
+        columns["structure_compliance"].append(float(STRUCTURE_RULES[specialties[i]](output)))
+        found = facts_kept(facts[i], output)
+        columns["facts_kept"].append(sum(found))
+        columns["facts_stated"].append(len(found))
+    return {key: np.asarray(values, dtype=float) for key, values in columns.items()}
+
+
+def aggregate(parts: dict[str, np.ndarray], weights: np.ndarray) -> dict[str, np.ndarray]:
+    """The metrics for each row of weights (how often each example is drawn; ones: the plain metrics)."""
+    n = weights.sum(axis=1)
+    stated = weights @ parts["facts_stated"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = np.where(stated > 0, (weights @ parts["facts_kept"]) / stated, 0.0)
+    return {**{key: (weights @ parts[key]) / n for key in METRIC_KEYS[:4]}, "fact_recall": recall}
+
+
 def summary_metrics(
     references: Sequence[str],
     outputs: Sequence[str],
@@ -84,30 +121,31 @@ def summary_metrics(
     specialties: one specialty for all rows, or one per row. facts: the references' key facts
     per row (the rows' "facts"); None extracts them from the references.
     """
-    if len(references) != len(outputs):
-        raise ValueError(f"{len(references)} references but {len(outputs)} outputs")
-    if not references:
-        raise ValueError("cannot score an empty evaluation split")
-    if isinstance(specialties, str):
-        specialties = [specialties] * len(references)
-    if facts is None:
-        facts = [extract_facts(reference) for reference in references]
-    totals: Counter = Counter()
-    kept = stated = 0
-    for i, (reference, output) in enumerate(zip(references, outputs, strict=True)):
-        totals.update(rouge(reference, output))
-        totals["structure_compliance"] += STRUCTURE_RULES[specialties[i]](output)
-        found = facts_kept(facts[i], output)
-        kept += sum(found)
-        stated += len(found)
+    parts = per_example(references, outputs, specialties, facts)
+    values = aggregate(parts, np.ones((1, len(references))))
+    return {key: float(value[0]) for key, value in values.items()}
+
+
+def summary_intervals(
+    references: Sequence[str],
+    specialties: str | Sequence[str],
+    facts: Sequence[Sequence[dict[str, str]]],
+    base: Sequence[str],
+    tuned: Sequence[str],
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> dict[str, dict[str, list[float]]]:
+    """Percentile bootstrap intervals (95%) for base, tuned and tuned - base (percentage points),
+    paired: both are scored on the same resamples of the examples."""
     n = len(references)
-    return {
-        "rouge1": totals["rouge1"] / n,
-        "rouge2": totals["rouge2"] / n,
-        "rougeL": totals["rougeL"] / n,
-        "structure_compliance": totals["structure_compliance"] / n,
-        "fact_recall": kept / stated if stated else 0.0,
+    rng = np.random.default_rng(seed)
+    weights = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(n_resamples)])
+    samples = {
+        name: aggregate(per_example(references, outputs, specialties, facts), weights.astype(float))
+        for name, outputs in (("base", base), ("tuned", tuned))
     }
+    samples["delta"] = {k: 100.0 * (samples["tuned"][k] - samples["base"][k]) for k in samples["base"]}
+    return percentile_intervals(samples)
 
 
 def fact_recall_by_kind(

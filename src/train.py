@@ -8,7 +8,6 @@ ranks > 0 load the data, build the model and train; the rest is rank 0's (src/ra
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import math
@@ -32,7 +31,6 @@ from src.config import validate
 from src.console import console, print_config, print_metric_lines, print_results
 from src.errors import MedtuneError, RunInterrupted, exit_on_user_error
 from src.manifest import build_manifest, now
-from src.metrics import metric_delta
 from src.model_card import render as render_model_card
 from src.paths import CONF_DIR
 from src.preflight import preflight
@@ -59,6 +57,10 @@ from src.training.loggers import (
 from src.training.module import FineTuneModule, TaskDataModule
 
 log = logging.getLogger("medtune")
+GENERATIVE_MODELS = (
+    "a generative model: model=minilm_seq2seq (embedded), model=tiny_llama (random, a smoke test), "
+    "or a causal_lm / seq2seq checkpoint such as model=qwen2_5_1_5b or model=flan_t5_base"
+)
 EXAMPLES_LOGGED = 20  # evaluation examples in the W&B table when logger.log_examples=true
 
 
@@ -79,17 +81,20 @@ def quiet_libraries() -> None:
 
 
 def make_task(cfg: DictConfig) -> Task:
-    module = cfg.task._target_.rpartition(".")[0]
-    if module.startswith("src.tasks.") and importlib.util.find_spec(module) is None:
-        # A task whose data and metrics ship before its training does (the summarisation tasks).
+    """The task class for the model's family: task._target_ (classifier) or task.generative_target."""
+    family = cfg.model.family
+    key = "_target_" if family == "classifier" else "generative_target"
+    target = cfg.task[key]
+    if target is None:
+        fits = "a classifier (e.g. model=minilm)" if family != "classifier" else GENERATIVE_MODELS
         raise MedtuneError(
-            f"task={cfg.task.name} cannot train in this version: {module} is not built yet. Its data "
-            f"and metrics are: `python -m src.data.generate task={cfg.task.name}` writes the embedded data"
+            f"task={cfg.task.name} cannot run on model.family={family} (model={cfg.model.short_name}): "
+            f"choose {fits}"
         )
     try:
-        cls = get_class(cfg.task._target_)
+        cls = get_class(target)
     except Exception as err:  # hydra wraps import errors in several types
-        raise MedtuneError(f"task._target_={cfg.task._target_!r} cannot be imported: {err}") from None
+        raise MedtuneError(f"task.{key}={target!r} cannot be imported: {err}") from None
     return cls(cfg)
 
 
@@ -115,10 +120,11 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict | None:
     console.print(f"data: {data.rows.stats} tokenization cache reused: {data.tokenization['reused_cache']}")
 
     start = time.perf_counter()
-    base, base_file = base_once.evaluate_base(task, cfg, data, sweep_dir()) if lead else ({}, None)
+    base_dir = task.base_cache_dir() or (sweep_dir() / "base" if sweep_dir() else None)
+    base, base_file = base_once.evaluate_base(task, cfg, data, base_dir) if lead else ({}, None)
     timing["base_eval_s"] = time.perf_counter() - start
     if base_file:
-        console.print(f"base model: evaluated by an earlier job of this sweep, read from {base_file}")
+        console.print(f"base model: evaluated by an earlier run, read from {base_file}")
 
     model = task.build_model(data)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -170,7 +176,7 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict | None:
             "main_metric": cfg.task.main_metric,
             "base": base,
             "tuned": tuned,
-            "delta": metric_delta(base, tuned),
+            "delta": task.delta(base, tuned),
             "base_reused_from": str(base_file) if base_file else None,
             "validation": task.validation,
             "intervals": task.intervals(data),

@@ -120,4 +120,9 @@ def test_six_thousand_radiology_reports_distinct_and_quick(tmp_path):
     train = [json.loads(line) for line in (tmp_path / "train.jsonl").read_text().splitlines()]
     assert len(train) == 6000 and len({r["text"] for r in train}) == 6000
     assert len({r["summary"] for r in train}) > 3000  # impressions of normal exams repeat, as in life
+    # Every report has an impression and no empty section (a rare draw once left both empty).
+    assert all(STRUCTURE_RULES["radiology"](r["summary"]) and r["facts"] for r in train)
+    assert not [
+        r["id"] for r in train if re.search(r"^(?!FINDINGS)[A-Za-z ]+:[ \t]*$", r["text"], re.MULTILINE)
+    ]
     print(f"\n6,000 + 1,000 radiology reports in {elapsed:.1f} s")

@@ -606,8 +606,8 @@ def build_radiology_report(rng: random.Random) -> Note:
         for normal in normals:
             if any(word in normal.sentence.lower() for word in contradicted):
                 continue
-            if normal.facts and rng.random() < 0.1:
-                continue  # radiologists do not list every pertinent negative
+            if normal.facts and sentences and rng.random() < 0.1:
+                continue  # radiologists do not list every pertinent negative (but fill every section)
             sentences.append(normal.sentence)
             if normal.facts:
                 negatives.append(normal)

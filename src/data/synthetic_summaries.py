@@ -20,7 +20,7 @@ from src.data.synthetic_discharge import build_discharge_summary
 from src.data.synthetic_operative import build_operative_note
 from src.data.synthetic_radiology import build_radiology_report
 
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.0.1"  # 1.0.1: no empty radiology section or impression
 BUILDERS = {
     "radiology": build_radiology_report,
     "discharge": build_discharge_summary,

@@ -42,25 +42,28 @@ def resolve_checkpoint(name_or_path: str) -> str:
     return name_or_path
 
 
-def _load(loader, model_cfg: DictConfig, **kwargs):
-    source = resolve_checkpoint(model_cfg.name_or_path)
+def _load(loader, model_cfg: DictConfig, key: str = "name_or_path", **kwargs):
+    """loader.from_pretrained(model_cfg[key]); key: name_or_path, or tokenizer when it is set."""
+    name = model_cfg[key]
+    source = resolve_checkpoint(name)
     if source.startswith((".", "/", "~")) and not Path(source).expanduser().exists():
-        raise MedtuneError(f"model.name_or_path: folder not found: {source}")
+        raise MedtuneError(f"model.{key}: folder not found: {source}")
     try:
         return loader.from_pretrained(source, trust_remote_code=model_cfg.trust_remote_code, **kwargs)
     except OSError as err:
         reason = str(err).splitlines()[0]
         raise MedtuneError(
-            f"model.name_or_path={model_cfg.name_or_path!r} could not be loaded ({reason}). "
+            f"model.{key}={name!r} could not be loaded ({reason}). "
             "Give a local transformers folder, or a hub id with network access "
             "(HF_HUB_OFFLINE=1 forbids downloads)"
         ) from None
 
 
 def load_tokenizer(model_cfg: DictConfig) -> PreTrainedTokenizerBase:
-    tokenizer = _load(AutoTokenizer, model_cfg)
+    key = "tokenizer" if model_cfg.get("tokenizer") else "name_or_path"
+    tokenizer = _load(AutoTokenizer, model_cfg, key)
     if not tokenizer.is_fast:
-        raise MedtuneError(f"{model_cfg.name_or_path}: a fast tokenizer is needed for chunking long notes")
+        raise MedtuneError(f"{model_cfg[key]}: a fast tokenizer is needed (offsets cut long notes)")
     return tokenizer
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
+from src.metrics import metric_delta
 from src.ranks import local_rank
 
 
@@ -49,6 +50,19 @@ class Task(ABC):
     @abstractmethod
     def restore_base(self, state: dict) -> None:
         """Takes back a base_state instead of evaluating the base model again."""
+
+    def base_cache_dir(self) -> Path | None:
+        """Where base results are kept for later runs (keyed by what they depend on, base_once.py);
+        None: evaluated in every run (a sweep's jobs still share one)."""
+        return None
+
+    def base_dependencies(self) -> dict:
+        """What the base result depends on besides the config and the data rows (base_once.py)."""
+        return {}
+
+    def delta(self, base: dict[str, float], tuned: dict[str, float]) -> dict[str, float]:
+        """tuned - base in percentage points, plus the task's relative changes."""
+        return metric_delta(base, tuned)
 
     @abstractmethod
     def build_model(self, data: Any) -> torch.nn.Module:

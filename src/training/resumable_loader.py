@@ -163,8 +163,11 @@ def example_lengths(rows) -> list[int]:
     what collate_chunks pads it to: every chunk of a batch is padded to the batch's longest
     chunk, so an example's cost is its longest chunk (a pair, for eligibility: its tokens).
     Ties (e.g. every note of 2+ chunks has a full one) keep their random order: grouping them
-    would save no padding, only make the batches less random."""
+    would save no padding, only make the batches less random. Generative examples carry their
+    token count in a `length` column."""
     rows = getattr(rows, "rows", rows)  # WithPrefix: the tokenized rows it wraps
+    if "length" in (rows.column_names if hasattr(rows, "column_names") else rows[0]):
+        return list(rows["length"]) if not isinstance(rows, list) else [row["length"] for row in rows]
     column = rows["chunks"] if not isinstance(rows, list) else [row["chunks"] for row in rows]
     return [max((len(chunk) for chunk in chunks), default=0) for chunks in column]
 

@@ -1,0 +1,159 @@
+"""The generative families: causal_lm (decoder-only) and seq2seq (encoder-decoder) models.
+
+- causal_lm: AutoModelForCausalLM (Llama, Mistral, Qwen, Phi, GPT-2 shapes).
+- seq2seq: AutoModelForSeq2SeqLM (T5, BART shapes); an encoder-only checkpoint (BERT shapes,
+  such as the embedded MiniLM) is warm-started into an encoder-decoder with itself on both sides.
+  Its cross-attention layers and the decoder's LM-head transform do not exist in the checkpoint:
+  they start random and are trained in full (model.lora_modules_to_save names them).
+- model.random_init builds either family from a config with random weights (tiny models that
+  check a pipeline offline); the tokenizer then comes from model.tokenizer or name_or_path.
+
+Random parts are drawn from a generator seeded by the run's seed, so the base model a run
+evaluates, and the one it trains from, are the same in every run with that seed.
+"""
+
+from __future__ import annotations
+
+import peft
+import torch
+from omegaconf import DictConfig, OmegaConf
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoModelForSeq2SeqLM,
+    EncoderDecoderModel,
+    PretrainedConfig,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+from transformers.models.auto.modeling_auto import MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES
+
+from src.errors import MedtuneError
+from src.models import build
+
+GENERATIVE = ("causal_lm", "seq2seq")
+LOADERS = {"causal_lm": AutoModelForCausalLM, "seq2seq": AutoModelForSeq2SeqLM}
+PEFT_TASK_TYPES = {"causal_lm": "CAUSAL_LM", "seq2seq": "SEQ_2_SEQ_LM"}
+
+
+def special_ids(tokenizer: PreTrainedTokenizerBase) -> dict[str, int]:
+    """pad, eos and decoder-start ids: the tokenizer's own, or BERT-style stand-ins ([SEP] ends
+    a sequence, [CLS] starts a decoder) for tokenizers made for encoders."""
+    eos = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.sep_token_id
+    if eos is None:
+        raise MedtuneError(
+            f"tokenizer {tokenizer.name_or_path!r} has neither an eos nor a sep token: a generated "
+            "sequence could never end. Choose a model whose tokenizer defines eos_token"
+        )
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
+    start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.cls_token_id
+    return {"pad": pad, "eos": eos, "start": pad if start is None else start}
+
+
+def is_warm_start(config: PretrainedConfig) -> bool:
+    """An encoder-only checkpoint asked to be a seq2seq model."""
+    return (
+        config.model_type not in MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES
+        and not config.is_encoder_decoder
+    )
+
+
+def random_config(model_cfg: DictConfig, tokenizer: PreTrainedTokenizerBase) -> PretrainedConfig:
+    settings = OmegaConf.to_container(model_cfg.random_init, resolve=True)
+    model_type = settings.pop("model_type", None)
+    try:
+        config = AutoConfig.for_model(model_type, **settings)
+    except (ValueError, TypeError) as err:
+        raise MedtuneError(f"model.random_init: {str(err).splitlines()[0]}") from None
+    ids = special_ids(tokenizer)
+    config.vocab_size = len(tokenizer)
+    config.pad_token_id, config.eos_token_id = ids["pad"], ids["eos"]
+    config.bos_token_id = config.decoder_start_token_id = ids["start"]
+    return config
+
+
+def model_config(model_cfg: DictConfig, tokenizer: PreTrainedTokenizerBase) -> PretrainedConfig:
+    """The checkpoint's config (or the random_init one): what preflight checks before loading."""
+    if model_cfg.random_init is not None:
+        return random_config(model_cfg, tokenizer)
+    return build.load_model_config(model_cfg)
+
+
+def load_generative(model_cfg: DictConfig, tokenizer: PreTrainedTokenizerBase, seed: int) -> PreTrainedModel:
+    """The base model of a causal_lm or seq2seq run, on the CPU, in train mode, nothing frozen yet."""
+    family = model_cfg.family
+    dtype = build.DTYPES[model_cfg.dtype]
+    config = model_config(model_cfg, tokenizer)
+    # New weights (random_init, warm-started cross-attention) come from the run's seed.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if model_cfg.random_init is not None:
+            model = LOADERS[family].from_config(config, dtype=dtype)
+        elif family == "seq2seq" and is_warm_start(config):
+            model = warm_started(model_cfg, dtype)
+        else:
+            loader = LOADERS[family]
+            model = build._load(loader, model_cfg, dtype=dtype, **build.quantization_kwargs(model_cfg))
+    set_generation_ids(model, tokenizer)
+    if model_cfg.encoder_dropout is not None:  # generative families: every dropout of the model
+        build.set_dropout(model, model_cfg.encoder_dropout)
+    if model_cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    return model.train()
+
+
+def warm_started(model_cfg: DictConfig, dtype: torch.dtype) -> EncoderDecoderModel:
+    source = build.resolve_checkpoint(model_cfg.name_or_path)
+    try:
+        return EncoderDecoderModel.from_encoder_decoder_pretrained(
+            source, source, encoder_dtype=dtype, decoder_dtype=dtype
+        )
+    except (OSError, ValueError) as err:
+        raise MedtuneError(
+            f"model.name_or_path={model_cfg.name_or_path!r} cannot be warm-started as an encoder-decoder "
+            f"({str(err).splitlines()[0]}); give a seq2seq checkpoint (T5, BART) or a BERT-shaped encoder"
+        ) from None
+
+
+def set_generation_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> None:
+    """pad / eos / decoder-start ids where the checkpoint leaves them unset (warm starts, GPT-2)."""
+    ids = special_ids(tokenizer)
+    for config in (model.config, model.generation_config):
+        if getattr(config, "pad_token_id", None) is None:
+            config.pad_token_id = ids["pad"]
+        if getattr(config, "eos_token_id", None) is None:
+            config.eos_token_id = ids["eos"]
+        if model.config.is_encoder_decoder and getattr(config, "decoder_start_token_id", None) is None:
+            config.decoder_start_token_id = ids["start"]
+
+
+def num_layers(config: PretrainedConfig) -> int:
+    """Layers of the (decoder's) stack: what lora.top_layers counts from."""
+    config = getattr(config, "decoder", config)
+    return config.num_hidden_layers
+
+
+def wrap_with_lora(model: PreTrainedModel, model_cfg: DictConfig, lora_cfg: DictConfig):
+    """peft LoRA for a generative family; modules_to_save train in full (peft keeps LoRA out of them)."""
+    settings = build.peft_config(lora_cfg, num_layers(model.config))
+    settings.task_type = PEFT_TASK_TYPES[model_cfg.family]
+    if model_cfg.lora_stack == "decoder":
+        if not model.config.is_encoder_decoder:
+            raise MedtuneError("model.lora_stack=decoder needs an encoder-decoder (family seq2seq); use all")
+        # The targets' full names under the decoder (peft matches a list entry as a name suffix).
+        suffixes = set(settings.target_modules)
+        settings.target_modules = [
+            name
+            for name, _ in model.named_modules()
+            if name.startswith("decoder.") and name.rpartition(".")[2] in suffixes
+        ]
+    if model_cfg.quantization:
+        model = peft.prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    try:
+        peft_model = peft.get_peft_model(model, settings)
+    except ValueError as err:
+        raise MedtuneError(
+            f"lora config rejected by peft: {str(err).splitlines()[0]} (check lora.target_modules "
+            f"{list(lora_cfg.target_modules)} against the model's module names)"
+        ) from None
+    return peft_model.train()

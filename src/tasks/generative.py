@@ -1,0 +1,254 @@
+"""What every task shares on the generative families (causal_lm, seq2seq).
+
+An example is a prompt (task.prompt filled with the example's fields) and a completion (the
+reference output); training is teacher-forced cross-entropy on the completion's tokens
+(src/data/prompts.py). Base and tuned models generate greedily for the same prompts and are
+scored the same way (src/generation.py). The base model is the tuned model with its adapter
+disabled: the very weights training starts from, new layers of a warm start included.
+
+A task subclass says how its rows are read, what goes into the prompt and the completion, and
+how outputs are scored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from abc import abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from datasets import Dataset
+
+from src.data.prompts import IGNORE, PromptEncoder, training_batch
+from src.errors import MedtuneError
+from src.generation import generate_texts
+from src.models import build, generative
+from src.tasks.base import Task
+
+log = logging.getLogger(__name__)
+# Part of the base-result cache key: a change to prompting or decoding must not reuse old results.
+GENERATION_VERSION = "1"
+
+
+@dataclass
+class GenerativeData:
+    rows: Any  # the task's rows: .train, .val, .eval (lists of dicts), .files, .stats
+    train: Dataset  # id, prompt_ids, target_ids, length
+    val: Dataset
+    eval: Dataset
+    tokenizer: Any
+    tokenization: dict
+
+
+class GenerativeTask(Task):
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.outputs: dict[str, list[str]] = {}  # evaluation-split outputs: base, tuned
+        self._rows = None
+        self._model = None  # the peft model; evaluate_base scores it with the adapter disabled
+
+    # -- what a task supplies ------------------------------------------------------------------
+    @abstractmethod
+    def read_rows(self) -> Any:
+        """The task's rows (.train, .val, .eval, .files, .stats), validated; MedtuneError on bad input."""
+
+    @abstractmethod
+    def note_text(self, row: dict) -> str:
+        """The long field of the prompt: cut to fit model.max_length when it must be."""
+
+    @abstractmethod
+    def completion(self, row: dict) -> str:
+        """The reference output the model learns to write."""
+
+    def prompt_fields(self, row: dict) -> dict[str, str]:
+        """task.prompt's fields other than {text}."""
+        return {}
+
+    @abstractmethod
+    def score(self, rows: list[dict], outputs: list[str]) -> dict[str, float]:
+        """Metrics of outputs against the rows' references."""
+
+    @abstractmethod
+    def score_intervals(self, rows: list[dict], base: list[str], tuned: list[str]) -> dict:
+        """95% bootstrap intervals for base, tuned and delta (paired over examples)."""
+
+    # -- data ------------------------------------------------------------------------------------
+    def check_data(self) -> None:
+        self._rows = self.read_rows()
+        self._check_prompt(self._rows.train[0])
+
+    def _check_prompt(self, row: dict) -> None:
+        fields = {**self.prompt_fields(row), "text": ""}
+        try:
+            self.cfg.task.prompt.format(**fields)
+        except (KeyError, IndexError) as err:
+            raise MedtuneError(
+                f"task.prompt names the field {err}, which this task does not fill; it may use "
+                + ", ".join("{" + name + "}" for name in fields)
+                + " (write literal braces as {{ and }})"
+            ) from None
+
+    def load_data(self) -> GenerativeData:
+        cfg = self.cfg
+        rows = self._rows or self.read_rows()
+        tokenizer = build.load_tokenizer(cfg.model)
+        self.encoder = PromptEncoder(
+            tokenizer,
+            cfg.model.family,
+            cfg.model.max_length,
+            cfg.task.max_target_length,
+            cfg.model.chat_template,
+        )
+        splits, cut = {}, {"text": 0, "target": 0}
+        for split in ("train", "val", "eval"):
+            encoded = []
+            for row in getattr(rows, split):
+                example = self._encode(row)
+                cut["text"] += example.pop("text_cut")
+                cut["target"] += example.pop("target_cut")
+                encoded.append({"id": row["id"], **example})
+            splits[split] = Dataset.from_list(encoded)
+        total = sum(len(d) for d in splits.values())
+        if cut["text"]:
+            log.warning(
+                "%d of %d notes are longer than model.max_length=%d tokens allows: their tails were cut "
+                "(raise model.max_length, up to the model's context, to read them)",
+                cut["text"], total, cfg.model.max_length,
+            )  # fmt: skip
+        if cut["target"]:
+            log.warning(
+                "%d of %d reference outputs are longer than task.max_target_length=%d tokens: the model "
+                "learns only their start (raise task.max_target_length)",
+                cut["target"], total, cfg.task.max_target_length,
+            )  # fmt: skip
+        rows.stats["notes_cut_to_max_length"] = cut["text"]
+        rows.stats["references_cut_to_max_target_length"] = cut["target"]
+        self.tokenizer = tokenizer
+        return GenerativeData(
+            rows, splits["train"], splits["val"], splits["eval"], tokenizer, {"reused_cache": False}
+        )
+
+    def _encode(self, row: dict) -> dict:
+        fields = self.prompt_fields(row)
+
+        def make_prompt(text: str) -> str:
+            return self.cfg.task.prompt.format(**fields, text=text)
+
+        return self.encoder.encode(make_prompt, self.note_text(row), self.completion(row))
+
+    # -- models ------------------------------------------------------------------------------------
+    def _peft_model(self) -> torch.nn.Module:
+        if self._model is None:
+            cfg = self.cfg
+            base = generative.load_generative(cfg.model, self.tokenizer, cfg.seed)
+            self._model = generative.wrap_with_lora(base, cfg.model, cfg.lora)
+        return self._model
+
+    def build_model(self, data: GenerativeData) -> torch.nn.Module:
+        return self._peft_model().train()
+
+    def _generate(self, model: torch.nn.Module, split: Dataset, desc: str) -> list[str]:
+        return generate_texts(
+            model,
+            self.tokenizer,
+            list(split),
+            self.cfg.model.family,
+            self.cfg.task.max_new_tokens,
+            self.cfg.trainer.eval_batch_size,
+            self.device,
+            desc,
+        )
+
+    # -- base model ------------------------------------------------------------------------------
+    def evaluate_base(self, data: GenerativeData) -> dict[str, float]:
+        model = self._peft_model()
+        with model.disable_adapter():
+            self.outputs["base"] = self._generate(model, data.eval, "Base model: evaluation split")
+        return self.score(data.rows.eval, self.outputs["base"])
+
+    def base_state(self) -> dict:
+        return {"outputs": self.outputs["base"]}
+
+    def restore_base(self, state: dict) -> None:
+        self.outputs["base"] = state["outputs"]
+
+    def base_cache_dir(self) -> Path | None:
+        return Path(self.cfg.paths.cache_dir) / "base"
+
+    def base_dependencies(self) -> dict:
+        # New weights (random_init, warm-start layers) are drawn from the seed.
+        return {"seed": self.cfg.seed, "generation": GENERATION_VERSION}
+
+    # -- training --------------------------------------------------------------------------------
+    def training_sets(self, model: torch.nn.Module, data: GenerativeData) -> tuple[Dataset, Dataset]:
+        return data.train, data.val
+
+    def collate(self, rows: list[dict]) -> dict[str, torch.Tensor]:
+        return training_batch(rows, self.cfg.model.family, self.encoder.ids["pad"])
+
+    def step(self, model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, dict]:
+        loss = model(**batch).loss  # mean over the completion tokens of the batch
+        tokens = int((batch["labels"] != IGNORE).sum())
+        return loss, {"loss_sum": float(loss.detach()) * tokens, "tokens": tokens}
+
+    def epoch_metrics(self, outputs: list[dict]) -> dict[str, float]:
+        """Perplexity of the validation references (teacher-forced): a curve, not the result."""
+        tokens = sum(o["tokens"] for o in outputs)
+        return {"perplexity": math.exp(min(sum(o["loss_sum"] for o in outputs) / max(tokens, 1), 50.0))}
+
+    # -- tuned model -----------------------------------------------------------------------------
+    def evaluate_tuned(self, model: torch.nn.Module, data: GenerativeData) -> dict[str, float]:
+        # Generating with the adapter merged runs at the base model's speed; unmerged again so
+        # the saved adapter is the trained one. Quantized weights cannot take a merge.
+        merge = not self.cfg.model.quantization
+        if merge:
+            model.merge_adapter()
+        try:
+            val = self._generate(model, data.val, "Tuned model: validation slice")
+            self.outputs["tuned"] = self._generate(model, data.eval, "Tuned model: evaluation split")
+        finally:
+            if merge:
+                model.unmerge_adapter()
+        self.validation = self.score(data.rows.val, val)
+        return self.score(data.rows.eval, self.outputs["tuned"])
+
+    def intervals(self, data: GenerativeData) -> dict:
+        return self.score_intervals(data.rows.eval, self.outputs["base"], self.outputs["tuned"])
+
+    def examples(self, data: GenerativeData, n: int) -> list[dict]:
+        return [
+            {
+                "id": row["id"],
+                "text": self.note_text(row),
+                "gold": self.completion(row),
+                "base": b,
+                "tuned": t,
+            }
+            for row, b, t in zip(
+                data.rows.eval[:n], self.outputs["base"], self.outputs["tuned"], strict=False
+            )
+        ]
+
+    # -- artefact --------------------------------------------------------------------------------
+    def save_adapter(self, model: torch.nn.Module, data: GenerativeData, out_dir: Path) -> None:
+        model.save_pretrained(out_dir)  # LoRA weights and the modules trained in full
+        model_cfg = self.cfg.model
+        meta = {
+            "task": self.cfg.task.name,
+            "family": model_cfg.family,
+            "base_model": model_cfg.name_or_path,
+            "tokenizer": model_cfg.tokenizer or model_cfg.name_or_path,
+            "random_init": None if model_cfg.random_init is None else dict(model_cfg.random_init),
+            "warm_started": isinstance(model.get_base_model(), generative.EncoderDecoderModel),
+            "seed": self.cfg.seed,  # the warm start's new layers are drawn from it
+            "prompt": self.cfg.task.prompt,
+            "chat_template": self.encoder.chat,
+            "max_length": model_cfg.max_length,
+            "max_new_tokens": self.cfg.task.max_new_tokens,
+            "decoding": "greedy",
+        }
+        (out_dir / "medtune.json").write_text(json.dumps(meta, indent=2) + "\n")
