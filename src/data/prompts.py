@@ -120,11 +120,6 @@ class PromptEncoder:
     def encode_chat(self, messages: list[dict]) -> dict:
         """{prompt_ids, input_ids, labels, length, text_cut, target_cut} for one conversation
         (messages: {role, content, weight}, the last the assistant's; src/data/chat.py)."""
-        if not self.tokenizer.is_fast:
-            raise MedtuneError(
-                "data.format=openai_chat finds the assistant tokens by their character offsets, which "
-                f"only a fast tokenizer reports; {self.tokenizer.name_or_path!r} has none"
-            )
         messages, target_cut = self._cut_replies(messages)
         text_cut = False
         while True:
@@ -154,6 +149,8 @@ class PromptEncoder:
         return out, cut
 
     def _shorten_longest_user_turn(self, messages: list[dict], excess: int) -> list[dict]:
+        """The longest user turn without its last `excess` tokens (the caller re-measures: tokens
+        can merge across the cut)."""
         sizes = {
             i: len(self._content_offsets(m["content"])) for i, m in enumerate(messages) if m["role"] == "user"
         }
@@ -167,9 +164,8 @@ class PromptEncoder:
         return [{**m, "content": content} if i == longest else m for i, m in enumerate(messages)]
 
     def _content_offsets(self, content: str) -> list[tuple[int, int]]:
-        return self.tokenizer(content, add_special_tokens=False, return_offsets_mapping=True)[
-            "offset_mapping"
-        ]
+        encoded = self.tokenizer(content, add_special_tokens=False, return_offsets_mapping=True)
+        return encoded["offset_mapping"]
 
     def _keep_tokens(self, content: str, keep: int) -> str:
         """content up to the end of its keep-th token (all of it when it has no more)."""
