@@ -171,6 +171,9 @@ class SummaryDataConfig(DataConfig):
     text_column: str = "text"
     summary_column: str = "summary"
     specialty_column: str | None = None  # per-row specialty (radiology | discharge | operative)
+    # table: text and summary columns; openai_chat: OpenAI chat fine-tuning JSONL (src/data/chat.py),
+    # causal_lm only
+    format: str = "table"
 
 
 @dataclass
@@ -265,6 +268,7 @@ CHOICES = {
     "lora.bias": ("none", "all", "lora_only"),
     "data.on_invalid_code": ("error", "warn"),
     "data.specialty": ("radiology", "discharge", "operative"),
+    "data.format": ("table", "openai_chat"),
     "logger.backend": ("wandb", "csv", "none"),
     "logger.mode": ("offline", "online"),
     "trainer.fsdp.sharding_strategy": ("FULL_SHARD", "SHARD_GRAD_OP", "HYBRID_SHARD", "NO_SHARD"),

@@ -83,6 +83,13 @@ def quiet_libraries() -> None:
 def make_task(cfg: DictConfig) -> Task:
     """The task class for the model's family: task._target_ (classifier) or task.generative_target."""
     family = cfg.model.family
+    if cfg.data.get("format") == "openai_chat" and family != "causal_lm":
+        # A conversation is one token sequence with loss on the assistant turns: a decoder-only model's.
+        raise MedtuneError(
+            f"data.format=openai_chat trains a causal_lm model on whole conversations, not "
+            f"model.family={family} (model={cfg.model.short_name}): choose model=tiny_llama (random, a "
+            "smoke test) or a causal_lm checkpoint such as model=qwen2_5_1_5b"
+        )
     key = "_target_" if family == "classifier" else "generative_target"
     target = cfg.task[key]
     if target is None:

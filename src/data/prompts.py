@@ -13,6 +13,20 @@ the completion. How they become ids depends on the family:
 Too long: the note text inside the prompt is cut at a token boundary so that the whole example
 fits model.max_length (the template's instructions are kept), and a completion longer than
 task.max_target_length is cut there. Both are counted and warned about, never silent.
+
+Conversations (data.format=openai_chat, causal_lm only; encode_chat): the model reads the whole
+conversation, with labels on every assistant turn's content and its end of turn (none on a turn
+of weight 0), IGNORE elsewhere; the generation prompt is every token before the last assistant
+turn. It is rendered with the tokenizer's chat template when it has one (and
+model.chat_template is on), else plainly as role-labelled blocks:
+
+    System:\n<content>\n\nUser:\n<content>\n\nAssistant:\n<content><eos>\n\nUser:\n...
+
+after the bos token. The full text is tokenized once; a token is labelled when its characters
+overlap an assistant turn's span, found by rendering the conversation's prefixes (so a template
+that renders earlier turns differently once more follow is refused, not guessed at). An assistant
+turn longer than task.max_target_length tokens is cut there; a conversation longer than
+model.max_length loses the tail of its longest user turn (then the next), counted like the note.
 """
 
 from __future__ import annotations
@@ -21,12 +35,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from jinja2 import TemplateError
 from transformers import PreTrainedTokenizerBase
 
 from src.errors import MedtuneError
 from src.models.generative import special_ids
 
 IGNORE = -100  # label of positions without loss (prompt, padding)
+ROLE_LABELS = {"system": "System", "user": "User", "assistant": "Assistant"}  # the plain rendering
 
 
 @dataclass
@@ -100,6 +116,132 @@ class PromptEncoder:
             keep -= len(prompt) - room
         return self.prompt_ids(make_prompt(""))
 
+    # -- conversations (data.format=openai_chat) -------------------------------------------------
+    def encode_chat(self, messages: list[dict]) -> dict:
+        """{prompt_ids, input_ids, labels, length, text_cut, target_cut} for one conversation
+        (messages: {role, content, weight}, the last the assistant's; src/data/chat.py)."""
+        messages, target_cut = self._cut_replies(messages)
+        text_cut = False
+        while True:
+            ids, labels, reply_start = self._chat_tokens(messages)
+            excess = len(ids) - self.max_length
+            if excess <= 0:
+                break
+            messages, text_cut = self._shorten_longest_user_turn(messages, excess), True
+        return {
+            "prompt_ids": ids[:reply_start],  # exactly what training read before the reference
+            "input_ids": ids,
+            "labels": labels,
+            "length": len(ids),
+            "text_cut": text_cut,
+            "target_cut": target_cut,
+        }
+
+    def _cut_replies(self, messages: list[dict]) -> tuple[list[dict], bool]:
+        """Assistant turns cut to task.max_target_length tokens; whether one was."""
+        out, cut = [], False
+        for message in messages:
+            if message["role"] == "assistant":
+                content = self._keep_tokens(message["content"], self.max_target_length)
+                cut |= content != message["content"]
+                message = {**message, "content": content}
+            out.append(message)
+        return out, cut
+
+    def _shorten_longest_user_turn(self, messages: list[dict], excess: int) -> list[dict]:
+        """The longest user turn without its last `excess` tokens (the caller re-measures: tokens
+        can merge across the cut)."""
+        sizes = {
+            i: len(self._content_offsets(m["content"])) for i, m in enumerate(messages) if m["role"] == "user"
+        }
+        longest = max(sizes, key=sizes.get)
+        if sizes[longest] == 0:
+            raise MedtuneError(
+                f"model.max_length={self.max_length} leaves no room for the user turns: the system and "
+                f"assistant turns alone are longer; raise model.max_length or lower task.max_target_length"
+            )
+        content = self._keep_tokens(messages[longest]["content"], max(sizes[longest] - excess, 0))
+        return [{**m, "content": content} if i == longest else m for i, m in enumerate(messages)]
+
+    def _content_offsets(self, content: str) -> list[tuple[int, int]]:
+        encoded = self.tokenizer(content, add_special_tokens=False, return_offsets_mapping=True)
+        return encoded["offset_mapping"]
+
+    def _keep_tokens(self, content: str, keep: int) -> str:
+        """content up to the end of its keep-th token (all of it when it has no more)."""
+        offsets = self._content_offsets(content)
+        if len(offsets) <= keep:
+            return content
+        return content[: offsets[keep - 1][1]] if keep > 0 else ""
+
+    def _chat_tokens(self, messages: list[dict]) -> tuple[list[int], list[int], int]:
+        """(ids, labels, index of the last assistant turn's first token) of the whole conversation."""
+        text, spans = self._render_template(messages) if self.chat else self._render_plain(messages)
+        encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        bos = self.tokenizer.bos_token_id
+        prefix = [bos] if not self.chat and bos is not None else []  # a template holds its own bos
+        ids, labels, reply_start = list(prefix), [IGNORE] * len(prefix), None
+        last = len(spans) - 1
+        for token, (start, end) in zip(encoded["input_ids"], encoded["offset_mapping"], strict=True):
+            # Overlap, not containment: a byte-level BPE token carries the space before a word.
+            turn = next((n for n, (s, e, _) in enumerate(spans) if start < e and end > s), None)
+            if turn == last and reply_start is None:
+                reply_start = len(ids)
+            ids.append(token)
+            labels.append(token if turn is not None and spans[turn][2] else IGNORE)
+        return ids, labels, reply_start
+
+    def _render_plain(self, messages: list[dict]) -> tuple[str, list[tuple[int, int, bool]]]:
+        """The role-labelled rendering (module doc) and each assistant turn's (start, end, weighted)
+        character span: its content and the eos after it."""
+        eos = self.tokenizer.convert_ids_to_tokens(self.ids["eos"])
+        text, spans = "", []
+        for message in messages:
+            text += ("\n\n" if text else "") + ROLE_LABELS[message["role"]] + ":\n"
+            if message["role"] == "assistant":
+                spans.append(
+                    (len(text), len(text) + len(message["content"]) + len(eos), bool(message["weight"]))
+                )
+                text += message["content"] + eos
+            else:
+                text += message["content"]
+        return text, spans
+
+    def _render_template(self, messages: list[dict]) -> tuple[str, list[tuple[int, int, bool]]]:
+        """The chat template's rendering and each assistant turn's (start, end, weighted) span, from
+        the content's start (after the generation prompt of the turns before it) to the end of the
+        rendering that stops after the turn (its end-of-turn token; trailing whitespace left out)."""
+        text = self._apply_template(messages, False)
+        spans = []
+        for n, message in enumerate(messages):
+            if message["role"] != "assistant":
+                continue
+            before = self._apply_template(messages[:n], True)
+            through = self._apply_template(messages[: n + 1], False).rstrip()
+            reply = through[len(before) :]
+            start = len(before) + len(reply) - len(reply.lstrip())
+            consistent = text.startswith(before) and text.startswith(through)
+            if not (consistent and reply.lstrip().startswith(message["content"])):
+                raise MedtuneError(
+                    f"the chat template of {self.tokenizer.name_or_path!r} renders an earlier assistant "
+                    "turn differently once later turns follow (or rewrites its text), so the assistant "
+                    "tokens cannot be found; set model.chat_template=false for the plain rendering"
+                )
+            spans.append((start, len(through), bool(message["weight"])))
+        return text, spans
+
+    def _apply_template(self, messages: list[dict], generation_prompt: bool) -> str:
+        turns = [{"role": m["role"], "content": m["content"]} for m in messages]
+        try:
+            return self.tokenizer.apply_chat_template(
+                turns, add_generation_prompt=generation_prompt, tokenize=False
+            )
+        except (TemplateError, ValueError) as err:  # e.g. a template that requires alternating roles
+            raise MedtuneError(
+                f"the chat template of {self.tokenizer.name_or_path!r} refuses this conversation "
+                f"({err}); reorder its turns, or set model.chat_template=false for the plain rendering"
+            ) from None
+
 
 def pad(sequences: list[list[int]], value: int, left: bool = False) -> torch.Tensor:
     width = max(len(s) for s in sequences)
@@ -112,7 +254,8 @@ def mask(sequences: list[list[int]], left: bool = False) -> torch.Tensor:
 
 
 def training_batch(rows: list[dict], family: str, pad_id: int) -> dict[str, torch.Tensor]:
-    """Teacher-forced batch: labels are the completion (IGNORE elsewhere), right-padded."""
+    """Teacher-forced batch, right-padded: labels are the completion, or a conversation's assistant
+    turns (IGNORE elsewhere)."""
     if family == "seq2seq":
         prompts = [row["prompt_ids"] for row in rows]
         return {
@@ -120,9 +263,16 @@ def training_batch(rows: list[dict], family: str, pad_id: int) -> dict[str, torc
             "attention_mask": mask(prompts),
             "labels": pad([row["target_ids"] for row in rows], IGNORE),
         }
-    full = [row["prompt_ids"] + row["target_ids"] for row in rows]
-    labels = [[IGNORE] * len(row["prompt_ids"]) + row["target_ids"] for row in rows]
+    full, labels = zip(*(_causal_sequence(row) for row in rows), strict=True)
     return {"input_ids": pad(full, pad_id), "attention_mask": mask(full), "labels": pad(labels, IGNORE)}
+
+
+def _causal_sequence(row: dict) -> tuple[list[int], list[int]]:
+    """(ids, labels): a conversation brings its own (encode_chat); a prompt -> completion example
+    learns its completion."""
+    if "labels" in row:
+        return row["input_ids"], row["labels"]
+    return row["prompt_ids"] + row["target_ids"], [IGNORE] * len(row["prompt_ids"]) + row["target_ids"]
 
 
 def generation_batch(rows: list[dict], family: str, pad_id: int) -> dict[str, torch.Tensor]:

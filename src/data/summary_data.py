@@ -5,6 +5,10 @@ The embedded synthetic rows carry them, recorded by the generator; for any other
 extracted from the summary by the same extractor the metric uses, so the metric works on real
 data too. `specialty` (radiology | discharge | operative) picks the summary form the structure
 metric expects: data.specialty for every row, or a per-row data.specialty_column.
+
+data.format=openai_chat reads OpenAI chat fine-tuning files instead (src/data/chat.py): the
+reference summary is the last assistant turn, `text` the user turns (for examples and logs),
+the specialty data.specialty, and the row keeps its `messages`, which training encodes whole.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from src.data import splits
+from src.data.chat import read_conversations
 from src.data.records import is_missing, note_text, table_rows
 from src.data.synthetic import data_files
 from src.data.synthetic_summaries import SPECIALTIES
@@ -35,6 +40,17 @@ class SummaryRows:
 
 
 def load_rows(path: str | Path, data_cfg: DictConfig, stats: Counter) -> list[dict]:
+    rows = (
+        chat_summary_rows(path, data_cfg, stats)
+        if data_cfg.format == "openai_chat"
+        else table_summary_rows(path, data_cfg, stats)
+    )
+    if not rows:
+        raise MedtuneError(f"{path}: no rows; the file holds only blank lines or a header")
+    return rows
+
+
+def table_summary_rows(path: str | Path, data_cfg: DictConfig, stats: Counter) -> list[dict]:
     rows = []
     columns = ("text_column", "summary_column", "specialty_column")
     for where, example_id, raw in table_rows(path, data_cfg, columns, stats):
@@ -49,8 +65,23 @@ def load_rows(path: str | Path, data_cfg: DictConfig, stats: Counter) -> list[di
                 "facts": extract_facts(summary) if facts is None else facts,
             }
         )
-    if not rows:
-        raise MedtuneError(f"{path}: no rows; the file holds only blank lines or a header")
+    return rows
+
+
+def chat_summary_rows(path: str | Path, data_cfg: DictConfig, stats: Counter) -> list[dict]:
+    rows = []
+    for _, example_id, messages in read_conversations(path, data_cfg, stats):
+        summary = messages[-1]["content"]
+        rows.append(
+            {
+                "id": example_id,
+                "text": "\n\n".join(m["content"] for m in messages if m["role"] == "user"),
+                "summary": summary,
+                "specialty": data_cfg.specialty,
+                "facts": extract_facts(summary),
+                "messages": messages,
+            }
+        )
     return rows
 
 
@@ -86,6 +117,11 @@ def _given_facts(value: object, where: str) -> list[dict[str, str]] | None:
 
 def load_summary_rows(task: str, data_cfg: DictConfig, cache_dir: str) -> SummaryRows:
     """The split rules every task shares (splits.split_examples); `task` names the embedded data."""
+    if data_cfg.format == "openai_chat" and data_cfg.path is None:
+        raise MedtuneError(
+            "data.format=openai_chat reads your own file, but data.path is empty (the embedded "
+            "synthetic data is a table): set data.path=<file>.jsonl"
+        )
     files = data_files(task, data_cfg, cache_dir)
     stats: Counter = Counter()
     pool = load_rows(files["train"], data_cfg, stats)

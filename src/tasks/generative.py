@@ -37,7 +37,7 @@ GENERATION_VERSION = "1"
 @dataclass
 class GenerativeData:
     rows: Any  # the task's rows: .train, .val, .eval (lists of dicts), .files, .stats
-    train: Dataset  # id, prompt_ids, target_ids, length
+    train: Dataset  # id, prompt_ids, target_ids, length (conversations: input_ids, labels, no target_ids)
     val: Dataset
     eval: Dataset
     tokenizer: Any
@@ -115,8 +115,9 @@ class GenerativeTask(Task):
         total = sum(len(d) for d in splits.values())
         if cut["text"]:
             log.warning(
-                "%d of %d notes are longer than model.max_length=%d tokens allows: their tails were cut "
-                "(raise model.max_length, up to the model's context, to read them)",
+                "%d of %d notes are longer than model.max_length=%d tokens allows: their tails were cut, "
+                "in a conversation its longest user turn's (raise model.max_length, up to the model's "
+                "context, to read them)",
                 cut["text"], total, cfg.model.max_length,
             )  # fmt: skip
         if cut["target"]:
@@ -133,6 +134,11 @@ class GenerativeTask(Task):
         )
 
     def _encode(self, row: dict) -> dict:
+        if "messages" in row:  # data.format=openai_chat: the conversation is the prompt
+            try:
+                return self.encoder.encode_chat(row["messages"])
+            except MedtuneError as err:
+                raise MedtuneError(f"example {row['id']!r}: {err}") from None
         fields = self.prompt_fields(row)
 
         def make_prompt(text: str) -> str:
@@ -237,6 +243,7 @@ class GenerativeTask(Task):
     def save_adapter(self, model: torch.nn.Module, data: GenerativeData, out_dir: Path) -> None:
         model.save_pretrained(out_dir)  # LoRA weights and the modules trained in full
         model_cfg = self.cfg.model
+        data_format = self.cfg.data.get("format", "table")  # only the summarisation data has one
         meta = {
             "task": self.cfg.task.name,
             "family": model_cfg.family,
@@ -245,7 +252,8 @@ class GenerativeTask(Task):
             "random_init": None if model_cfg.random_init is None else dict(model_cfg.random_init),
             "warm_started": isinstance(model.get_base_model(), generative.EncoderDecoderModel),
             "seed": self.cfg.seed,  # the warm start's new layers are drawn from it
-            "prompt": self.cfg.task.prompt,
+            "data_format": data_format,
+            "prompt": None if data_format == "openai_chat" else self.cfg.task.prompt,  # conversations: unused
             "chat_template": self.encoder.chat,
             "max_length": model_cfg.max_length,
             "max_new_tokens": self.cfg.task.max_new_tokens,
