@@ -14,12 +14,15 @@ nobody has to review minus the share that random sampling would skip to reach th
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from src.metrics import percentile_intervals
+
+DECISION_KEYS = ("accuracy", "precision", "recall", "f1")  # what a decision alone measures
 
 
 def _arrays(scores: Sequence[float], labels: Sequence[bool | int]) -> tuple[np.ndarray, np.ndarray]:
@@ -107,6 +110,13 @@ def screening_metrics(
     }
 
 
+def decision_metrics(flagged: Sequence[bool], labels: Sequence[bool | int]) -> dict[str, float]:
+    """accuracy, precision, recall and f1 of given decisions (True = flagged as eligible), as
+    screening_metrics counts them at a threshold."""
+    metrics = screening_metrics(np.asarray(flagged, dtype=float), labels, threshold=0.5)
+    return {key: metrics[key] for key in DECISION_KEYS}
+
+
 def screening_intervals(
     labels: Sequence[bool | int],
     base: tuple[Sequence[float], float],
@@ -117,7 +127,27 @@ def screening_intervals(
     level: float = 0.95,
 ) -> dict[str, dict[str, list[float]]]:
     """Percentile bootstrap intervals of screening_metrics for base and tuned (scores, threshold)
-    and their paired difference (percentage points), resampling the evaluation pairs.
+    and their paired difference (percentage points), resampling the evaluation pairs."""
+
+    def metrics(side: tuple[Sequence[float], float], pick: np.ndarray) -> dict[str, float]:
+        scores, threshold = side
+        return screening_metrics(np.asarray(scores)[pick], y[pick], threshold, target_recall)
+
+    y = np.asarray(labels, dtype=bool)
+    return paired_intervals(y, base, tuned, metrics, n_resamples, seed, level)
+
+
+def paired_intervals(
+    labels: np.ndarray,
+    base: Any,
+    tuned: Any,
+    metrics: Callable[[Any, np.ndarray], dict[str, float]],
+    n_resamples: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict[str, dict[str, list[float]]]:
+    """Percentile bootstrap intervals of metrics(side, picked pair indices) for the base and tuned
+    sides and their paired difference (percentage points), resampling the pairs.
 
     Resamples without an eligible pair (recall undefined) are left out of the percentiles.
     """
@@ -128,10 +158,7 @@ def screening_intervals(
         pick = rng.integers(0, len(y), len(y))
         if not y[pick].any():
             continue
-        scored = {
-            name: screening_metrics(np.asarray(scores)[pick], y[pick], threshold, target_recall)
-            for name, (scores, threshold) in (("base", base), ("tuned", tuned))
-        }
+        scored = {"base": metrics(base, pick), "tuned": metrics(tuned, pick)}
         for key in scored["base"]:
             samples["base"].setdefault(key, []).append(scored["base"][key])
             samples["tuned"].setdefault(key, []).append(scored["tuned"][key])
