@@ -22,8 +22,6 @@ from sklearn.metrics import roc_auc_score
 
 from src.metrics import percentile_intervals
 
-DECISION_KEYS = ("accuracy", "precision", "recall", "f1")  # what a decision alone measures
-
 
 def _arrays(scores: Sequence[float], labels: Sequence[bool | int]) -> tuple[np.ndarray, np.ndarray]:
     s = np.asarray(scores, dtype=float)
@@ -86,11 +84,8 @@ def screening_metrics(
     """
     s, y = _arrays(scores, labels)
     n, flagged = len(s), s >= threshold
-    tp, fp = int(np.sum(flagged & y)), int(np.sum(flagged & ~y))
+    decided = _decided(flagged, y)
     fn, tn = int(np.sum(~flagged & y)), int(np.sum(~flagged & ~y))
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else math.nan
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     both_classes = 0 < int(y.sum()) < n
     oracle = math.nan
     if y.any():
@@ -99,22 +94,28 @@ def screening_metrics(
         oracle_recall = float(np.sum(oracle_flagged & y) / y.sum())
         oracle = _wss(int(np.sum(~oracle_flagged & ~y)), int(np.sum(~oracle_flagged & y)), n, oracle_recall)
     return {
-        "accuracy": (tp + tn) / n,
-        "precision": precision,
-        "recall": recall,
-        "f1": f1,
+        **decided,
         "auroc": float(roc_auc_score(y, s)) if both_classes else math.nan,
-        "recall_at_threshold": recall,
-        "wss_at_target": _wss(tn, fn, n, recall),
+        "recall_at_threshold": decided["recall"],
+        "wss_at_target": _wss(tn, fn, n, decided["recall"]),
         f"wss{round(100 * target_recall)}": oracle,
     }
 
 
 def decision_metrics(flagged: Sequence[bool], labels: Sequence[bool | int]) -> dict[str, float]:
-    """accuracy, precision, recall and f1 of given decisions (True = flagged as eligible), as
-    screening_metrics counts them at a threshold."""
-    metrics = screening_metrics(np.asarray(flagged, dtype=float), labels, threshold=0.5)
-    return {key: metrics[key] for key in DECISION_KEYS}
+    """accuracy, precision, recall and f1 of given decisions (True = flagged as eligible), counted
+    as screening_metrics counts them at its threshold."""
+    flags, y = _arrays(np.asarray(flagged, dtype=float), labels)
+    return _decided(flags.astype(bool), y)
+
+
+def _decided(flagged: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    tp, fp = int(np.sum(flagged & y)), int(np.sum(flagged & ~y))
+    fn, tn = int(np.sum(~flagged & y)), int(np.sum(~flagged & ~y))
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else math.nan
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"accuracy": (tp + tn) / len(y), "precision": precision, "recall": recall, "f1": f1}
 
 
 def screening_intervals(
