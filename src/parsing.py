@@ -22,22 +22,23 @@ def codes_completion(codes: list[str]) -> str:
 def parse_codes(text: str) -> list[str] | None:
     """Sorted canonical codes in an output; None when it holds no valid code (nor NO_CODES alone).
 
-    Separators are anything but letters, digits and dots (; , newlines, spaces). Word-piece
-    tokenizers decode "E11.9" as "e11. 9", so a dot joins the words around it when that makes a
-    valid code; words that are no valid code ("Codes:", prose) are skipped.
+    Separators are anything but letters, digits and dots (; , newlines, spaces); words that are
+    no valid code ("Codes:", prose, "X99.99") are skipped. Word-piece tokenizers decode "E11.9" as
+    "e11. 9", so a word ending in a dot is joined to the next one when that makes a valid code.
     """
-    words = re.findall(r"[A-Za-z0-9]+|\.", text)
-    if [w.lower() for w in words if w != "."] == [NO_CODES]:
+    words = [word for word in re.split(r"[^A-Za-z0-9.]+", text) if word.strip(".")]
+    if [word.strip(".").lower() for word in words] == [NO_CODES]:
         return []
     codes, i = set(), 0
     while i < len(words):
-        if i + 2 < len(words) and words[i + 1] == ".":
-            dotted = normalize_code(f"{words[i]}.{words[i + 2]}")
-            if dotted:
-                codes.add(dotted)
-                i += 3
-                continue
-        code = normalize_code(words[i]) if words[i] != "." else None
+        joined = (
+            normalize_code(words[i] + words[i + 1]) if words[i].endswith(".") and i + 1 < len(words) else None
+        )
+        if joined:
+            codes.add(joined)
+            i += 2
+            continue
+        code = normalize_code(words[i].strip("."))
         if code:
             codes.add(code)
         i += 1
