@@ -1,12 +1,14 @@
-"""Batched greedy generation for evaluation: the same decoding for the base and the tuned model."""
+"""Evaluation passes of the generative families, the same for the base and the tuned model:
+batched greedy generation, and teacher-forced scoring of given completions."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 
-from src.data.prompts import generation_batch
+from src.data.prompts import IGNORE, generation_batch, training_batch
 
 
 def generate_texts(
@@ -47,6 +49,36 @@ def generate_texts(
             texts = tokenizer.batch_decode(generated, skip_special_tokens=True)
             outputs.update({i: text.strip() for i, text in zip(chosen, texts, strict=True)})
     return [outputs[i] for i in range(len(rows))]
+
+
+def completion_log_likelihoods(
+    model: torch.nn.Module,
+    rows: list[dict],
+    family: str,
+    batch_size: int,
+    device: torch.device,
+    desc: str,
+) -> np.ndarray:
+    """log P(completion | prompt) per row (rows carry prompt_ids and target_ids, eos included):
+    the sum of the completion tokens' log-probabilities, teacher-forced as in training."""
+    pad = _special_ids(model)["pad"]
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i]["prompt_ids"]) + len(rows[i]["target_ids"]))
+    out = np.empty(len(rows))
+    model.eval().to(device)
+    with torch.inference_mode():
+        for start in tqdm(range(0, len(order), batch_size), desc=desc, leave=False):
+            chosen = order[start : start + batch_size]
+            batch = training_batch([rows[i] for i in chosen], family, pad)
+            batch = {k: v.to(device) for k, v in batch.items()}
+            labels = batch["labels"]
+            if family == "causal_lm":  # position t predicts token t + 1; no labels: no loss needed
+                logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+                logits, labels = logits[:, :-1], labels[:, 1:]
+            else:  # the decoder reads the labels shifted right; its logits align with them
+                logits = model(**batch).logits
+            picked = logits.float().log_softmax(-1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+            out[chosen] = (picked * (labels != IGNORE)).sum(-1).double().cpu().numpy()
+    return out
 
 
 def _special_ids(model: torch.nn.Module) -> dict[str, int]:

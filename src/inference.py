@@ -96,15 +96,13 @@ def read_meta(path: Path) -> dict:
         )
     if (path / HEAD_FILE).is_file():
         return _read_json(path / META_FILE)
-    task = (
-        json.loads((path / "adapter" / META_FILE).read_text()).get("task")
-        if (path / "adapter" / META_FILE).is_file()
-        else None
-    )
-    if task not in (None, "coding"):
+    meta_file = path / "adapter" / META_FILE
+    adapter_meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+    task, family = adapter_meta.get("task"), adapter_meta.get("family", "classifier")
+    if task not in (None, "coding") or family != "classifier":
         raise MedtuneError(
-            f"run={path} holds a task={task} adapter; src.predict and src.export serve coding adapters. "
-            "Load it with plain peft (README: Where results land)"
+            f"run={path} holds a task={task} adapter (model.family={family}); src.predict and src.export "
+            "serve classifier coding adapters. Load it with plain peft (README: Where results land)"
         )
     if not (path / "adapter").is_dir():
         raise MedtuneError(

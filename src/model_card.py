@@ -69,7 +69,7 @@ def render(manifest: dict) -> str:
         "",
         "## How to use it",
         "",
-        *(_coding_usage() if manifest["task"] == "coding" else _plain_usage()),
+        *(_coding_usage() if _predictable(manifest) else _plain_usage()),
         "",
         "## Lineage",
         "",
@@ -91,6 +91,11 @@ def render(manifest: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _predictable(manifest: dict) -> bool:
+    """A classifier coding adapter: the one kind src.predict and src.export serve."""
+    return manifest["task"] == "coding" and manifest["config"]["model"]["family"] == "classifier"
 
 
 def _coding_usage() -> list[str]:

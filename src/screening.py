@@ -14,7 +14,8 @@ nobody has to review minus the share that random sampling would skip to reach th
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
@@ -83,11 +84,8 @@ def screening_metrics(
     """
     s, y = _arrays(scores, labels)
     n, flagged = len(s), s >= threshold
-    tp, fp = int(np.sum(flagged & y)), int(np.sum(flagged & ~y))
+    decided = _decided(flagged, y)
     fn, tn = int(np.sum(~flagged & y)), int(np.sum(~flagged & ~y))
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else math.nan
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     both_classes = 0 < int(y.sum()) < n
     oracle = math.nan
     if y.any():
@@ -96,15 +94,28 @@ def screening_metrics(
         oracle_recall = float(np.sum(oracle_flagged & y) / y.sum())
         oracle = _wss(int(np.sum(~oracle_flagged & ~y)), int(np.sum(~oracle_flagged & y)), n, oracle_recall)
     return {
-        "accuracy": (tp + tn) / n,
-        "precision": precision,
-        "recall": recall,
-        "f1": f1,
+        **decided,
         "auroc": float(roc_auc_score(y, s)) if both_classes else math.nan,
-        "recall_at_threshold": recall,
-        "wss_at_target": _wss(tn, fn, n, recall),
+        "recall_at_threshold": decided["recall"],
+        "wss_at_target": _wss(tn, fn, n, decided["recall"]),
         f"wss{round(100 * target_recall)}": oracle,
     }
+
+
+def decision_metrics(flagged: Sequence[bool], labels: Sequence[bool | int]) -> dict[str, float]:
+    """accuracy, precision, recall and f1 of given decisions (True = flagged as eligible), counted
+    as screening_metrics counts them at its threshold."""
+    flags, y = _arrays(np.asarray(flagged, dtype=float), labels)
+    return _decided(flags.astype(bool), y)
+
+
+def _decided(flagged: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    tp, fp = int(np.sum(flagged & y)), int(np.sum(flagged & ~y))
+    fn, tn = int(np.sum(~flagged & y)), int(np.sum(~flagged & ~y))
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else math.nan
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"accuracy": (tp + tn) / len(y), "precision": precision, "recall": recall, "f1": f1}
 
 
 def screening_intervals(
@@ -117,7 +128,27 @@ def screening_intervals(
     level: float = 0.95,
 ) -> dict[str, dict[str, list[float]]]:
     """Percentile bootstrap intervals of screening_metrics for base and tuned (scores, threshold)
-    and their paired difference (percentage points), resampling the evaluation pairs.
+    and their paired difference (percentage points), resampling the evaluation pairs."""
+
+    def metrics(side: tuple[Sequence[float], float], pick: np.ndarray) -> dict[str, float]:
+        scores, threshold = side
+        return screening_metrics(np.asarray(scores)[pick], y[pick], threshold, target_recall)
+
+    y = np.asarray(labels, dtype=bool)
+    return paired_intervals(y, base, tuned, metrics, n_resamples, seed, level)
+
+
+def paired_intervals(
+    labels: np.ndarray,
+    base: Any,
+    tuned: Any,
+    metrics: Callable[[Any, np.ndarray], dict[str, float]],
+    n_resamples: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict[str, dict[str, list[float]]]:
+    """Percentile bootstrap intervals of metrics(side, picked pair indices) for the base and tuned
+    sides and their paired difference (percentage points), resampling the pairs.
 
     Resamples without an eligible pair (recall undefined) are left out of the percentiles.
     """
@@ -128,10 +159,7 @@ def screening_intervals(
         pick = rng.integers(0, len(y), len(y))
         if not y[pick].any():
             continue
-        scored = {
-            name: screening_metrics(np.asarray(scores)[pick], y[pick], threshold, target_recall)
-            for name, (scores, threshold) in (("base", base), ("tuned", tuned))
-        }
+        scored = {"base": metrics(base, pick), "tuned": metrics(tuned, pick)}
         for key in scored["base"]:
             samples["base"].setdefault(key, []).append(scored["base"][key])
             samples["tuned"].setdefault(key, []).append(scored["tuned"][key])

@@ -159,6 +159,19 @@ def label_descriptions(labels: list[str], descriptions_file: str | None) -> dict
     return out
 
 
+def coding_lineage(rows: CodingRows) -> dict:
+    """The coding tasks' Task.lineage: files, split rows, label space, code counts per split."""
+    return {
+        "files": rows.files,
+        "splits": {"train": rows.train, "val": rows.val, "eval": rows.eval},
+        "labels": rows.labels,
+        "label_counts": {
+            split: dict(Counter(code for row in getattr(rows, split) for code in row["codes"]))
+            for split in ("train", "eval")
+        },
+    }
+
+
 def rows_fingerprint(rows: list[dict]) -> str:
     """sha256 over the canonical rows, in order: identifies an exact split."""
     digest = hashlib.sha256()

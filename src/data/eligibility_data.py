@@ -137,3 +137,19 @@ def load_eligibility_rows(data_cfg: DictConfig, cache_dir: str) -> EligibilityRo
             },
         },
     )
+
+
+def eligibility_lineage(rows: EligibilityRows, positive: str, negative: str) -> dict:
+    """The eligibility tasks' Task.lineage: files, split rows, labels, label counts per split."""
+    return {
+        "files": rows.files,
+        "splits": {"train": rows.train, "val": rows.val, "eval": rows.eval},
+        "labels": rows.labels,
+        "label_counts": {
+            split: {
+                positive: sum(r["label"] for r in getattr(rows, split)),
+                negative: sum(not r["label"] for r in getattr(rows, split)),
+            }
+            for split in ("train", "eval")
+        },
+    }

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -26,7 +25,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from src.data.chunking import collate_chunks, tokenize_chunks, tokenizer_versions
-from src.data.coding_data import CodingRows, load_coding_rows, rows_fingerprint
+from src.data.coding_data import CodingRows, coding_lineage, load_coding_rows, rows_fingerprint
 from src.metrics import bootstrap_intervals, coding_metrics
 from src.models import build
 from src.models.classifier import mean_pool, pool_notes
@@ -269,16 +268,7 @@ class CodingTask(Task):
         ]
 
     def lineage(self, data: CodingData) -> dict:
-        rows = data.rows
-        return {
-            "files": rows.files,
-            "splits": {"train": rows.train, "val": rows.val, "eval": rows.eval},
-            "labels": rows.labels,
-            "label_counts": {
-                split: dict(Counter(code for row in getattr(rows, split) for code in row["codes"]))
-                for split in ("train", "eval")
-            },
-        }
+        return coding_lineage(data.rows)
 
     def _scores(self, score_fn, dataset: Dataset, desc: str) -> np.ndarray:
         parts = []

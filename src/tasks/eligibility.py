@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 from src.data.chunking import collate_chunks, tokenizer_versions
 from src.data.coding_data import rows_fingerprint
 from src.data.criteria import split_criteria
-from src.data.eligibility_data import EligibilityRows, load_eligibility_rows
+from src.data.eligibility_data import EligibilityRows, eligibility_lineage, load_eligibility_rows
 from src.data.evidence import criterion_sequences
 from src.data.pairs import tokenize_pairs
 from src.errors import MedtuneError
@@ -347,20 +347,7 @@ class EligibilityTask(Task):
         ]
 
     def lineage(self, data: EligibilityData) -> dict:
-        rows = data.rows
-        positive, negative = self.cfg.data.positive_label, self.cfg.data.negative_label
-        return {
-            "files": rows.files,
-            "splits": {"train": rows.train, "val": rows.val, "eval": rows.eval},
-            "labels": rows.labels,
-            "label_counts": {
-                split: {
-                    positive: sum(r["label"] for r in getattr(rows, split)),
-                    negative: sum(not r["label"] for r in getattr(rows, split)),
-                }
-                for split in ("train", "eval")
-            },
-        }
+        return eligibility_lineage(data.rows, self.cfg.data.positive_label, self.cfg.data.negative_label)
 
     def _reader_meta(self) -> dict:
         """How the saved model reads a pair: what a user of the adapter must reproduce."""

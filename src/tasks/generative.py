@@ -76,6 +76,10 @@ class GenerativeTask(Task):
     def score_intervals(self, rows: list[dict], base: list[str], tuned: list[str]) -> dict:
         """95% bootstrap intervals for base, tuned and delta (paired over examples)."""
 
+    def adapter_meta(self) -> dict:
+        """What adapter/medtune.json holds besides the prompting and decoding: how to read outputs."""
+        return {}
+
     # -- data ------------------------------------------------------------------------------------
     def check_data(self) -> None:
         self._rows = self.read_rows()
@@ -258,5 +262,6 @@ class GenerativeTask(Task):
             "max_length": model_cfg.max_length,
             "max_new_tokens": self.cfg.task.max_new_tokens,
             "decoding": "greedy",
+            **self.adapter_meta(),
         }
         (out_dir / "medtune.json").write_text(json.dumps(meta, indent=2) + "\n")

@@ -1,0 +1,59 @@
+"""Generated text back into a task's structure: a code set, or an eligibility decision.
+
+None means the output cannot be parsed; the tasks score it as wrong and count it apart
+(unparseable_rate), so a model that stops answering in the trained form shows up as such.
+"""
+
+from __future__ import annotations
+
+import re
+
+from src.data.codes import normalize_code
+
+# The completion of a note without codes: an empty completion would be indistinguishable from a
+# model that says nothing.
+NO_CODES = "none"
+
+
+def codes_completion(codes: list[str]) -> str:
+    return "; ".join(sorted(codes)) or NO_CODES
+
+
+def parse_codes(text: str) -> list[str] | None:
+    """Sorted canonical codes in an output; None when it holds no valid code (nor NO_CODES alone).
+
+    Separators are anything but letters, digits and dots (; , newlines, spaces); words that are
+    no valid code ("Codes:", prose, "X99.99") are skipped. Word-piece tokenizers decode "E11.9" as
+    "e11. 9", so a word ending in a dot is joined to the next one when that makes a valid code.
+    """
+    words = [word for word in re.split(r"[^A-Za-z0-9.]+", text) if word.strip(".")]
+    if [word.strip(".").lower() for word in words] == [NO_CODES]:
+        return []
+    codes, i = set(), 0
+    while i < len(words):
+        joined = (
+            normalize_code(words[i] + words[i + 1]) if words[i].endswith(".") and i + 1 < len(words) else None
+        )
+        if joined:
+            codes.add(joined)
+            i += 2
+            continue
+        code = normalize_code(words[i].strip("."))
+        if code:
+            codes.add(code)
+        i += 1
+    return sorted(codes) or None
+
+
+def parse_decision(text: str, positive: str, negative: str) -> bool | None:
+    """True / False when the output starts with the positive / negative label (any case, any
+    punctuation after it); None otherwise."""
+    words = re.findall(r"\w+", text.lower())
+    matches = {
+        decision: len(label_words)
+        for decision, label in ((True, positive), (False, negative))
+        if (label_words := re.findall(r"\w+", label.lower())) and words[: len(label_words)] == label_words
+    }
+    if not matches:
+        return None
+    return max(matches, key=matches.get)  # both fit (one label starts the other): the longer one

@@ -1,0 +1,48 @@
+"""Medical coding on the generative families: a note in, its codes written out ("E11.9; I10").
+
+The same rows, splits and validation as CodingTask (src/data/coding_data.py). The completion is
+the note's codes, sorted and joined by "; "; an output is parsed back into a code set
+(src/parsing.py) and scored with the coding metrics. An output with no valid code counts as an
+empty code set (wrong unless the note has none) and, apart, in unparseable_rate.
+"""
+
+from __future__ import annotations
+
+from src.data.coding_data import CodingRows, coding_lineage, load_coding_rows
+from src.metrics import bootstrap_intervals, coding_metrics
+from src.parsing import NO_CODES, codes_completion, parse_codes
+from src.tasks.generative import GenerativeTask
+
+
+class GenerativeCodingTask(GenerativeTask):
+    def read_rows(self) -> CodingRows:
+        return load_coding_rows(self.cfg.data, self.cfg.paths.cache_dir)
+
+    def note_text(self, row: dict) -> str:
+        return row["text"]
+
+    def completion(self, row: dict) -> str:
+        return codes_completion(row["codes"])
+
+    def score(self, rows: list[dict], outputs: list[str]) -> dict[str, float]:
+        parsed = [parse_codes(output) for output in outputs]
+        metrics = coding_metrics([row["codes"] for row in rows], [codes or [] for codes in parsed])
+        metrics["unparseable_rate"] = sum(codes is None for codes in parsed) / len(parsed)
+        return metrics
+
+    def score_intervals(self, rows: list[dict], base: list[str], tuned: list[str]) -> dict:
+        # unparseable_rate has no interval: bootstrap_intervals resamples code sets only.
+        return bootstrap_intervals(
+            [row["codes"] for row in rows], _code_sets(base), _code_sets(tuned), seed=self.cfg.seed
+        )
+
+    def adapter_meta(self) -> dict:
+        return {"completion": f"codes sorted and joined by '; ' ({NO_CODES!r} for none)"}
+
+    def lineage(self, data) -> dict:
+        return coding_lineage(data.rows)
+
+
+def _code_sets(outputs: list[str]) -> list[list[str]]:
+    """Parsed code sets, an unparseable output as the empty set."""
+    return [parse_codes(output) or [] for output in outputs]

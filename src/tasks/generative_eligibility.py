@@ -1,0 +1,152 @@
+"""Clinical-trial eligibility screening on the generative families: (trial criteria, patient
+record) in, the decision written out (data.positive_label / data.negative_label).
+
+The same rows and splits as EligibilityTask; the criteria fill the prompt whole and the record is
+the part cut to fit model.max_length. Each model (base: adapter disabled; tuned) is read twice:
+
+- its generated decision, parsed from the output's first word (src/parsing.py): accuracy,
+  precision, recall and f1. An output naming neither label counts as the wrong decision and,
+  apart, in unparseable_rate.
+- a score per pair for ranking: log P(positive completion | prompt) - log P(negative completion |
+  prompt), both completions scored teacher-forced. As in EligibilityTask, the operating threshold
+  reaches task.target_recall on the validation slice; recall_at_threshold, wss_at_target (the
+  main metric) and the ranking metrics auroc and wss95 come from this score.
+
+So, unlike EligibilityTask, recall (the generated decisions') and recall_at_threshold (the
+score's) are different numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from src.data.eligibility_data import EligibilityRows, eligibility_lineage, load_eligibility_rows
+from src.generation import completion_log_likelihoods
+from src.parsing import parse_decision
+from src.screening import decision_metrics, paired_intervals, screening_metrics, threshold_for_recall
+from src.tasks.generative import GenerativeData, GenerativeTask
+
+
+class GenerativeEligibilityTask(GenerativeTask):
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.scores: dict[str, dict[str, np.ndarray]] = {}  # base / tuned -> val / eval pair scores
+        self.thresholds: dict[str, float] = {}  # base / tuned operating thresholds
+
+    def read_rows(self) -> EligibilityRows:
+        return load_eligibility_rows(self.cfg.data, self.cfg.paths.cache_dir)
+
+    def note_text(self, row: dict) -> str:
+        return row["patient"]
+
+    def prompt_fields(self, row: dict) -> dict[str, str]:
+        data = self.cfg.data
+        return {"criteria": row["criteria"], "positive": data.positive_label, "negative": data.negative_label}
+
+    def completion(self, row: dict) -> str:
+        return self.cfg.data.positive_label if row["label"] else self.cfg.data.negative_label
+
+    # -- label scores ----------------------------------------------------------------------------
+    def _score_pairs(self, model, data: GenerativeData, name: str) -> None:
+        """Pair scores of the val and eval splits, and the operating threshold from val."""
+        # positive first: the score is column 0 minus column 1
+        completions = [self.encoder.target_ids(self.completion({"label": y}))[0] for y in (True, False)]
+        self.scores[name] = {}
+        for split in ("val", "eval"):
+            rows = [
+                {"prompt_ids": prompt, "target_ids": target}
+                for prompt in getattr(data, split)["prompt_ids"]
+                for target in completions
+            ]
+            log_p = completion_log_likelihoods(
+                model,
+                rows,
+                self.cfg.model.family,
+                self.cfg.trainer.eval_batch_size,
+                self.device,
+                f"{name.capitalize()} model: {split} label scores",
+            ).reshape(-1, 2)
+            self.scores[name][split] = log_p[:, 0] - log_p[:, 1]
+        val_labels = [row["label"] for row in data.rows.val]
+        self.thresholds[name] = threshold_for_recall(
+            self.scores[name]["val"], val_labels, self.cfg.task.target_recall
+        )
+
+    def _with_ranking(self, decided: dict[str, float], name: str, rows: list[dict], split: str) -> dict:
+        """The score's screening metrics, with the generated decisions' in place of its own."""
+        labels = [row["label"] for row in rows]
+        ranked = screening_metrics(
+            self.scores[name][split], labels, self.thresholds[name], self.cfg.task.target_recall
+        )
+        return {**ranked, **decided}
+
+    # -- evaluation ------------------------------------------------------------------------------
+    def evaluate_base(self, data: GenerativeData) -> dict[str, float]:
+        model = self._peft_model()
+        with model.disable_adapter():
+            self._score_pairs(model, data, "base")
+        return self._with_ranking(super().evaluate_base(data), "base", data.rows.eval, "eval")
+
+    def evaluate_tuned(self, model, data: GenerativeData) -> dict[str, float]:
+        self._score_pairs(model, data, "tuned")  # adapter unmerged: the same scores, a little slower
+        metrics = super().evaluate_tuned(model, data)
+        self.validation = self._with_ranking(self.validation, "tuned", data.rows.val, "val")
+        return self._with_ranking(metrics, "tuned", data.rows.eval, "eval")
+
+    def base_state(self) -> dict:
+        return {
+            **super().base_state(),
+            "scores": {split: scores.tolist() for split, scores in self.scores["base"].items()},
+            "threshold": self.thresholds["base"],
+        }
+
+    def restore_base(self, state: dict) -> None:
+        super().restore_base(state)
+        self.scores["base"] = {split: np.asarray(s) for split, s in state["scores"].items()}
+        self.thresholds["base"] = state["threshold"]
+
+    def score(self, rows: list[dict], outputs: list[str]) -> dict[str, float]:
+        """The generated decisions' metrics (evaluate_base / evaluate_tuned add the score's)."""
+        labels = np.array([row["label"] for row in rows], dtype=bool)
+        return _decided(labels, *self._decisions(outputs, labels))
+
+    def _decisions(self, outputs: list[str], labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(flagged as eligible, unparseable) per output; an unparseable one is flagged wrongly."""
+        data = self.cfg.data
+        parsed = [parse_decision(output, data.positive_label, data.negative_label) for output in outputs]
+        unparseable = np.array([decision is None for decision in parsed])
+        flagged = np.where(unparseable, ~labels, np.array([bool(decision) for decision in parsed]))
+        return flagged, unparseable
+
+    def score_intervals(self, rows: list[dict], base: list[str], tuned: list[str]) -> dict:
+        labels = np.array([row["label"] for row in rows], dtype=bool)
+        target_recall = self.cfg.task.target_recall
+
+        def metrics(side: tuple, pick: np.ndarray) -> dict[str, float]:
+            scores, threshold, flagged, unparseable = side
+            ranked = screening_metrics(scores[pick], labels[pick], threshold, target_recall)
+            return {**ranked, **_decided(labels[pick], flagged[pick], unparseable[pick])}
+
+        # rows are the evaluation split: the one whose pair scores are kept
+        sides = [
+            (self.scores[name]["eval"], self.thresholds[name], *self._decisions(outputs, labels))
+            for name, outputs in (("base", base), ("tuned", tuned))
+        ]
+        return paired_intervals(labels, *sides, metrics, seed=self.cfg.seed)
+
+    # -- reporting -------------------------------------------------------------------------------
+    def adapter_meta(self) -> dict:
+        data = self.cfg.data
+        return {
+            "labels": [data.negative_label, data.positive_label],
+            "score": "log P(positive label | prompt) - log P(negative label | prompt), each with eos",
+            "threshold": self.thresholds["tuned"],  # flag score >= threshold as positive
+            "target_recall": self.cfg.task.target_recall,
+        }
+
+    def lineage(self, data: GenerativeData) -> dict:
+        return eligibility_lineage(data.rows, self.cfg.data.positive_label, self.cfg.data.negative_label)
+
+
+def _decided(labels: np.ndarray, flagged: np.ndarray, unparseable: np.ndarray) -> dict[str, float]:
+    return {**decision_metrics(flagged, labels), "unparseable_rate": float(unparseable.mean())}
