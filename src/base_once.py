@@ -1,4 +1,4 @@
-"""The base model's evaluation, once per sweep.
+"""The base model's evaluation, once per sweep, and for generative tasks once for good.
 
 Every job of a sweep scores the same evaluation split with the same untuned model, calibrated on
 the same validation slice (splits.py keeps that slice fixed across train_size). So the first job
@@ -6,6 +6,10 @@ evaluates the base model and stores the result in <sweep dir>/base/<key>.json; t
 back. The key covers everything the result depends on (model, task, data settings other than
 train_size, and the calibration and evaluation rows themselves), so a sweep over a setting that
 does change the base model (another model, data.seed, ...) evaluates it once per value.
+
+Generating with the base model is the slow part of a generative run, so those tasks keep their
+results in paths.cache_dir/base/ (Task.base_cache_dir) and every later run with the same task,
+model, evaluation split and seed reads them back (the seed draws a warm start's new layers).
 """
 
 from __future__ import annotations

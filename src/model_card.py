@@ -18,6 +18,19 @@ USES = {
         "(chosen for the target recall) may be left unread. It is a pre-screening aid: it never "
         "enrols or excludes a patient, and every flagged pair is checked against the full record."
     ),
+    "summarize_radiology": (
+        "Drafts the numbered impression of a radiology report for the reading radiologist to edit "
+        "and sign. It is a drafting aid: every impression is checked against the images and the "
+        "findings before it is signed."
+    ),
+    "summarize_discharge": (
+        "Drafts a brief summary of a discharge summary for the discharging clinician to check. "
+        "Medications and follow-up in the draft are checked against the full record before use."
+    ),
+    "summarize_operative": (
+        "Drafts a short summary of an operative note (operation, diagnosis, outcome) for the "
+        "surgeon to check; it never replaces the signed operative note."
+    ),
 }
 TOP_CODES = 15
 
@@ -212,10 +225,19 @@ def _limitations(manifest: dict) -> list[str]:
         out.append(
             f"The evaluation split has {n_eval} examples: see the confidence intervals before comparing runs."
         )
-    out.append(
-        "Decision thresholds were tuned on a validation slice of the training data; "
-        "a different case mix may need them re-tuned."
-    )
+    if (
+        manifest["config"]["model"].get("family", "classifier") == "classifier"
+        or manifest["task"] == "eligibility"
+    ):
+        out.append(
+            "Decision thresholds were tuned on a validation slice of the training data; "
+            "a different case mix may need them re-tuned."
+        )
+    if manifest["task"].startswith("summarize_"):
+        out.append(
+            "Summaries are generated text: ROUGE and fact recall measure overlap with the reference "
+            "summaries, not clinical correctness, and a fact the model adds is not penalised."
+        )
     return out
 
 

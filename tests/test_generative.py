@@ -249,10 +249,30 @@ def test_summarisation_on_the_default_model_end_to_end_with_wandb(tmp_path):
     )
     assert metrics["main_metric"] == "rougeL" and metrics["timing"]["train_s"] > 0
     card = (tmp_path / "run" / "MODEL_CARD.md").read_text()
-    assert "rougeL" in card and "fact_recall" in card
+    assert "rougeL" in card and "fact_recall" in card and "radiologist" in card
+    assert "not clinical correctness" in card
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["config"]["model"]["family"] == "seq2seq"
     (offline,) = find_offline_runs(tmp_path / "run")
     summary = read_offline_run(offline).summary
     assert summary[summary_key("tuned", "rougeL")] == pytest.approx(metrics["tuned"]["rougeL"])
     assert summary_key("delta", "fact_recall") in summary
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ("model=tiny_llama", "model.family=seq2seq"),
+            "model.family=seq2seq needs an encoder-decoder.*llama",
+        ),
+        (("model=tiny_t5", "model.family=causal_lm"), "causal_lm needs a decoder-only.*family=seq2seq"),
+        (("model=minilm_seq2seq", "model.family=causal_lm"), "causal_lm needs a decoder-only.*bert model"),
+    ],
+)
+def test_a_checkpoint_that_cannot_be_the_family_is_refused(tmp_path, overrides, message):
+    from src.preflight import check_model
+
+    task = task_for(tmp_path, *overrides)
+    with pytest.raises(MedtuneError, match=message):
+        check_model(task.cfg.model)

@@ -26,7 +26,11 @@ from transformers import (
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
-from transformers.models.auto.modeling_auto import MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES
+from transformers.models.auto.modeling_auto import (
+    MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+    MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+    MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES,
+)
 
 from src.errors import MedtuneError
 from src.models import build
@@ -50,12 +54,35 @@ def special_ids(tokenizer: PreTrainedTokenizerBase) -> dict[str, int]:
     return {"pad": pad, "eos": eos, "start": pad if start is None else start}
 
 
+def is_encoder_decoder(config: PretrainedConfig) -> bool:
+    return config.model_type in MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES or config.is_encoder_decoder
+
+
+def is_encoder_only(config: PretrainedConfig) -> bool:
+    """BERT shapes: masked-LM encoders (some also load as causal LMs, which they were not trained as)."""
+    return config.model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES and not is_encoder_decoder(config)
+
+
 def is_warm_start(config: PretrainedConfig) -> bool:
     """An encoder-only checkpoint asked to be a seq2seq model."""
-    return (
-        config.model_type not in MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES
-        and not config.is_encoder_decoder
-    )
+    return not is_encoder_decoder(config)
+
+
+def check_family(model_cfg: DictConfig, config: PretrainedConfig) -> None:
+    """MedtuneError when the checkpoint's architecture cannot be model.family."""
+    kind, name = config.model_type, model_cfg.name_or_path
+    two_sided = is_encoder_decoder(config) or is_encoder_only(config)
+    if model_cfg.family == "causal_lm" and (kind not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES or two_sided):
+        fix = "seq2seq" if two_sided else "classifier"
+        raise MedtuneError(
+            "model.family=causal_lm needs a decoder-only checkpoint (Llama, Mistral, Qwen, GPT-2 shapes); "
+            f"{name} is a {kind} model: set model.family={fix}, or choose a causal_lm config"
+        )
+    if model_cfg.family == "seq2seq" and not two_sided:
+        raise MedtuneError(
+            "model.family=seq2seq needs an encoder-decoder checkpoint (T5, BART) or an encoder to "
+            f"warm-start one from (BERT shapes); {name} is a {kind} model: set model.family=causal_lm"
+        )
 
 
 def random_config(model_cfg: DictConfig, tokenizer: PreTrainedTokenizerBase) -> PretrainedConfig:
@@ -74,9 +101,10 @@ def random_config(model_cfg: DictConfig, tokenizer: PreTrainedTokenizerBase) -> 
 
 def model_config(model_cfg: DictConfig, tokenizer: PreTrainedTokenizerBase) -> PretrainedConfig:
     """The checkpoint's config (or the random_init one): what preflight checks before loading."""
-    if model_cfg.random_init is not None:
-        return random_config(model_cfg, tokenizer)
-    return build.load_model_config(model_cfg)
+    config = random_config(model_cfg, tokenizer) if model_cfg.random_init is not None else None
+    config = config or build.load_model_config(model_cfg)
+    check_family(model_cfg, config)
+    return config
 
 
 def load_generative(model_cfg: DictConfig, tokenizer: PreTrainedTokenizerBase, seed: int) -> PreTrainedModel:

@@ -119,9 +119,9 @@ class GenerativeTask(Task):
         total = sum(len(d) for d in splits.values())
         if cut["text"]:
             log.warning(
-                "%d of %d notes are longer than model.max_length=%d tokens allows: their tails were cut, "
-                "in a conversation its longest user turn's (raise model.max_length, up to the model's "
-                "context, to read them)",
+                "%d of %d notes are longer than model.max_length=%d tokens allows: their tails were cut "
+                "(in a conversation, its longest user turn's); raise model.max_length, up to the "
+                "model's context, to read them",
                 cut["text"], total, cfg.model.max_length,
             )  # fmt: skip
         if cut["target"]:
