@@ -28,6 +28,24 @@ NOTES = [
 ]
 
 
+def train_run(tmp_path: Path, run_dir: Path, *overrides: str) -> dict:
+    """`python -m src.train <overrides>` in a subprocess writing run_dir, with its own data and
+    base-result cache under tmp_path; returns its metrics.json."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "src.train", f"hydra.run.dir={run_dir}", *overrides],
+        cwd=ROOT,
+        env={**os.environ, "MEDTUNE_CACHE_DIR": str(tmp_path / "cache")},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     return path

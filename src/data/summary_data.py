@@ -133,10 +133,7 @@ def load_summary_rows(task: str, data_cfg: DictConfig, cache_dir: str) -> Summar
         eval=eval_rows,
         files=files,
         stats={
-            "pool_size": len(pool),
-            "n_train": len(train),
-            "n_val": len(val),
-            "n_eval": len(eval_rows),
+            **splits.split_counts(pool, train, val, eval_rows),
             "facts_per_summary_eval": round(sum(len(r["facts"]) for r in eval_rows) / len(eval_rows), 3),
             "eval_summaries_without_facts": sum(not r["facts"] for r in eval_rows),
             **{key: stats[key] for key in READ_COUNTS},
