@@ -28,7 +28,7 @@ NOTES = [
 ]
 
 
-def train_run(tmp_path: Path, run_dir: Path, *overrides: str) -> dict:
+def train_run(tmp_path: Path, run_dir: Path, *overrides: str, timeout: int = 900) -> dict:
     """`python -m src.train <overrides>` in a subprocess writing run_dir, with its own data and
     base-result cache under tmp_path; returns its metrics.json."""
     import subprocess
@@ -40,7 +40,7 @@ def train_run(tmp_path: Path, run_dir: Path, *overrides: str) -> dict:
         env={**os.environ, "MEDTUNE_CACHE_DIR": str(tmp_path / "cache")},
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=timeout,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads((run_dir / "metrics.json").read_text())

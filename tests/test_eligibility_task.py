@@ -4,14 +4,11 @@ schema and one end-to-end run."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections import Counter
 
 import pytest
 import torch
-from conftest import ROOT, compose_config, write_jsonl
+from conftest import compose_config, train_run, write_jsonl
 
 from src.data.criteria import criteria_list, record_lines, split_criteria
 from src.data.eligibility_data import load_rows
@@ -198,26 +195,15 @@ def test_pairs_keep_the_criteria_whole_and_count_what_is_cut(tmp_path, tiny_bert
 
 def test_eligibility_trains_end_to_end(tmp_path, tiny_bert):
     run_dir = tmp_path / "run"
-    result = subprocess.run(
-        [
-            *(sys.executable, "-m", "src.train", "task=eligibility", f"hydra.run.dir={run_dir}"),
-            *(
-                f"model.name_or_path={tiny_bert}",
-                "task.max_length=128",
-                "logger=none",
-                "trainer.max_epochs=1",
-            ),
-            *("data.synthetic.n_train=150", "data.synthetic.n_eval=60", "data.synthetic.eval_size=null"),
-            *("data.synthetic.val_size=30", "data.train_size=100"),
-        ],
-        cwd=ROOT,
-        env={**os.environ, "MEDTUNE_CACHE_DIR": str(tmp_path / "cache")},
-        capture_output=True,
-        text=True,
+    metrics = train_run(
+        tmp_path,
+        run_dir,
+        "task=eligibility",
+        *(f"model.name_or_path={tiny_bert}", "task.max_length=128", "logger=none", "trainer.max_epochs=1"),
+        *("data.synthetic.n_train=150", "data.synthetic.n_eval=60", "data.synthetic.eval_size=null"),
+        *("data.synthetic.val_size=30", "data.train_size=100"),
         timeout=600,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    metrics = json.loads((run_dir / "metrics.json").read_text())
     keys = {"accuracy", "precision", "recall", "f1", "auroc", "recall_at_threshold", "wss_at_target", "wss95"}
     assert set(metrics["base"]) == set(metrics["tuned"]) == keys and metrics["main_metric"] == "wss_at_target"
     assert (metrics["data"]["n_train"], metrics["data"]["n_val"], metrics["data"]["n_eval"]) == (100, 30, 60)

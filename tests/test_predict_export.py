@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import NOTES, ROOT, coding_rows, write_jsonl
+from conftest import NOTES, ROOT, coding_rows, train_run, write_jsonl
 
 from src import export, predict
 from src.inference import load_predictor
@@ -27,21 +26,15 @@ IDS = [f"p{i}" for i in range(len(TEXTS))][::-1]  # not sorted: the output must 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory, tiny_bert) -> Path:
     tmp = tmp_path_factory.mktemp("predict-export")
-    result = subprocess.run(
-        [
-            *(sys.executable, "-m", "src.train", f"hydra.run.dir={tmp / 'run'}", "logger=none"),
-            *(f"data.path={write_jsonl(tmp / 'train.jsonl', coding_rows(40, 't'))}", "data.train_size=null"),
-            f"data.eval_path={write_jsonl(tmp / 'eval.jsonl', coding_rows(16, 'e'))}",
-            *(f"model.name_or_path={tiny_bert}", "model.lora_top_layers=null", "model.max_length=32"),
-            *("data.max_chunks=3", "data.chunk_overlap=4", "trainer.max_epochs=1"),
-        ],
-        cwd=ROOT,
-        env={**os.environ, "MEDTUNE_CACHE_DIR": str(tmp / "cache")},
-        capture_output=True,
-        text=True,
-        timeout=900,
+    train_run(
+        tmp,
+        tmp / "run",
+        "logger=none",
+        *(f"data.path={write_jsonl(tmp / 'train.jsonl', coding_rows(40, 't'))}", "data.train_size=null"),
+        f"data.eval_path={write_jsonl(tmp / 'eval.jsonl', coding_rows(16, 'e'))}",
+        *(f"model.name_or_path={tiny_bert}", "model.lora_top_layers=null", "model.max_length=32"),
+        *("data.max_chunks=3", "data.chunk_overlap=4", "trainer.max_epochs=1"),
     )
-    assert result.returncode == 0, result.stderr[-3000:]
     return tmp / "run"
 
 
