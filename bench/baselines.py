@@ -28,7 +28,8 @@ import torch
 from transformers import get_linear_schedule_with_warmup
 
 from src.config import compose_config, validate
-from src.train import make_task, quiet_libraries
+from src.tasks import make_task
+from src.train import quiet_libraries
 from src.training.module import TaskDataModule
 from src.training.resumable_loader import padding_counts
 

@@ -50,7 +50,7 @@ def step_throughput(overrides: list[str], autocast: torch.dtype | None, cached: 
     """Training tokens/s of the default model and head under `overrides` (best of `steps`).
 
     cached: the step starts from the lower layers' output, computed once beforehand, as
-    training does when trainer.cache_frozen_layers applies (src/training/prefix_cache.py).
+    training does when trainer.cache_frozen_layers applies (src/models/prefix_cache.py).
     """
     cfg = validate(compose_config(overrides))
     torch.manual_seed(0)

@@ -6,12 +6,12 @@ rejects unknown keys and converts or rejects values, and reports the offending k
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any, get_type_hints
 
 from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from src.errors import MedtuneError
@@ -30,150 +30,96 @@ def compose_config(overrides: list[str]) -> DictConfig:
             raise MedtuneError(f"{str(err).splitlines()[0]} (config groups live in {CONF_DIR})") from None
 
 
+def one_of(*allowed: Any) -> Any:
+    """A schema field whose value must be one of `allowed` (validate checks it, naming the key);
+    like every field, its default is in conf/."""
+    return field(default=MISSING, metadata={"choices": allowed})
+
+
 @dataclass
 class TaskConfig:
-    """What every task has; each task adds its own fields in a subclass (TASK_SCHEMAS).
+    """What every task has; a task package adds its own fields in a subclass (its schema.py),
+    which its task classes name as task_schema.
 
     _target_ is the task class for the classifier family, generative_target the one for the
     generative families (causal_lm, seq2seq); null where the task has no such class.
     """
 
-    _target_: str | None = "src.tasks.coding.CodingTask"
-    generative_target: str | None = None
-    name: str = "coding"
-    main_metric: str = "micro_f1"
+    _target_: str | None = MISSING
+    generative_target: str | None = MISSING
+    name: str = MISSING
+    main_metric: str = MISSING
     # Generative families: the prompt ({text} and the task's other fields filled in), the
     # reference's tokens kept for training, and the tokens generated for evaluation.
-    prompt: str = "{text}"
-    max_target_length: int = 128
-    max_new_tokens: int = 128
-
-
-@dataclass
-class CodingTaskConfig(TaskConfig):
-    threshold: str = "global"  # global | per_code: decision thresholds tuned on the val slice
-    min_val_positives: int = 3  # per_code: fewer positives than this falls back to the global one
-
-
-@dataclass
-class EligibilityTaskConfig(TaskConfig):
-    _target_: str = "src.tasks.eligibility.EligibilityTask"
-    name: str = "eligibility"
-    main_metric: str = "wss_at_target"
-    target_recall: float = 0.95  # the operating threshold is the one reaching this recall on the val slice
-    max_length: int = 512  # tokens of the (criteria, patient) pair
-    truncation: str = "only_second"  # which side loses its tail when the pair is longer (counted)
-    reader: str = "criteria"  # criteria: one (criterion, evidence lines) sequence each | pair: one sequence
-    evidence_lines: int = 3  # criteria reader: record lines read with each criterion
-    criterion_max_length: int = 96  # criteria reader: tokens of a (criterion, evidence) sequence
-
-
-@dataclass
-class SummarizationTaskConfig(TaskConfig):
-    """summarize_radiology / summarize_discharge / summarize_operative (metrics: src/summary_metrics.py)."""
-
-    _target_: str | None = None  # no classifier-family version: summaries are generated
-    generative_target: str | None = "src.tasks.summarization.SummarizationTask"
-    name: str = "summarize_radiology"
-    main_metric: str = "rougeL"
+    prompt: str = MISSING
+    max_target_length: int = MISSING
+    max_new_tokens: int = MISSING
 
 
 @dataclass
 class ModelConfig:
-    name_or_path: str = "sentence-transformers/all-MiniLM-L6-v2"
-    short_name: str = "minilm"
-    family: str = "classifier"  # classifier | causal_lm | seq2seq (src/models/generative.py)
-    tokenizer: str | None = None  # None = name_or_path's tokenizer
+    name_or_path: str = MISSING
+    short_name: str = MISSING
+    family: str = one_of("classifier", "causal_lm", "seq2seq")  # src/models/generative.py
+    tokenizer: str | None = MISSING  # None = name_or_path's tokenizer
     # A transformers config (model_type and sizes) built with random weights instead of loading
     # name_or_path's: tiny models that check a pipeline end to end offline (conf/model/tiny_*.yaml).
-    random_init: dict[str, Any] | None = None
-    chat_template: bool = True  # causal_lm: the tokenizer's chat template when it has one
-    dtype: str = "float32"
-    max_length: int = 128  # tokens per chunk
-    head: str = "label_attention"  # label_attention | pooled (see src/models/classifier.py)
-    chunk_pooling: str = "max"  # pooled head: how chunk embeddings of one note are combined: max | mean
-    head_init: str = "descriptions"  # label_attention head: start from code description embeddings | random
-    classifier_dropout: float = 0.1
-    encoder_dropout: float | None = None  # None = the checkpoint's own dropout rates
-    lora_target_modules: list[str] = field(default_factory=lambda: ["query", "value"])
-    lora_modules_to_save: list[str] = field(default_factory=lambda: ["classifier"])  # trained in full
-    lora_top_layers: int | None = None  # LoRA on the top N encoder layers; None = every layer
-    lora_stack: str = "all"  # seq2seq: all | decoder (LoRA in the decoder only; the encoder stays as trained)
-    trust_remote_code: bool = False
-    quantization: str | None = None  # None | 4bit | 8bit: bitsandbytes base weights (QLoRA), CUDA only
-    gradient_checkpointing: bool = False  # recompute layer activations in backward (src/models/efficiency.py)
+    random_init: dict[str, Any] | None = MISSING
+    chat_template: bool = MISSING  # causal_lm: the tokenizer's chat template when it has one
+    dtype: str = MISSING
+    max_length: int = MISSING  # tokens per chunk
+    head: str = one_of("label_attention", "pooled")  # see src/models/classifier.py
+    chunk_pooling: str = one_of("max", "mean")  # pooled head: how chunk embeddings of one note are combined
+    head_init: str = one_of("descriptions", "random")  # label_attention head: its starting weights
+    classifier_dropout: float = MISSING
+    encoder_dropout: float | None = MISSING  # None = the checkpoint's own dropout rates
+    lora_target_modules: list[str] = MISSING
+    lora_modules_to_save: list[str] = MISSING  # trained in full
+    lora_top_layers: int | None = MISSING  # LoRA on the top N encoder layers; None = every layer
+    lora_stack: str = one_of("all", "decoder")  # seq2seq: decoder = LoRA in the decoder only
+    trust_remote_code: bool = MISSING
+    quantization: str | None = one_of(None, "4bit", "8bit")  # bitsandbytes base weights (QLoRA), CUDA only
+    gradient_checkpointing: bool = (
+        MISSING  # recompute layer activations in backward (src/models/efficiency.py)
+    )
 
 
 @dataclass
 class LoraConfig:
-    r: int = 16
-    alpha: int = 32
-    dropout: float = 0.1
-    target_modules: list[str] = field(default_factory=lambda: ["query", "value"])
-    bias: str = "none"
-    use_dora: bool = False
-    modules_to_save: list[str] = field(default_factory=lambda: ["classifier"])
-    top_layers: int | None = None  # LoRA on the top N layers only; None = every layer
+    r: int = MISSING
+    alpha: int = MISSING
+    dropout: float = MISSING
+    target_modules: list[str] = MISSING
+    bias: str = one_of("none", "all", "lora_only")
+    use_dora: bool = MISSING
+    modules_to_save: list[str] = MISSING
+    top_layers: int | None = MISSING  # LoRA on the top N layers only; None = every layer
 
 
 @dataclass
 class SyntheticConfig:
-    n_train: int = 5000
-    n_eval: int = 1000
-    eval_size: int | None = 150  # notes of the eval split scored when data.eval_size is null
-    val_size: int = 100  # validation slice when data.val_size is null
-    seed: int = 0
+    n_train: int = MISSING
+    n_eval: int = MISSING
+    eval_size: int | None = MISSING  # notes of the eval split scored when data.eval_size is null
+    val_size: int = MISSING  # validation slice when data.val_size is null
+    seed: int = MISSING
 
 
 @dataclass
 class DataConfig:
-    """What every task's data has; each task adds its columns in a subclass (TASK_SCHEMAS)."""
+    """What every task's data has; a task package adds its columns in a subclass (its schema.py),
+    which its task classes name as data_schema."""
 
-    name: str = "synthetic_coding"
-    path: str | None = None  # training file (JSONL/CSV/Parquet); None = embedded synthetic data
-    eval_path: str | None = None  # evaluation file; None = carve data.eval_fraction from path
-    eval_fraction: float = 0.2
-    id_column: str = "id"
-    train_size: int | None = 500  # None = the whole training pool
-    eval_size: int | None = None  # None = the whole evaluation split (synthetic: see there)
-    val_size: float | None = None  # count (>= 1) or share (< 1) of the pool; None: see splits.py
-    seed: int = 0
+    name: str = MISSING
+    path: str | None = MISSING  # training file (JSONL/CSV/Parquet); None = embedded synthetic data
+    eval_path: str | None = MISSING  # evaluation file; None = carve data.eval_fraction from path
+    eval_fraction: float = MISSING
+    id_column: str = MISSING
+    train_size: int | None = MISSING  # None = the whole training pool
+    eval_size: int | None = MISSING  # None = the whole evaluation split (synthetic: see there)
+    val_size: float | None = MISSING  # count (>= 1) or share (< 1) of the pool; None: see splits.py
+    seed: int = MISSING
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
-
-
-@dataclass
-class CodingDataConfig(DataConfig):
-    text_column: str = "text"
-    codes_column: str = "codes"
-    codes_separator: str = ";"
-    min_code_count: int = 1
-    on_invalid_code: str = "error"  # error | warn (drop the code and count it)
-    descriptions_path: str | None = None  # JSON {code: description} for codes without one
-    max_chunks: int = 6
-    chunk_overlap: int = 8
-
-
-@dataclass
-class EligibilityDataConfig(DataConfig):
-    name: str = "synthetic_eligibility"
-    patient_column: str = "patient"
-    criteria_column: str = "criteria"
-    label_column: str = "label"
-    criteria_labels_column: str = "criteria_labels"  # optional per-criterion statuses (src/data/criteria.py)
-    positive_label: str = "eligible"
-    negative_label: str = "excluded"
-
-
-@dataclass
-class SummaryDataConfig(DataConfig):
-    name: str = "synthetic_radiology"
-    specialty: str = "radiology"  # the summary form the metrics expect, for rows without a specialty column
-    text_column: str = "text"
-    summary_column: str = "summary"
-    specialty_column: str | None = None  # per-row specialty (radiology | discharge | operative)
-    # table: text and summary columns; openai_chat: OpenAI chat fine-tuning JSONL (src/data/chat.py),
-    # causal_lm only
-    format: str = "table"
 
 
 @dataclass
@@ -204,7 +150,7 @@ class TrainerConfig:
     num_workers: int = 0
     log_every_n_steps: int = 10
     num_threads: int | None = None  # torch CPU threads; None = torch's default
-    cache_frozen_layers: bool = True  # lower layers below LoRA computed once (src/training/prefix_cache.py)
+    cache_frozen_layers: bool = True  # lower layers below LoRA computed once (src/models/prefix_cache.py)
     cache_max_gb: float = 4.0  # memory the cached features may take; more turns the cache off
     checkpoint_every_n_steps: int = 50  # plus one at each epoch end; 0 = epoch ends only
     keep_checkpoints: bool = False  # keep checkpoints/ after the run finished
@@ -226,62 +172,57 @@ class LoggerConfig:
 
 @dataclass
 class PathsConfig:
-    cache_dir: str = ".cache/medtune"
-    checkpoint_dir: str | None = None  # None = <run dir>/checkpoints; paths=sagemaker: /opt/ml/checkpoints
-    train_file: str | None = None  # paths=sagemaker: file names inside the train / eval channel folders
-    eval_file: str | None = None
+    cache_dir: str = MISSING
+    checkpoint_dir: str | None = MISSING  # None = <run dir>/checkpoints; paths=sagemaker: /opt/ml/checkpoints
+    train_file: str | None = MISSING  # paths=sagemaker: file names inside the train / eval channel folders
+    eval_file: str | None = MISSING
 
 
 @dataclass
 class MedtuneConfig:
-    task: TaskConfig = field(default_factory=CodingTaskConfig)
+    task: TaskConfig  # the task package's subclass (validate)
+    data: DataConfig
     model: ModelConfig = field(default_factory=ModelConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
-    data: DataConfig = field(default_factory=CodingDataConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
-    seed: int = 0
-    run_name: str = ""
-    resume: str | None = None  # a run dir to continue, or auto (see src/training/checkpoints.py)
+    seed: int = MISSING
+    run_name: str = MISSING
+    resume: str | None = MISSING  # a run dir to continue, or auto (see src/training/checkpoints.py)
 
-
-# task.name -> the task's own config schemas (task, data)
-TASK_SCHEMAS = {
-    "coding": (CodingTaskConfig, CodingDataConfig),
-    "eligibility": (EligibilityTaskConfig, EligibilityDataConfig),
-    "summarize_radiology": (SummarizationTaskConfig, SummaryDataConfig),
-    "summarize_discharge": (SummarizationTaskConfig, SummaryDataConfig),
-    "summarize_operative": (SummarizationTaskConfig, SummaryDataConfig),
-}
 
 CHOICES = {
-    "task.threshold": ("global", "per_code"),
-    "task.truncation": ("only_second", "only_first", "longest_first"),
-    "task.reader": ("criteria", "pair"),
-    "model.family": ("classifier", "causal_lm", "seq2seq"),
-    "model.head": ("label_attention", "pooled"),
-    "model.chunk_pooling": ("max", "mean"),
-    "model.head_init": ("descriptions", "random"),
-    "model.quantization": (None, "4bit", "8bit"),
-    "model.lora_stack": ("all", "decoder"),
-    "lora.bias": ("none", "all", "lora_only"),
-    "data.on_invalid_code": ("error", "warn"),
-    "data.specialty": ("radiology", "discharge", "operative"),
-    "data.format": ("table", "openai_chat"),
     "logger.backend": ("wandb", "csv", "none"),
     "logger.mode": ("offline", "online"),
     "trainer.fsdp.sharding_strategy": ("FULL_SHARD", "SHARD_GRAD_OP", "HYBRID_SHARD", "NO_SHARD"),
 }
 
 
+def schema_for(cfg: DictConfig) -> DictConfig:
+    """The structured schema of this composition: the shared groups' and its task package's."""
+    from src.tasks import task_class  # here: the task's package imports torch and transformers
+
+    cls = task_class(cfg.task)
+    return OmegaConf.structured(MedtuneConfig(task=cls.task_schema(), data=cls.data_schema()))
+
+
+def choices(schema: type, prefix: str = "") -> dict[str, tuple]:
+    """{dotted key: allowed values} of every one_of field in a schema dataclass, nested ones included."""
+    found = {}
+    hints = get_type_hints(schema)
+    for item in fields(schema):
+        if "choices" in item.metadata:
+            found[prefix + item.name] = item.metadata["choices"]
+        elif is_dataclass(hints[item.name]):
+            found.update(choices(hints[item.name], f"{prefix}{item.name}."))
+    return found
+
+
 def validate(cfg: DictConfig) -> DictConfig:
-    """cfg merged into the schema; MedtuneError naming the key for unknown keys or bad values."""
-    name = OmegaConf.select(cfg, "task.name")
-    if name not in TASK_SCHEMAS:
-        raise MedtuneError(f"task.name={name!r} is not one of {', '.join(TASK_SCHEMAS)} (conf/task/)")
-    task_schema, data_schema = TASK_SCHEMAS[name]
-    schema = OmegaConf.structured(MedtuneConfig(task=task_schema(), data=data_schema()))
+    """cfg merged into the schema; MedtuneError naming the key for unknown keys, missing values
+    or bad values."""
+    schema = schema_for(cfg)
     try:
         merged = OmegaConf.merge(schema, cfg)
         OmegaConf.resolve(merged)
@@ -292,8 +233,21 @@ def validate(cfg: DictConfig) -> DictConfig:
             f"invalid config key '{key}': {reason}. Check the spelling against conf/ "
             f"(python -m src.train --cfg job prints the composed config)"
         ) from None
-    for key, allowed in CHOICES.items():
-        value = OmegaConf.select(merged, key, default=allowed[0])  # keys of other tasks: absent
+    missing = sorted(OmegaConf.missing_keys(merged))
+    if missing:
+        raise MedtuneError(
+            f"config key '{missing[0]}' has no value (of {len(missing)} without one): set it in its "
+            f"YAML file under conf/ or on the command line ({missing[0]}=...)"
+        )
+    allowed_values = {
+        **{f"task.{k}": v for k, v in choices(OmegaConf.get_type(schema.task)).items()},
+        **{f"data.{k}": v for k, v in choices(OmegaConf.get_type(schema.data)).items()},
+        **{f"model.{k}": v for k, v in choices(ModelConfig).items()},
+        **{f"lora.{k}": v for k, v in choices(LoraConfig).items()},
+        **CHOICES,
+    }
+    for key, allowed in allowed_values.items():
+        value = OmegaConf.select(merged, key)
         if value not in allowed:
             listed = ", ".join("null" if a is None else a for a in allowed)
             raise MedtuneError(f"{key}={value!r} is not one of {listed}")

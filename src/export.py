@@ -10,7 +10,6 @@ python -m src.predict run=<out> codes notes with it as with the run dir.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -19,11 +18,10 @@ from pathlib import Path
 
 import transformers
 from omegaconf import MISSING
-from safetensors.torch import save_file
 
 from src.console import console
 from src.errors import MedtuneError, exit_on_user_error
-from src.inference import HEAD_FILE, META_FILE, load_predictor, parse_args
+from src.inference import load_predictor, parse_args
 
 USAGE = "python -m src.export run=<run dir> out=<new dir>"
 
@@ -43,12 +41,7 @@ def export(run: Path, out: Path) -> None:
     staging = out.with_name(f".{out.name}.partial-{os.getpid()}")
     staging.mkdir(parents=True)
     try:
-        predictor.model.encoder.save_pretrained(staging)  # safetensors in transformers 5
-        predictor.tokenizer.save_pretrained(staging)
-        head = {name: tensor.contiguous() for name, tensor in predictor.model.classifier.state_dict().items()}
-        save_file(head, staging / HEAD_FILE)
-        meta = {**predictor.meta, "exported_from": str(run.resolve())}
-        (staging / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        predictor.save(staging, exported_from=run)
         if out.exists():
             out.rmdir()
         staging.rename(out)

@@ -1,145 +1,61 @@
-"""A trained coding model ready to score notes, loaded from a run dir or from an export.
+"""Using a trained adapter: find the task class that trained a run dir or an export, and let
+it load its predictor (Task.read_meta, Task.load_predictor; a task that serves none says so).
 
-A run dir (python -m src.train) holds adapter/ (the LoRA adapter and trained head, plus
-medtune.json) and .hydra/resolved.yaml; an export (python -m src.export) holds the merged
-encoder, its tokenizer, classifier.safetensors and medtune.json. Both load into the same
-ChunkedNoteClassifier with the adapter merged, so both score a note alike (to ~1e-6).
-Weights are read from safetensors only: a pickle from a user's path could run any code.
+A run dir (python -m src.train) holds adapter/medtune.json and an export (python -m src.export)
+medtune.json; both name the task class ("task_class") whose package knows how to load them.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import torch
+from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
-from peft import PeftModel
-from safetensors.torch import load_file
-from tqdm.auto import tqdm
-from transformers import PreTrainedTokenizerBase
 
-from src.data.chunking import chunk_texts, collate_chunks, tokenizer_versions
 from src.errors import MedtuneError
-from src.models import build
-from src.models.classifier import ChunkedNoteClassifier
-from src.tasks.decision import Decision
-
-log = logging.getLogger(__name__)
 
 META_FILE = "medtune.json"
-HEAD_FILE = "classifier.safetensors"  # the trained head of an export
-ADAPTER_WEIGHTS = "adapter_model.safetensors"
 
 
-@dataclass
-class Predictor:
-    model: ChunkedNoteClassifier  # adapter merged, eval mode, on `device`
-    tokenizer: PreTrainedTokenizerBase
-    meta: dict  # medtune.json, completed with model.dtype/trust_remote_code and data columns
-    device: torch.device
-
-    @property
-    def labels(self) -> list[str]:
-        return self.meta["labels"]
-
-    @property
-    def decision(self) -> Decision:
-        return Decision(**self.meta["decision"])
-
-    def predict(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
-        """Probability of every code (columns in `labels` order), one row per text.
-
-        Notes are chunked exactly as in training: the same tokenizer, chunk length, overlap
-        and max_chunks.
-        """
-        max_length = self.meta["model"]["max_length"]
-        overlap, max_chunks = self.meta["chunking"]["overlap"], self.meta["chunking"]["max_chunks"]
-        parts = [torch.zeros((0, len(self.labels)))]  # so no texts gives an empty (0, labels) array
-        cut = 0
-        bar = tqdm(total=len(texts), desc="Coding notes", unit="note", disable=not progress)
-        with bar, torch.inference_mode():
-            for start in range(0, len(texts), batch_size):
-                batch_texts = texts[start : start + batch_size]
-                chunks, totals = chunk_texts(batch_texts, self.tokenizer, max_length, overlap, max_chunks)
-                cut += sum(total > max_chunks for total in totals)
-                batch = collate_chunks([{"chunks": c} for c in chunks], self.tokenizer.pad_token_id)
-                logits = self.model(**{key: value.to(self.device) for key, value in batch.items()})
-                parts.append(torch.sigmoid(logits).float().cpu())
-                bar.update(len(batch_texts))
-        if cut:
-            log.warning(
-                "%d of %d notes are longer than the model reads (max_chunks=%d chunks of %d tokens, "
-                "fixed at training); their tails were not read",
-                cut,
-                len(texts),
-                max_chunks,
-                max_length,
-            )
-        return torch.cat(parts).numpy()
-
-    def decide(self, scores: np.ndarray) -> list[list[str]]:
-        """Code sets from scores, by the decision rule tuned on the run's validation slice."""
-        return self.decision.apply(scores, self.labels)
-
-
-def read_meta(path: Path) -> dict:
-    """The settings of a run dir or an export (see Predictor.meta); cheap, loads no weights."""
+def task_class(path: Path) -> type:
+    """The task class recorded in the medtune.json of a run dir or an export."""
     if not path.is_dir():
         raise MedtuneError(
             f"run={path}: directory not found; give the run dir that python -m src.train printed "
             "('run dir: ...') or a dir written by python -m src.export"
         )
-    if (path / HEAD_FILE).is_file():
-        return _read_json(path / META_FILE)
-    meta_file = path / "adapter" / META_FILE
-    adapter_meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
-    task, family = adapter_meta.get("task"), adapter_meta.get("family", "classifier")
-    if task not in (None, "coding") or family != "classifier":
+    meta_file = path / META_FILE if (path / META_FILE).is_file() else path / "adapter" / META_FILE
+    if not meta_file.is_file():
         raise MedtuneError(
-            f"run={path} holds a task={task} adapter (model.family={family}); src.predict and src.export "
-            "serve classifier coding adapters. Load it with plain peft (README: Where results land)"
+            f"run={path} is neither a finished training run (no adapter/{META_FILE}, which a run writes "
+            f"when training ends) nor an export (no {META_FILE}); give a finished run dir or an export dir"
         )
-    if not (path / "adapter").is_dir():
+    target = read_json(meta_file).get("task_class")
+    if not target:
         raise MedtuneError(
-            f"run={path} is neither a finished training run (no adapter/, which a run writes when "
-            f"training ends) nor an export (no {HEAD_FILE}); give a finished run dir or an export dir"
+            f"{meta_file} names no task_class (written by an older medtune); retrain the adapter, or add "
+            '"task_class" with the class its run\'s conf/task file names (task._target_)'
         )
-    return _run_meta(path)
+    try:
+        return get_class(target)
+    except Exception as err:  # hydra wraps import errors in several types
+        raise MedtuneError(f"{meta_file}: task_class={target!r} cannot be imported: {err}") from None
 
 
-def load_predictor(path: str | Path, device: str = "auto") -> Predictor:
-    """The model of a run dir or an export, on `device` (auto: the GPU when there is one)."""
+def read_meta(path: Path) -> dict:
+    """The settings of a run dir or an export that prediction needs; cheap, loads no weights."""
+    return task_class(path).read_meta(path)
+
+
+def load_predictor(path: str | Path, device: str = "auto") -> Any:
+    """The trained model of a run dir or an export, on `device` (auto: the GPU when there is one)."""
     path = Path(path)
-    meta = read_meta(path)
-    target = resolve_device(device)
-    if (path / HEAD_FILE).is_file():
-        model_cfg = _model_cfg(meta, str(path))
-        model = build.classifier_base(build.load_encoder(model_cfg), len(meta["labels"]), model_cfg)
-        model.classifier.load_state_dict(load_file(path / HEAD_FILE))
-    else:
-        model_cfg = _model_cfg(meta, meta["base_model"])
-        base = build.classifier_base(build.load_encoder(model_cfg), len(meta["labels"]), model_cfg)
-        # Merged once here: scoring then runs at the base model's speed (see evaluate_tuned).
-        model = PeftModel.from_pretrained(base, path / "adapter").merge_and_unload()
-    trained_with, here = meta.get("versions"), tokenizer_versions()
-    if trained_with and trained_with != here:
-        log.warning(
-            "%s was trained with %s; this is %s: long notes may be cut into chunks differently and score "
-            "slightly differently. Install the versions in the run's manifest for identical predictions",
-            path,
-            _versions_text(trained_with),
-            _versions_text(here),
-        )
-    return Predictor(model.eval().to(target), build.load_tokenizer(model_cfg), meta, target)
-
-
-def _versions_text(versions: dict[str, str]) -> str:
-    return ", ".join(f"{name} {version}" for name, version in sorted(versions.items()))
+    return task_class(path).load_predictor(path, resolve_device(device))
 
 
 def resolve_device(name: str) -> torch.device:
@@ -172,42 +88,7 @@ def parse_args(schema: type, argv: list[str], usage: str) -> DictConfig:
     return args
 
 
-def _run_meta(run_dir: Path) -> dict:
-    """adapter/medtune.json plus what inference needs from the run's resolved config."""
-    adapter = run_dir / "adapter"
-    if not (adapter / ADAPTER_WEIGHTS).is_file():
-        raise MedtuneError(
-            f"{adapter / ADAPTER_WEIGHTS} not found: only safetensors adapters are loaded "
-            "(a .bin pickle can run code); re-save the adapter with peft's save_pretrained"
-        )
-    if "classifier" not in (_read_json(adapter / "adapter_config.json").get("modules_to_save") or []):
-        raise MedtuneError(
-            f"{adapter}: the adapter holds no trained classifier head (the run's lora.modules_to_save "
-            "lacked 'classifier'); retrain with lora.modules_to_save=[classifier]"
-        )
-    resolved = run_dir / ".hydra" / "resolved.yaml"
-    if not resolved.is_file():
-        raise MedtuneError(f"{resolved} not found: the run dir is incomplete; give the whole run dir")
-    cfg = OmegaConf.load(resolved)
-    meta = _read_json(adapter / META_FILE)
-    meta["model"] = {
-        **meta["model"],
-        "dtype": OmegaConf.select(cfg, "model.dtype", default="float32"),
-        "trust_remote_code": OmegaConf.select(cfg, "model.trust_remote_code", default=False),
-    }
-    meta["data"] = {
-        "text_column": OmegaConf.select(cfg, "data.text_column", default="text"),
-        "id_column": OmegaConf.select(cfg, "data.id_column", default="id"),
-    }
-    return meta
-
-
-def _model_cfg(meta: dict, name_or_path: str) -> DictConfig:
-    """The model config build.* expects; encoder dropout is moot, the model runs in eval mode."""
-    return OmegaConf.create({**meta["model"], "name_or_path": name_or_path, "encoder_dropout": None})
-
-
-def _read_json(path: Path) -> dict:
+def read_json(path: Path) -> dict:
     if not path.is_file():
         raise MedtuneError(f"{path} not found: the dir is incomplete; give a whole run dir or export dir")
     try:

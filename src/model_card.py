@@ -6,36 +6,23 @@ data itself, so the card holds no note text.
 
 from __future__ import annotations
 
-USES = {
-    "coding": (
-        "Suggests ICD-10-CM / CPT codes for a clinical note, for review by a certified coder. "
-        "It is a decision-support tool, not an autonomous coder: every suggested code set must be "
-        "checked before it is billed or reported."
-    ),
-    "eligibility": (
-        "Ranks patient records against a clinical trial's inclusion and exclusion criteria, so "
-        "that reviewers read the likely-eligible pairs first; pairs below the operating threshold "
-        "(chosen for the target recall) may be left unread. It is a pre-screening aid: it never "
-        "enrols or excludes a patient, and every flagged pair is checked against the full record."
-    ),
-    "summarize_radiology": (
-        "Drafts the numbered impression of a radiology report for the reading radiologist to edit "
-        "and sign. It is a drafting aid: every impression is checked against the images and the "
-        "findings before it is signed."
-    ),
-    "summarize_discharge": (
-        "Drafts a brief summary of a discharge summary for the discharging clinician to check. "
-        "Medications and follow-up in the draft are checked against the full record before use."
-    ),
-    "summarize_operative": (
-        "Drafts a short summary of an operative note (operation, diagnosis, outcome) for the "
-        "surgeon to check; it never replaces the signed operative note."
-    ),
-}
+from dataclasses import dataclass, field
+
+
+@dataclass
+class CardText:
+    """What a task's package says in the card (Task.card): the rest is the same for every task."""
+
+    uses: str = "See the task's documentation."
+    limitations: list[str] = field(default_factory=list)  # besides the data and split-size ones
+    usage: list[str] | None = None  # "How to use it" lines; None: the adapter and src.verify
+    label_noun: str = "label"  # what the training label counts are counts of ("code", ...)
+
+
 TOP_CODES = 15
 
 
-def render(manifest: dict) -> str:
+def render(manifest: dict, card: CardText) -> str:
     cfg = manifest["config"]
     metrics = manifest["metrics"]
     data = manifest["data"]
@@ -47,13 +34,13 @@ def render(manifest: dict) -> str:
         "",
         "## Intended use",
         "",
-        USES.get(manifest["task"], "See the task's documentation."),
+        card.uses,
         "Validated only on data like its evaluation split (below); re-evaluate before use on "
         "notes from another site, specialty or documentation style.",
         "",
         "## Data",
         "",
-        _data_section(data, cfg),
+        _data_section(data, cfg, card.label_noun),
         "",
         "## Training settings",
         "",
@@ -78,11 +65,11 @@ def render(manifest: dict) -> str:
     lines += [
         "## Known limitations",
         "",
-        *[f"- {item}" for item in _limitations(manifest)],
+        *[f"- {item}" for item in [*_limitations(manifest), *card.limitations]],
         "",
         "## How to use it",
         "",
-        *(_coding_usage() if _predictable(manifest) else _plain_usage()),
+        *(card.usage if card.usage is not None else _plain_usage()),
         "",
         "## Lineage",
         "",
@@ -106,29 +93,6 @@ def render(manifest: dict) -> str:
     return "\n".join(lines)
 
 
-def _predictable(manifest: dict) -> bool:
-    """A classifier coding adapter: the one kind src.predict and src.export serve."""
-    return manifest["task"] == "coding" and manifest["config"]["model"]["family"] == "classifier"
-
-
-def _coding_usage() -> list[str]:
-    return [
-        "```",
-        "python -m src.predict run=<this run dir> input=notes.jsonl output=predictions.jsonl",
-        "python -m src.verify <this run dir>        # re-hash adapter and data against manifest.json",
-        "```",
-        "",
-        "```python",
-        "from src.inference import load_predictor",
-        'predictor = load_predictor("<this run dir>")  # adapter merged into the base model',
-        "codes = predictor.decide(predictor.predict([note_text]))",
-        "```",
-        "",
-        "`adapter/` is a plain peft adapter (safetensors); `python -m src.export run=<this run dir> "
-        "out=<dir>` writes a standalone merged model.",
-    ]
-
-
 def _plain_usage() -> list[str]:
     return [
         "`adapter/` is a plain peft adapter (safetensors); `adapter/medtune.json` holds the label "
@@ -140,7 +104,7 @@ def _plain_usage() -> list[str]:
     ]
 
 
-def _data_section(data: dict, cfg: dict) -> str:
+def _data_section(data: dict, cfg: dict, name: str) -> str:
     stats = data["stats"]
     source = cfg["data"].get("path") or "the embedded synthetic notes (medtune's generator; no real patients)"
     out = [
@@ -156,7 +120,6 @@ def _data_section(data: dict, cfg: dict) -> str:
     counts = data.get("label_counts", {}).get("train", {})
     if counts:
         top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_CODES]
-        name = "code" if cfg["task"]["name"] == "coding" else "label"
         out += [
             "",
             f"Most frequent training {name}s (of {len(counts)}):",
@@ -208,35 +171,17 @@ def _results_table(metrics: dict) -> str:
 
 
 def _limitations(manifest: dict) -> list[str]:
-    stats = manifest["data"]["stats"]
+    """The limitations every task shares; Task.card adds its own."""
     out = []
     if not manifest["config"]["data"].get("path"):
         out.append(
             "Trained and evaluated on synthetic notes: the figures show the method works, "
             "not how it performs on your site's notes."
         )
-    if stats.get("eval_codes_outside_label_space"):
-        out.append(
-            f"{stats['eval_codes_outside_label_space']} gold codes in the evaluation split never "
-            "occur in training; the model cannot predict codes outside its label space."
-        )
     n_eval = next((s["n"] for name, s in manifest["data"]["splits"].items() if name == "eval"), None)
     if n_eval is not None and n_eval < 500:
         out.append(
             f"The evaluation split has {n_eval} examples: see the confidence intervals before comparing runs."
-        )
-    if (
-        manifest["config"]["model"].get("family", "classifier") == "classifier"
-        or manifest["task"] == "eligibility"
-    ):
-        out.append(
-            "Decision thresholds were tuned on a validation slice of the training data; "
-            "a different case mix may need them re-tuned."
-        )
-    if manifest["task"].startswith("summarize_"):
-        out.append(
-            "Summaries are generated text: ROUGE and fact recall measure overlap with the reference "
-            "summaries, not clinical correctness, and a fact the model adds is not penalised."
         )
     return out
 

@@ -22,7 +22,6 @@ import torch
 import transformers
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from hydra.utils import get_class
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
@@ -36,7 +35,7 @@ from src.paths import CONF_DIR
 from src.preflight import preflight
 from src.ranks import is_rank_zero
 from src.run_dir import existing_results, finished, sweep_dir, write_json, write_resolved_config
-from src.tasks.base import Task
+from src.tasks import make_task
 from src.training.checkpoints import (
     Checkpointer,
     checkpoint_path,
@@ -57,10 +56,6 @@ from src.training.loggers import (
 from src.training.module import FineTuneModule, TaskDataModule
 
 log = logging.getLogger("medtune")
-GENERATIVE_MODELS = (
-    "a generative model: model=minilm_seq2seq (embedded), model=tiny_llama (random, a smoke test), "
-    "or a causal_lm / seq2seq checkpoint such as model=qwen2_5_1_5b or model=flan_t5_base"
-)
 EXAMPLES_LOGGED = 20  # evaluation examples in the W&B table when logger.log_examples=true
 
 
@@ -78,31 +73,6 @@ def quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
-
-
-def make_task(cfg: DictConfig) -> Task:
-    """The task class for the model's family: task._target_ (classifier) or task.generative_target."""
-    family = cfg.model.family
-    if cfg.data.get("format") == "openai_chat" and family != "causal_lm":
-        # A conversation is one token sequence with loss on the assistant turns: a decoder-only model's.
-        raise MedtuneError(
-            f"data.format=openai_chat trains a causal_lm model on whole conversations, not "
-            f"model.family={family} (model={cfg.model.short_name}): choose model=tiny_llama (random, a "
-            "smoke test) or a causal_lm checkpoint such as model=qwen2_5_1_5b"
-        )
-    key = "_target_" if family == "classifier" else "generative_target"
-    target = cfg.task[key]
-    if target is None:
-        fits = "a classifier (e.g. model=minilm)" if family != "classifier" else GENERATIVE_MODELS
-        raise MedtuneError(
-            f"task={cfg.task.name} cannot run on model.family={family} (model={cfg.model.short_name}): "
-            f"choose {fits}"
-        )
-    try:
-        cls = get_class(target)
-    except Exception as err:  # hydra wraps import errors in several types
-        raise MedtuneError(f"task.{key}={target!r} cannot be imported: {err}") from None
-    return cls(cfg)
 
 
 def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict | None:
@@ -196,7 +166,7 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict | None:
         write_json(run_dir / "metrics.json", metrics)
         manifest = build_manifest(cfg, run_dir, task.lineage(data), metrics, started_at)
         write_json(run_dir / "manifest.json", manifest)
-        (run_dir / "MODEL_CARD.md").write_text(render_model_card(manifest))
+        (run_dir / "MODEL_CARD.md").write_text(render_model_card(manifest, task.card(manifest)))
         if not cfg.trainer.keep_checkpoints:  # the adapter is the result; checkpoints only served resuming
             remove_checkpoints(cfg, run_dir)
         log_artefact_lineage(logger, run_dir, manifest)

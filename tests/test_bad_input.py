@@ -5,8 +5,8 @@ import json
 import pytest
 from conftest import compose_config, write_jsonl
 
-from src.data.coding_data import load_coding_rows
 from src.errors import MedtuneError
+from src.tasks.coding.data import load_coding_rows
 
 
 def load(tmp_path, train, evaluation=None, *overrides):
@@ -127,7 +127,7 @@ def test_unknown_config_key_and_wrong_type():
 
 
 def test_generate_with_unknown_task_group_is_a_clear_error(capsys):
-    from src.data.generate import main
+    from src.generate import main
 
     with pytest.raises(SystemExit) as exit_info:
         main(["task=nope"])
@@ -137,7 +137,7 @@ def test_generate_with_unknown_task_group_is_a_clear_error(capsys):
 
 @pytest.mark.parametrize("task", ["summarize_radiology", "summarize_discharge", "summarize_operative"])
 def test_a_classifier_cannot_summarise_and_says_what_can(task):
-    from src.train import make_task
+    from src.tasks import make_task
 
     with pytest.raises(
         MedtuneError, match=f"task={task} cannot run on model.family=classifier.*minilm_seq2seq"

@@ -1,8 +1,8 @@
 import pytest
 
-from src.data.codes import normalize_code
 from src.data.splits import carve_eval, eval_subset, train_val_indices
 from src.errors import MedtuneError
+from src.tasks.coding.codes import normalize_code
 
 
 @pytest.mark.parametrize(

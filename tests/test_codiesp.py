@@ -8,9 +8,9 @@ from conftest import SHARED_DATA, compose_config
 from datasets import Dataset
 
 from src.data.chunking import tokenize_chunks
-from src.data.coding_data import load_coding_rows
 from src.errors import MedtuneError
 from src.models.build import load_tokenizer
+from src.tasks.coding.data import load_coding_rows
 
 CODIESP = SHARED_DATA / "codiesp"
 pytestmark = pytest.mark.skipif(not CODIESP.is_dir(), reason="../shared/data/codiesp is absent")

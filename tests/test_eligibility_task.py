@@ -10,12 +10,12 @@ import pytest
 import torch
 from conftest import compose_config, train_run, write_jsonl
 
-from src.data.criteria import criteria_list, record_lines, split_criteria
-from src.data.eligibility_data import load_rows
-from src.data.evidence import select_evidence
-from src.data.pairs import tokenize_pairs
 from src.errors import MedtuneError
-from src.tasks.eligibility_rule import eligibility_loss, log_eligible
+from src.tasks.eligibility.criteria import criteria_list, record_lines, split_criteria
+from src.tasks.eligibility.data import load_rows
+from src.tasks.eligibility.evidence import select_evidence
+from src.tasks.eligibility.pairs import tokenize_pairs
+from src.tasks.eligibility.rule import eligibility_loss, log_eligible
 
 CRITERIA = "Inclusion Criteria:\n* Age 18-75 years\n\nExclusion Criteria:\n* Active hepatitis B or C"
 
@@ -227,7 +227,7 @@ def test_eligibility_trains_end_to_end(tmp_path, tiny_bert):
 
 def test_criteria_scored_in_length_groups_match_one_padded_pass(tiny_bert):
     from src.models import build
-    from src.tasks.eligibility import SEQUENCES_PER_PASS, EligibilityTask
+    from src.tasks.eligibility.task import SEQUENCES_PER_PASS, EligibilityTask
 
     cfg = compose_config("task=eligibility", f"model.name_or_path={tiny_bert}")
     task = EligibilityTask(cfg)

@@ -17,7 +17,7 @@ from wandb_offline import find_offline_runs, read_offline_run
 
 from src.data.prompts import IGNORE, PromptEncoder, generation_batch, training_batch
 from src.errors import MedtuneError
-from src.tasks.summarization import SummarizationTask
+from src.tasks.summarization.task import SummarizationTask
 from src.training.loggers import summary_key
 
 TINY_GPT2 = (

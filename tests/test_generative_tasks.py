@@ -44,13 +44,13 @@ SMALL_SYNTHETIC = ("data.synthetic.n_train=60", "data.synthetic.n_eval=20", "dat
     ],
 )
 def test_parse_codes(output, codes):
-    from src.parsing import parse_codes
+    from src.tasks.coding.parsing import parse_codes
 
     assert parse_codes(output) == codes
 
 
 def test_codes_completion_parses_back():
-    from src.parsing import codes_completion, parse_codes
+    from src.tasks.coding.parsing import codes_completion, parse_codes
 
     assert codes_completion(["I10", "E11.9"]) == "E11.9; I10"
     assert parse_codes(codes_completion(["I10", "E11.9"])) == ["E11.9", "I10"]
@@ -70,13 +70,13 @@ def test_codes_completion_parses_back():
     ],
 )
 def test_parse_decision(output, decision):
-    from src.parsing import parse_decision
+    from src.tasks.eligibility.parsing import parse_decision
 
     assert parse_decision(output, "eligible", "excluded") is decision
 
 
 def test_parse_decision_multiword_labels():
-    from src.parsing import parse_decision
+    from src.tasks.eligibility.parsing import parse_decision
 
     assert parse_decision("Not eligible, ALT too high", "eligible", "not eligible") is False
     assert parse_decision("eligible", "eligible", "not eligible") is True
@@ -84,7 +84,7 @@ def test_parse_decision_multiword_labels():
 
 # -- metrics on hand-made outputs ----------------------------------------------------------------
 def test_coding_metrics_count_unparseable_as_wrong_and_apart():
-    from src.tasks.generative_coding import GenerativeCodingTask
+    from src.tasks.coding.generative import GenerativeCodingTask
 
     task = GenerativeCodingTask(compose_config("task=coding", "model=tiny_llama"))
     rows = [{"codes": ["E11.9", "I10"]}, {"codes": ["J18.9"]}, {"codes": ["I10"]}]
@@ -102,7 +102,7 @@ def test_coding_metrics_count_unparseable_as_wrong_and_apart():
 
 
 def eligibility_task():
-    from src.tasks.generative_eligibility import GenerativeEligibilityTask
+    from src.tasks.eligibility.generative import GenerativeEligibilityTask
 
     task = GenerativeEligibilityTask(compose_config("task=eligibility", "model=tiny_t5"))
     scores = np.array([2.0, 1.0, -1.0, 0.5])  # label scores: both eligible pairs rank first
@@ -185,7 +185,7 @@ class EchoFirstToken(torch.nn.Module):
 
 def test_label_scores_rank_pairs_toy_case():
     from src.generation import completion_log_likelihoods
-    from src.screening import screening_metrics, threshold_for_recall
+    from src.tasks.eligibility.screening import screening_metrics, threshold_for_recall
 
     positive, negative = [3, 1], [4, 1]  # label token + eos
     # prompts of different lengths whose first token hints at the label (3: eligible, 4: excluded)

@@ -7,8 +7,8 @@ import json
 from sklearn.metrics import f1_score
 from sklearn.preprocessing import MultiLabelBinarizer
 
-from src.data.synthetic_coding import CODE_TERMS, generate_coding_dataset
-from src.tasks.keyword_baseline import keyword_predict, micro_prf
+from src.tasks.coding.keyword_baseline import keyword_predict, micro_prf
+from src.tasks.coding.synthetic import CODE_TERMS, generate_coding_dataset
 
 
 def test_matches_whole_words_case_insensitively():

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from src.data.chunking import collate_chunks, even_windows
-from src.training.prefix_cache import WithPrefix
+from src.models.prefix_cache import WithPrefix
 from src.training.resumable_loader import (
     EpochShuffleSampler,
     LengthGroupedSampler,

@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 from conftest import coding_rows, compose_config, write_jsonl
 
-from src.data.coding_data import CodingRows, load_coding_rows
 from src.errors import MedtuneError
+from src.tasks.coding.data import CodingRows, load_coding_rows
 
 MALFORMED = Path(__file__).parent / "data" / "malformed"
 

@@ -1,6 +1,6 @@
 import pytest
 
-from src.metrics import coding_metrics, metric_delta
+from src.tasks.coding.metrics import coding_delta, coding_metrics
 
 
 def test_metrics_against_hand_computed_values():
@@ -26,7 +26,7 @@ def test_codes_outside_the_label_space_count_as_misses():
 def test_delta_in_percentage_points_and_relative_audit_change():
     base = {"micro_f1": 0.30, "audit_failure_rate": 0.90}
     tuned = {"micro_f1": 0.75, "audit_failure_rate": 0.45}
-    delta = metric_delta(base, tuned)
+    delta = coding_delta(base, tuned)
     assert delta["micro_f1"] == pytest.approx(45.0)
     assert delta["audit_failure_rate"] == pytest.approx(-45.0)
     assert delta["audit_failure_relative_change"] == pytest.approx(-0.5)
@@ -42,7 +42,7 @@ def test_bootstrap_resample_metrics_match_coding_metrics():
     import numpy as np
     from sklearn.preprocessing import MultiLabelBinarizer
 
-    from src.metrics import _resampled_metrics
+    from src.tasks.coding.metrics import _resampled_metrics
 
     rng = np.random.default_rng(3)
     codes = [f"C{i}" for i in range(12)]
@@ -63,7 +63,7 @@ def test_bootstrap_resample_metrics_match_coding_metrics():
 
 
 def test_bootstrap_intervals_bracket_the_estimate_and_pair_the_delta():
-    from src.metrics import bootstrap_intervals
+    from src.tasks.coding.metrics import bootstrap_intervals
 
     gold = [["A"], ["A", "B"], ["C"], ["B"], ["A", "C"]] * 8
     base = [["A"], ["A"], ["B"], ["B"], ["A"]] * 8

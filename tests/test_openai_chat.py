@@ -10,14 +10,15 @@ import pytest
 from conftest import compose_config, train_run, write_jsonl
 from omegaconf import OmegaConf
 
-from src.data.chat import read_conversations
 from src.data.prompts import IGNORE, PromptEncoder, training_batch
-from src.data.summary_data import load_summary_rows
 from src.data.synthetic import ensure_synthetic
 from src.errors import MedtuneError
 from src.models import build
-from src.summary_facts import extract_facts
-from src.train import make_task
+from src.tasks import make_task
+from src.tasks.summarization.chat import read_conversations
+from src.tasks.summarization.data import load_summary_rows
+from src.tasks.summarization.facts import extract_facts
+from src.tasks.summarization.synthetic import synthetic_source
 
 # A small template in the shape of the usual ones: role headers, an end-of-turn token after the
 # assistant's text, a generation prompt that opens the assistant's turn.
@@ -97,14 +98,14 @@ def test_chat_needs_a_jsonl_file_and_data_path(tmp_path):
     with pytest.raises(MedtuneError, match=r"reads JSON Lines \(\.jsonl\)"):
         list(read_conversations(path, _data_cfg(), Counter()))
     with pytest.raises(MedtuneError, match="data.path is empty"):
-        load_summary_rows("summarize_radiology", _data_cfg(), str(tmp_path))
+        load_summary_rows(_data_cfg(), str(tmp_path))
 
 
 def test_summary_rows_from_a_chat_file(tmp_path):
     rows = [GOOD, {"id": "r7", "messages": [USER, _assistant("1. Right lower lobe pneumonia.")]}]
     path = write_jsonl(tmp_path / "chat.jsonl", rows + [{**GOOD, "id": f"g{i}"} for i in range(8)])
     cfg = _data_cfg(f"data.path={path}", "data.val_size=1", "data.train_size=null")
-    data = load_summary_rows("summarize_radiology", cfg, str(tmp_path))
+    data = load_summary_rows(cfg, str(tmp_path))
     by_id = {row["id"]: row for row in data.train + data.val + data.eval}
     assert set(by_id) == {"chat:1", "r7", *(f"g{i}" for i in range(8))}  # no id: file stem and line
     first = by_id["chat:1"]
@@ -209,7 +210,7 @@ def test_other_families_are_refused_before_any_work(model):
 
 
 def test_chat_file_trains_end_to_end(tmp_path):
-    synthetic = ensure_synthetic("summarize_radiology", tmp_path / "synthetic", 40, 10, seed=0)
+    synthetic = ensure_synthetic(synthetic_source("radiology"), tmp_path / "synthetic", 40, 10, seed=0)
     system = {"role": "system", "content": "Write the impression of this report as a numbered list."}
     for split in ("train", "eval"):
         rows = [json.loads(line) for line in (synthetic / f"{split}.jsonl").read_text().splitlines()]

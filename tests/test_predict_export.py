@@ -112,7 +112,7 @@ def test_predict_writes_one_row_per_note_in_input_order(trained_run, predicted):
 
 def test_predictions_equal_the_training_code_path(trained_run, predicted, tiny_bert, tmp_path):
     """Merged model, batch-wise chunking without the cache, batches of 2 notes: same scores."""
-    from src.tasks.decision import Decision
+    from src.tasks.coding.decision import Decision
 
     predictor = load_predictor(trained_run, device="cpu")
     scores = predictor.predict(TEXTS, batch_size=2)

@@ -8,10 +8,9 @@ from conftest import NOTES, compose_config
 from datasets import Dataset
 
 from src.data.chunking import tokenize_chunks
-from src.data.coding_data import CodingRows
-from src.models import build
-from src.tasks.coding import CodingData, CodingTask
-from src.training import prefix_cache
+from src.models import build, prefix_cache
+from src.tasks.coding.data import CodingRows
+from src.tasks.coding.task import CodingData, CodingTask
 
 
 def setup(tiny_bert, tmp_path, *overrides):

@@ -14,8 +14,9 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from src.data.records import parse_code_list, read_table
-from src.metrics import METRIC_KEYS, coding_metrics, metric_delta
+from src.data.records import read_table
+from src.tasks.coding.data import parse_code_list
+from src.tasks.coding.metrics import METRIC_KEYS, coding_delta, coding_metrics
 
 # Modest example counts: these run in the ordinary suite on 2 CPU cores.
 FAST = settings(max_examples=60, deadline=None)
@@ -190,13 +191,13 @@ def test_metrics_without_any_code():
 
 @FAST
 @given(gold_and_preds(n_preds=2))
-def test_metric_delta_is_tuned_minus_base_in_points(data):
+def test_coding_delta_is_tuned_minus_base_in_points(data):
     gold, base_pred, tuned_pred = data
     base, tuned = coding_metrics(gold, base_pred), coding_metrics(gold, tuned_pred)
-    delta = metric_delta(base, tuned)
+    delta = coding_delta(base, tuned)
     for key in METRIC_KEYS:
         assert delta[key] == round(100.0 * (tuned[key] - base[key]), 4)
-        assert delta[key] == -metric_delta(tuned, base)[key]
+        assert delta[key] == -coding_delta(tuned, base)[key]
     before, after = base["audit_failure_rate"], tuned["audit_failure_rate"]
     relative = delta["audit_failure_relative_change"]
     # A relative change r means after = before * (1 + r); no failures before reports 0.
@@ -208,9 +209,9 @@ def test_metric_delta_is_tuned_minus_base_in_points(data):
 
 @FAST
 @given(gold_and_preds())
-def test_metric_delta_of_a_run_against_itself_is_zero(data):
+def test_coding_delta_of_a_run_against_itself_is_zero(data):
     metrics = coding_metrics(*data)
-    assert set(metric_delta(metrics, metrics).values()) == {0.0}
+    assert set(coding_delta(metrics, metrics).values()) == {0.0}
 
 
 @FAST
@@ -219,4 +220,4 @@ def test_perfect_tuning_removes_every_audit_failure(gold, data):
     pred = data.draw(st.lists(code_sets, min_size=len(gold), max_size=len(gold)))
     base = coding_metrics(gold, pred)
     assume(base["audit_failure_rate"] > 0)
-    assert metric_delta(base, coding_metrics(gold, gold))["audit_failure_relative_change"] == -1.0
+    assert coding_delta(base, coding_metrics(gold, gold))["audit_failure_relative_change"] == -1.0

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from src.screening import screening_metrics, threshold_for_recall
+from src.tasks.eligibility.screening import screening_metrics, threshold_for_recall
 
 # Ten pairs ranked by score; the eligible ones (1) score 0.9, 0.8, 0.6 and 0.3.
 SCORES = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05]
@@ -127,7 +127,7 @@ def test_bad_inputs_raise():
 
 
 def test_bootstrap_intervals_bracket_the_point_estimates_and_pair_the_delta():
-    from src.screening import screening_intervals
+    from src.tasks.eligibility.screening import screening_intervals
 
     rng = np.random.default_rng(1)
     labels = rng.random(200) < 0.3

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from conftest import SHARED_DATA, compose_config, write_jsonl
 
-from src.data.summary_data import load_rows, load_summary_rows
 from src.errors import MedtuneError
-from src.summary_facts import extract_facts
-from src.summary_metrics import summary_metrics
+from src.tasks.summarization.data import load_rows, load_summary_rows
+from src.tasks.summarization.facts import extract_facts
+from src.tasks.summarization.metrics import summary_metrics
 
 MTSAMPLES = SHARED_DATA / "mtsamples"
 
@@ -42,16 +42,16 @@ def test_embedded_data_generates_on_first_use(tmp_path):
         "data.synthetic.eval_size=15",
         "data.train_size=30",
     )
-    rows = load_summary_rows("summarize_operative", cfg, str(tmp_path))
+    rows = load_summary_rows(cfg, str(tmp_path))
     assert (len(rows.train), len(rows.val), len(rows.eval)) == (30, 10, 15)
     assert all(row["specialty"] == "operative" and row["facts"] for row in rows.train)
     assert rows.stats["facts_per_summary_eval"] > 3
-    again = load_summary_rows("summarize_operative", cfg, str(tmp_path))
+    again = load_summary_rows(cfg, str(tmp_path))
     assert again.train == rows.train  # same cache, same split
 
 
 def test_generate_command_writes_each_specialty(tmp_path, capsys):
-    from src.data.generate import main
+    from src.generate import main
 
     for specialty in ("radiology", "discharge", "operative"):
         main(
@@ -83,7 +83,7 @@ def test_user_files_with_renamed_columns_get_extracted_facts(tmp_path, fmt):
         "data.summary_column=impression",
         "data.train_size=10",
     )
-    rows = load_summary_rows("summarize_radiology", cfg, str(tmp_path))
+    rows = load_summary_rows(cfg, str(tmp_path))
     assert (len(rows.train), len(rows.eval)) == (10, 6)  # eval_fraction 0.2 of 30
     row = rows.eval[0]
     assert set(row) == {"id", "text", "summary", "specialty", "facts"}
@@ -139,7 +139,7 @@ def test_mtsamples_load_through_data_path(tmp_path, specialty):
     (Bariatrics, Urology, ...), not the summary form, so it is not used as data.specialty_column."""
     path = MTSAMPLES / f"{specialty}.jsonl"
     cfg = _cfg(f"summarize_{specialty}", f"data.path={path}", "data.train_size=null")
-    rows = load_summary_rows(f"summarize_{specialty}", cfg, str(tmp_path))
+    rows = load_summary_rows(cfg, str(tmp_path))
     n_lines = sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
     assert rows.stats["pool_size"] + rows.stats["n_eval"] == n_lines
     every = rows.train + rows.val + rows.eval

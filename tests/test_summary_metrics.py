@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from src.summary_facts import extract_facts, fact_key, facts_kept
-from src.summary_metrics import (
+from src.tasks.summarization.facts import extract_facts, fact_key, facts_kept
+from src.tasks.summarization.metrics import (
     METRIC_KEYS,
     fact_recall_by_kind,
     is_brief_prose,

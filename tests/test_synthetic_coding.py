@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import simple_icd_10_cm as icd
 
-from src.data.synthetic_coding import (
+from src.tasks.coding.synthetic import (
     CODE_TERMS,
     CPT_DESCRIPTIONS,
     GENERATOR_VERSION,

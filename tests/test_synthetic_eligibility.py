@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from src.data.synthetic_eligibility import (
+from src.tasks.eligibility.synthetic import (
     ELIGIBLE,
     EXCLUDED,
     MEASURES,

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from src.data.synthetic_summaries import SPECIALTIES, generate_summary_dataset, generate_summary_rows
-from src.summary_facts import extract_facts, fact_key
-from src.summary_metrics import STRUCTURE_RULES
+from src.tasks.summarization.facts import extract_facts, fact_key
+from src.tasks.summarization.metrics import STRUCTURE_RULES
+from src.tasks.summarization.synthetic import SPECIALTIES, generate_summary_dataset, generate_summary_rows
 
 
 @pytest.fixture(scope="module")

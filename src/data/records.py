@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import io
 import json
 import math
@@ -33,6 +34,8 @@ FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parq
 # How spreadsheets, pandas, R and SQL exports spell an empty cell.
 EMPTY_CELLS = frozenset({"", "na", "n/a", "nan", "null", "none"})
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+# The repairs read_table counts (module doc); every task reports them in its data stats.
+READ_COUNTS = ("utf8_bom_stripped", "utf16_decoded", "blank_lines_skipped")
 
 
 def read_table(path: str | Path, stats: Counter | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -237,33 +240,10 @@ def note_text(value: Any, column: str, where: str) -> str:
     return value
 
 
-def parse_code_list(value: Any, where: str, separator: str = ";") -> list[str]:
-    """Codes from a list, a JSON list in a string ('["I10"]') or a separated string ('I10;E11.9')."""
-    if is_missing(value):
-        return []
-    if hasattr(value, "tolist"):  # numpy arrays from Parquet
-        value = value.tolist()
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError:
-                raise MedtuneError(
-                    f"{where}: codes look like a JSON list but do not parse: {text[:60]!r}; "
-                    f"fix the list or separate the codes with data.codes_separator"
-                ) from None
-        else:
-            return [part.strip() for part in text.split(separator) if part.strip()]
-    if not isinstance(value, list):
-        raise MedtuneError(
-            f"{where}: codes must be a list of strings, got {type(value).__name__}; "
-            f'write them as ["I10", "E11.9"] or as one separated string "I10;E11.9"'
-        )
-    wrong = [code for code in value if not isinstance(code, str)]
-    if wrong:
-        raise MedtuneError(
-            f"{where}: codes must be a list of strings, got a list holding {type(wrong[0]).__name__} "
-            f'{wrong[0]!r}; quote each code ("I10")'
-        )
-    return [code.strip() for code in value if code.strip()]
+def rows_fingerprint(rows: list[dict]) -> str:
+    """sha256 over the canonical rows, in order: identifies an exact split."""
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(json.dumps(row, sort_keys=True, ensure_ascii=False).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()

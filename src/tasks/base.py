@@ -4,20 +4,29 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from omegaconf import DictConfig
 
+from src.data.synthetic import SyntheticSource
+from src.errors import MedtuneError
 from src.metrics import metric_delta
+from src.model_card import CardText
 from src.ranks import local_rank
 
 
 class Task(ABC):
     """One clinical task: its data, model head, loss, decision rule and metrics."""
 
+    # The task package's config schemas (its schema.py): src/config.py checks the composed
+    # task and data configs against them.
+    task_schema: ClassVar[type]
+    data_schema: ClassVar[type]
+
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg
+        self.rows: Any = None  # what check_data read: .train, .val, .eval, .files, .stats
         # The tuned model's metrics on the validation slice, set by evaluate_tuned: what a
         # hyperparameter search may select on without looking at the evaluation split.
         self.validation: dict[str, float] = {}
@@ -31,9 +40,20 @@ class Task(ABC):
             return torch.device("cuda", local_rank())
         return torch.device("cpu")
 
+    @classmethod
+    def class_path(cls) -> str:
+        """The dotted path conf/task/<name>.yaml names this class by."""
+        return f"{cls.__module__}.{cls.__qualname__}"
+
+    def synthetic(self) -> SyntheticSource | None:
+        """The embedded data read when data.path is empty (python -m src.generate writes it);
+        None: the task embeds none."""
+        return None
+
     @abstractmethod
     def check_data(self) -> None:
-        """Reads and validates the data files (MedtuneError on a problem), before any heavy work."""
+        """Reads and validates the data files into self.rows (MedtuneError on a problem), before
+        any heavy work; the embedded data is generated here on first use."""
 
     @abstractmethod
     def load_data(self) -> Any:
@@ -105,3 +125,21 @@ class Task(ABC):
     @abstractmethod
     def save_adapter(self, model: torch.nn.Module, data: Any, out_dir: Path) -> None:
         """Writes the adapter and what is needed to use it (label space, decision rule)."""
+
+    def card(self, manifest: dict) -> CardText:
+        """What MODEL_CARD.md says about this task: intended use, limitations, how to use it."""
+        return CardText()
+
+    @classmethod
+    def read_meta(cls, path: Path) -> dict:
+        """The settings src.predict / src.export need from a run dir or an export; loads no weights."""
+        raise MedtuneError(
+            f"run={path} holds a {cls.__name__} adapter, which src.predict and src.export do not serve "
+            "yet; load it with plain peft (README: Where results land)"
+        )
+
+    @classmethod
+    def load_predictor(cls, path: Path, device: torch.device) -> Any:
+        """The trained model of a run dir or an export, ready to score new inputs (src.inference)."""
+        cls.read_meta(path)
+        raise NotImplementedError  # read_meta refused; a serving task overrides both

@@ -48,7 +48,6 @@ class GenerativeTask(Task):
     def __init__(self, cfg):
         super().__init__(cfg)
         self.outputs: dict[str, list[str]] = {}  # evaluation-split outputs: base, tuned
-        self._rows = None
         self._model = None  # the peft model; evaluate_base scores it with the adapter disabled
 
     # -- what a task supplies ------------------------------------------------------------------
@@ -82,8 +81,8 @@ class GenerativeTask(Task):
 
     # -- data ------------------------------------------------------------------------------------
     def check_data(self) -> None:
-        self._rows = self.read_rows()
-        self._check_prompt(self._rows.train[0])
+        self.rows = self.read_rows()
+        self._check_prompt(self.rows.train[0])
 
     def _check_prompt(self, row: dict) -> None:
         fields = {**self.prompt_fields(row), "text": ""}
@@ -98,7 +97,7 @@ class GenerativeTask(Task):
 
     def load_data(self) -> GenerativeData:
         cfg = self.cfg
-        rows = self._rows or self.read_rows()
+        rows = self.rows or self.read_rows()
         tokenizer = build.load_tokenizer(cfg.model)
         self.encoder = PromptEncoder(
             tokenizer,
@@ -250,6 +249,7 @@ class GenerativeTask(Task):
         data_format = self.cfg.data.get("format", "table")  # only the summarisation data has one
         meta = {
             "task": self.cfg.task.name,
+            "task_class": self.class_path(),  # src.inference finds the predictor by it
             "family": model_cfg.family,
             "base_model": model_cfg.name_or_path,
             "tokenizer": model_cfg.tokenizer or model_cfg.name_or_path,

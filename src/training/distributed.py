@@ -4,6 +4,7 @@ strategy to build, and the setups that cannot work (which process is which: src/
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import lightning as L
 import torch
@@ -12,7 +13,9 @@ from omegaconf import DictConfig
 
 from src.config import device_count
 from src.errors import MedtuneError
-from src.tasks.base import Task
+
+if TYPE_CHECKING:  # the task interface, for type hints only: training imports no task code
+    from src.tasks.base import Task
 
 # Strategies that start their ranks in-process (torch.multiprocessing), not by re-running the command.
 SPAWNING = ("spawn", "fork", "notebook")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import TYPE_CHECKING
 
 import lightning as L
 import torch
@@ -15,9 +16,11 @@ from transformers import get_linear_schedule_with_warmup
 from src.console import console
 from src.errors import MedtuneError
 from src.models.efficiency import compile_encoder
-from src.tasks.base import Task
 from src.training.checkpoints import restore_rng_states, rng_states
 from src.training.resumable_loader import ResumableLoader, batches_per_epoch, example_lengths, padding_counts
+
+if TYPE_CHECKING:  # the task interface, for type hints only: training imports no task code
+    from src.tasks.base import Task
 
 
 class FineTuneModule(L.LightningModule):

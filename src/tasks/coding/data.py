@@ -2,31 +2,28 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig
 
-from src.data import splits
-from src.data.codes import code_description, normalize_code
-from src.data.records import note_text, parse_code_list, table_rows
-from src.data.synthetic import data_files
+from src.data import records, splits
+from src.data.records import is_missing, note_text, table_rows
+from src.data.synthetic import SyntheticSource, data_files
 from src.errors import MedtuneError
+from src.tasks.coding import synthetic
+from src.tasks.coding.codes import code_description, normalize_code
 
 log = logging.getLogger(__name__)
+# The embedded notes (with code_descriptions.json beside them) when data.path is empty.
+SYNTHETIC = SyntheticSource("coding", synthetic.GENERATOR_VERSION, synthetic.generate_coding_dataset)
 
 # Counted while reading the files (repairs and oddities, see src.data.records); always in stats.
-READ_COUNTS = (
-    "invalid_codes_dropped",
-    "rows_without_codes",
-    "utf8_bom_stripped",
-    "utf16_decoded",
-    "blank_lines_skipped",
-)
+READ_COUNTS = ("invalid_codes_dropped", "rows_without_codes", *records.READ_COUNTS)
 
 
 @dataclass
@@ -76,6 +73,38 @@ def _valid_codes(value: object, where: str, data_cfg: DictConfig, stats: Counter
     return sorted(set(codes))
 
 
+def parse_code_list(value: Any, where: str, separator: str = ";") -> list[str]:
+    """Codes from a list, a JSON list in a string ('["I10"]') or a separated string ('I10;E11.9')."""
+    if is_missing(value):
+        return []
+    if hasattr(value, "tolist"):  # numpy arrays from Parquet
+        value = value.tolist()
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError:
+                raise MedtuneError(
+                    f"{where}: codes look like a JSON list but do not parse: {text[:60]!r}; "
+                    f"fix the list or separate the codes with data.codes_separator"
+                ) from None
+        else:
+            return [part.strip() for part in text.split(separator) if part.strip()]
+    if not isinstance(value, list):
+        raise MedtuneError(
+            f"{where}: codes must be a list of strings, got {type(value).__name__}; "
+            f'write them as ["I10", "E11.9"] or as one separated string "I10;E11.9"'
+        )
+    wrong = [code for code in value if not isinstance(code, str)]
+    if wrong:
+        raise MedtuneError(
+            f"{where}: codes must be a list of strings, got a list holding {type(wrong[0]).__name__} "
+            f'{wrong[0]!r}; quote each code ("I10")'
+        )
+    return [code.strip() for code in value if code.strip()]
+
+
 def _separator_hint(raw_code: str, data_cfg: DictConfig) -> str:
     """Points at data.codes_separator when an 'invalid code' is really several codes."""
     for separator in (",", "|", " "):
@@ -86,7 +115,7 @@ def _separator_hint(raw_code: str, data_cfg: DictConfig) -> str:
 
 def resolve_files(data_cfg: DictConfig, cache_dir: str) -> dict[str, str]:
     """Paths of the training file, evaluation file (if any) and descriptions file (if any)."""
-    files = data_files("coding", data_cfg, cache_dir)
+    files = data_files(SYNTHETIC, data_cfg, cache_dir)
     if data_cfg.path is None:
         files["descriptions"] = str(Path(files["train"]).parent / "code_descriptions.json")
     elif data_cfg.descriptions_path:
@@ -167,12 +196,3 @@ def coding_lineage(rows: CodingRows) -> dict:
             for split in ("train", "eval")
         },
     }
-
-
-def rows_fingerprint(rows: list[dict]) -> str:
-    """sha256 over the canonical rows, in order: identifies an exact split."""
-    digest = hashlib.sha256()
-    for row in rows:
-        digest.update(json.dumps(row, sort_keys=True, ensure_ascii=False).encode())
-        digest.update(b"\n")
-    return digest.hexdigest()

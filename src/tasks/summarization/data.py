@@ -1,12 +1,12 @@
 """Summarisation examples: canonical rows {id, text, summary, specialty, facts}, and their splits.
 
-`facts` are the reference summary's key facts (src/summary_facts.py) that fact recall checks.
+`facts` are the reference summary's key facts (src/tasks/summarization/facts.py) that fact recall checks.
 The embedded synthetic rows carry them, recorded by the generator; for any other file they are
 extracted from the summary by the same extractor the metric uses, so the metric works on real
 data too. `specialty` (radiology | discharge | operative) picks the summary form the structure
 metric expects: data.specialty for every row, or a per-row data.specialty_column.
 
-data.format=openai_chat reads OpenAI chat fine-tuning files instead (src/data/chat.py): the
+data.format=openai_chat reads OpenAI chat fine-tuning files instead (src/tasks/summarization/chat.py): the
 reference summary is the last assistant turn, `text` the user turns (for examples and logs),
 the specialty data.specialty, and the row keeps its `messages`, which training encodes whole.
 """
@@ -20,14 +20,12 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from src.data import splits
-from src.data.chat import read_conversations
-from src.data.records import is_missing, note_text, table_rows
+from src.data.records import READ_COUNTS, is_missing, note_text, table_rows
 from src.data.synthetic import data_files
-from src.data.synthetic_summaries import SPECIALTIES
 from src.errors import MedtuneError
-from src.summary_facts import FACT_KINDS, extract_facts
-
-READ_COUNTS = ("utf8_bom_stripped", "utf16_decoded", "blank_lines_skipped")
+from src.tasks.summarization.chat import read_conversations
+from src.tasks.summarization.facts import FACT_KINDS, extract_facts
+from src.tasks.summarization.synthetic import SPECIALTIES, synthetic_source
 
 
 @dataclass
@@ -115,14 +113,14 @@ def _given_facts(value: object, where: str) -> list[dict[str, str]] | None:
     return [{"kind": f["kind"], "text": f["text"]} for f in value]
 
 
-def load_summary_rows(task: str, data_cfg: DictConfig, cache_dir: str) -> SummaryRows:
-    """The split rules every task shares (splits.split_examples); `task` names the embedded data."""
+def load_summary_rows(data_cfg: DictConfig, cache_dir: str) -> SummaryRows:
+    """The split rules every task shares (splits.split_examples); data.specialty names the embedded data."""
     if data_cfg.format == "openai_chat" and data_cfg.path is None:
         raise MedtuneError(
             "data.format=openai_chat reads your own file, but data.path is empty (the embedded "
             "synthetic data is a table): set data.path=<file>.jsonl"
         )
-    files = data_files(task, data_cfg, cache_dir)
+    files = data_files(synthetic_source(data_cfg.specialty), data_cfg, cache_dir)
     stats: Counter = Counter()
     pool = load_rows(files["train"], data_cfg, stats)
     eval_rows = load_rows(files["eval"], data_cfg, stats) if "eval" in files else None

@@ -3,7 +3,7 @@
 Each note is assembled from a sampled *case* (modality and findings, admission and hospital
 course, or operation), and the reference summary is written from the same case, so every fact
 in the summary is stated in the note. Each row also lists the summary's key facts
-({"kind", "text"}, see src/summary_facts.py), recorded while the summary is written rather than
+({"kind", "text"}, see src/tasks/summarization/facts.py), recorded while the summary is written rather than
 extracted afterwards; tests check that the extractor reads the same facts back.
 
 Rows: {"id", "text", "summary", "specialty", "facts"}. A row depends only on (specialty, seed,
@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import json
 import random
+from functools import partial
 from pathlib import Path
 
-from src.data.synthetic_discharge import build_discharge_summary
-from src.data.synthetic_operative import build_operative_note
-from src.data.synthetic_radiology import build_radiology_report
+from src.data.synthetic import SyntheticSource
+from src.tasks.summarization.discharge import build_discharge_summary
+from src.tasks.summarization.operative import build_operative_note
+from src.tasks.summarization.radiology import build_radiology_report
 
 GENERATOR_VERSION = "1.0.1"  # 1.0.1: no empty radiology section or impression
 BUILDERS = {
@@ -69,13 +71,8 @@ def generate_summary_dataset(specialty: str, folder: Path, seed: int, n_train: i
     return {"generator_version": GENERATOR_VERSION, "specialty": specialty, "seed": seed, **counts}
 
 
-def generate_radiology_dataset(folder: Path, seed: int, n_train: int, n_eval: int) -> dict:
-    return generate_summary_dataset("radiology", folder, seed, n_train, n_eval)
-
-
-def generate_discharge_dataset(folder: Path, seed: int, n_train: int, n_eval: int) -> dict:
-    return generate_summary_dataset("discharge", folder, seed, n_train, n_eval)
-
-
-def generate_operative_dataset(folder: Path, seed: int, n_train: int, n_eval: int) -> dict:
-    return generate_summary_dataset("operative", folder, seed, n_train, n_eval)
+def synthetic_source(specialty: str) -> SyntheticSource:
+    """The embedded notes of one specialty (cached as summarize_<specialty>-v...)."""
+    return SyntheticSource(
+        f"summarize_{specialty}", GENERATOR_VERSION, partial(generate_summary_dataset, specialty)
+    )

@@ -3,7 +3,7 @@
 A screening tool ranks pairs by a score and flags those at or above an operating threshold for a
 reviewer. The operating threshold is the one that reaches `task.target_recall` (0.95) of the
 eligible pairs of the validation slice (training data), then applied unchanged to the evaluation
-split; metrics in src/screening.py (recall at that threshold, work saved over sampling, AUROC, ...).
+split; metrics in screening.py (recall at that threshold, work saved over sampling, AUROC, ...).
 
 Base model (zero-shot): the pretrained encoder embeds the patient record, the trial's inclusion
 criteria and its exclusion criteria separately (mean pooling; the criteria text is split at its
@@ -13,8 +13,8 @@ exclusion heading the score is cos(patient, criteria).
 
 Tuned model, task.reader=criteria (default): the same encoder with a LoRA adapter and a
 one-output head scores each criterion of the trial as met or not, reading it with the record lines
-closest to it (src/data/evidence.py); the pair's score is P(eligible) under the eligibility rule
-(src/tasks/eligibility_rule.py). Criteria are trained on their own labels where the data has them
+closest to it (src/tasks/eligibility/evidence.py); the pair's score is P(eligible) under the eligibility rule
+(src/tasks/eligibility/rule.py). Criteria are trained on their own labels where the data has them
 (data.criteria_labels_column), otherwise through the rule from the pair label.
 
 task.reader=pair: the encoder reads the pair as one sequence ([CLS] criteria [SEP] patient [SEP],
@@ -37,18 +37,21 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from src.data.chunking import collate_chunks, tokenizer_versions
-from src.data.coding_data import rows_fingerprint
-from src.data.criteria import split_criteria
-from src.data.eligibility_data import EligibilityRows, eligibility_lineage, load_eligibility_rows
-from src.data.evidence import criterion_sequences
-from src.data.pairs import tokenize_pairs
+from src.data.records import rows_fingerprint
+from src.data.synthetic import SyntheticSource
 from src.errors import MedtuneError
-from src.models import build
+from src.model_card import CardText
+from src.models import build, prefix_cache
 from src.models.classifier import mean_pool
-from src.screening import screening_intervals, screening_metrics, threshold_for_recall
 from src.tasks.base import Task
-from src.tasks.eligibility_rule import eligibility_loss, log_eligible
-from src.training import prefix_cache
+from src.tasks.eligibility.card import ELIGIBILITY_CARD
+from src.tasks.eligibility.criteria import split_criteria
+from src.tasks.eligibility.data import SYNTHETIC, EligibilityRows, eligibility_lineage, load_eligibility_rows
+from src.tasks.eligibility.evidence import criterion_sequences
+from src.tasks.eligibility.pairs import tokenize_pairs
+from src.tasks.eligibility.rule import eligibility_loss, log_eligible
+from src.tasks.eligibility.schema import EligibilityDataConfig, EligibilityTaskConfig
+from src.tasks.eligibility.screening import screening_intervals, screening_metrics, threshold_for_recall
 
 log = logging.getLogger(__name__)
 SEQUENCES_PER_PASS = 32  # criteria reader: (criterion, evidence) sequences per encoder call
@@ -86,18 +89,23 @@ def embed_texts(
 
 
 class EligibilityTask(Task):
+    task_schema = EligibilityTaskConfig
+    data_schema = EligibilityDataConfig
+
     def __init__(self, cfg):
         super().__init__(cfg)
         self.scores: dict[str, dict[str, np.ndarray]] = {}  # base / tuned -> val / eval scores
         self.thresholds: dict[str, float] = {}  # base / tuned operating thresholds
-        self._rows: EligibilityRows | None = None
+
+    def synthetic(self) -> SyntheticSource:
+        return SYNTHETIC
 
     def check_data(self) -> None:
-        self._rows = load_eligibility_rows(self.cfg.data, self.cfg.paths.cache_dir)
+        self.rows = load_eligibility_rows(self.cfg.data, self.cfg.paths.cache_dir)
 
     def load_data(self) -> EligibilityData:
         cfg = self.cfg
-        rows = self._rows or load_eligibility_rows(cfg.data, cfg.paths.cache_dir)
+        rows = self.rows or load_eligibility_rows(cfg.data, cfg.paths.cache_dir)
         tokenizer = build.load_tokenizer(cfg.model)
         positions = getattr(build.load_model_config(cfg.model), "max_position_embeddings", None)
         if positions and cfg.task.max_length > positions:
@@ -366,10 +374,14 @@ class EligibilityTask(Task):
             "truncation": task.truncation,
         }
 
+    def card(self, manifest: dict) -> CardText:
+        return ELIGIBILITY_CARD
+
     def save_adapter(self, model: torch.nn.Module, data: EligibilityData, out_dir: Path) -> None:
         model.save_pretrained(out_dir)
         meta = {
-            "task": "eligibility",
+            "task": self.cfg.task.name,
+            "task_class": self.class_path(),  # src.inference finds the predictor by it
             "base_model": self.cfg.model.name_or_path,
             "labels": data.rows.labels,
             "threshold": self.thresholds["tuned"],  # flag score >= threshold as positive

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from src.summary_facts import fact_key
+from src.tasks.summarization.facts import fact_key
 
 
 @dataclass

@@ -12,7 +12,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from src.data.note_parts import Facts, Note, age_sex, cap, date, either, num
+from src.tasks.summarization.note_parts import Facts, Note, age_sex, cap, date, either, num
 
 
 @dataclass

@@ -4,7 +4,7 @@ record) in, the decision written out (data.positive_label / data.negative_label)
 The same rows and splits as EligibilityTask; the criteria fill the prompt whole and the record is
 the part cut to fit model.max_length. Each model (base: adapter disabled; tuned) is read twice:
 
-- its generated decision, parsed from the output's first word (src/parsing.py): accuracy,
+- its generated decision, parsed from the output's first word (src/tasks/eligibility/parsing.py): accuracy,
   precision, recall and f1. An output naming neither label counts as the wrong decision and,
   apart, in unparseable_rate.
 - a score per pair for ranking: log P(positive completion | prompt) - log P(negative completion |
@@ -20,18 +20,33 @@ from __future__ import annotations
 
 import numpy as np
 
-from src.data.eligibility_data import EligibilityRows, eligibility_lineage, load_eligibility_rows
+from src.data.synthetic import SyntheticSource
 from src.generation import completion_log_likelihoods
-from src.parsing import parse_decision
-from src.screening import decision_metrics, paired_intervals, screening_metrics, threshold_for_recall
+from src.model_card import CardText
+from src.tasks.eligibility.card import ELIGIBILITY_CARD
+from src.tasks.eligibility.data import SYNTHETIC, EligibilityRows, eligibility_lineage, load_eligibility_rows
+from src.tasks.eligibility.parsing import parse_decision
+from src.tasks.eligibility.schema import EligibilityDataConfig, EligibilityTaskConfig
+from src.tasks.eligibility.screening import (
+    decision_metrics,
+    paired_intervals,
+    screening_metrics,
+    threshold_for_recall,
+)
 from src.tasks.generative import GenerativeData, GenerativeTask
 
 
 class GenerativeEligibilityTask(GenerativeTask):
+    task_schema = EligibilityTaskConfig
+    data_schema = EligibilityDataConfig
+
     def __init__(self, cfg):
         super().__init__(cfg)
         self.scores: dict[str, dict[str, np.ndarray]] = {}  # base / tuned -> val / eval pair scores
         self.thresholds: dict[str, float] = {}  # base / tuned operating thresholds
+
+    def synthetic(self) -> SyntheticSource:
+        return SYNTHETIC
 
     def read_rows(self) -> EligibilityRows:
         return load_eligibility_rows(self.cfg.data, self.cfg.paths.cache_dir)
@@ -143,6 +158,9 @@ class GenerativeEligibilityTask(GenerativeTask):
             "threshold": self.thresholds["tuned"],  # flag score >= threshold as positive
             "target_recall": self.cfg.task.target_recall,
         }
+
+    def card(self, manifest: dict) -> CardText:
+        return ELIGIBILITY_CARD
 
     def lineage(self, data: GenerativeData) -> dict:
         return eligibility_lineage(data.rows, self.cfg.data.positive_label, self.cfg.data.negative_label)

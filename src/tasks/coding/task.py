@@ -25,15 +25,20 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from src.data.chunking import collate_chunks, tokenize_chunks, tokenizer_versions
-from src.data.coding_data import CodingRows, coding_lineage, load_coding_rows, rows_fingerprint
-from src.metrics import bootstrap_intervals, coding_metrics
-from src.models import build
+from src.data.records import rows_fingerprint
+from src.data.synthetic import SyntheticSource
+from src.model_card import CardText
+from src.models import build, prefix_cache
 from src.models.classifier import mean_pool, pool_notes
 from src.models.frozen_prefix import prefix_features, top_layers
+from src.models.prefix_cache import WithPrefix
 from src.tasks.base import Task
-from src.tasks.decision import Decision, tune_global, tune_per_code
-from src.training import prefix_cache
-from src.training.prefix_cache import WithPrefix
+from src.tasks.coding import predictor
+from src.tasks.coding.card import coding_card
+from src.tasks.coding.data import SYNTHETIC, CodingRows, coding_lineage, load_coding_rows
+from src.tasks.coding.decision import Decision, tune_global, tune_per_code
+from src.tasks.coding.metrics import bootstrap_intervals, coding_delta, coding_metrics
+from src.tasks.coding.schema import CodingDataConfig, CodingTaskConfig
 
 log = logging.getLogger(__name__)
 
@@ -49,20 +54,25 @@ class CodingData:
 
 
 class CodingTask(Task):
+    task_schema = CodingTaskConfig
+    data_schema = CodingDataConfig
+
     def __init__(self, cfg):
         super().__init__(cfg)
         self.predictions: dict[str, list[list[str]]] = {}  # eval-split code sets: base, tuned
         # Lower-layer features of the val and eval notes from the base evaluation, and how many
         # layers they cover (0: none kept); see prefix_cache.
         self.features: dict = {"layers": 0}
-        self._rows: CodingRows | None = None
+
+    def synthetic(self) -> SyntheticSource:
+        return SYNTHETIC
 
     def check_data(self) -> None:
-        self._rows = load_coding_rows(self.cfg.data, self.cfg.paths.cache_dir)
+        self.rows = load_coding_rows(self.cfg.data, self.cfg.paths.cache_dir)
 
     def load_data(self) -> CodingData:
         cfg = self.cfg
-        rows = self._rows or load_coding_rows(cfg.data, cfg.paths.cache_dir)  # read by check_data
+        rows = self.rows or load_coding_rows(cfg.data, cfg.paths.cache_dir)  # read by check_data
         tokenizer = build.load_tokenizer(cfg.model)
         tokenized, token_stats = {}, {}
         for split in ("train", "val", "eval"):
@@ -253,6 +263,9 @@ class CodingTask(Task):
         self.predictions["tuned"] = decision.apply(eval_scores, labels)
         return coding_metrics(_gold(data.eval), self.predictions["tuned"])
 
+    def delta(self, base: dict[str, float], tuned: dict[str, float]) -> dict[str, float]:
+        return coding_delta(base, tuned)
+
     def intervals(self, data: CodingData) -> dict:
         gold = _gold(data.eval)
         return bootstrap_intervals(
@@ -266,6 +279,17 @@ class CodingTask(Task):
             {"id": row["id"], "text": row["text"], "gold": row["codes"], "base": b, "tuned": t}
             for row, b, t in zip(rows, base, tuned, strict=True)
         ]
+
+    @classmethod
+    def read_meta(cls, path: Path) -> dict:
+        return predictor.read_meta(path)
+
+    @classmethod
+    def load_predictor(cls, path: Path, device: torch.device) -> predictor.Predictor:
+        return predictor.load_predictor(path, device)
+
+    def card(self, manifest: dict) -> CardText:
+        return coding_card(manifest, classifier=True)
 
     def lineage(self, data: CodingData) -> dict:
         return coding_lineage(data.rows)
@@ -282,7 +306,8 @@ class CodingTask(Task):
     def save_adapter(self, model: torch.nn.Module, data: CodingData, out_dir: Path) -> None:
         model.save_pretrained(out_dir)  # adapter_config.json + adapter_model.safetensors
         meta = {
-            "task": "coding",
+            "task": self.cfg.task.name,
+            "task_class": self.class_path(),  # src.inference finds the predictor by it
             "base_model": self.cfg.model.name_or_path,
             "labels": data.rows.labels,
             "decision": self.tuned_decision.to_dict(),

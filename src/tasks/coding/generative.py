@@ -1,20 +1,30 @@
 """Medical coding on the generative families: a note in, its codes written out ("E11.9; I10").
 
-The same rows, splits and validation as CodingTask (src/data/coding_data.py). The completion is
+The same rows, splits and validation as CodingTask (src/tasks/coding/data.py). The completion is
 the note's codes, sorted and joined by "; "; an output is parsed back into a code set
-(src/parsing.py) and scored with the coding metrics. An output with no valid code counts as an
+(src/tasks/coding/parsing.py) and scored with the coding metrics. An output with no valid code counts as an
 empty code set (wrong unless the note has none) and, apart, in unparseable_rate.
 """
 
 from __future__ import annotations
 
-from src.data.coding_data import CodingRows, coding_lineage, load_coding_rows
-from src.metrics import bootstrap_intervals, coding_metrics
-from src.parsing import NO_CODES, codes_completion, parse_codes
+from src.data.synthetic import SyntheticSource
+from src.model_card import CardText
+from src.tasks.coding.card import coding_card
+from src.tasks.coding.data import SYNTHETIC, CodingRows, coding_lineage, load_coding_rows
+from src.tasks.coding.metrics import bootstrap_intervals, coding_delta, coding_metrics
+from src.tasks.coding.parsing import NO_CODES, codes_completion, parse_codes
+from src.tasks.coding.schema import CodingDataConfig, CodingTaskConfig
 from src.tasks.generative import GenerativeTask
 
 
 class GenerativeCodingTask(GenerativeTask):
+    task_schema = CodingTaskConfig
+    data_schema = CodingDataConfig
+
+    def synthetic(self) -> SyntheticSource:
+        return SYNTHETIC
+
     def read_rows(self) -> CodingRows:
         return load_coding_rows(self.cfg.data, self.cfg.paths.cache_dir)
 
@@ -30,6 +40,9 @@ class GenerativeCodingTask(GenerativeTask):
         metrics["unparseable_rate"] = sum(codes is None for codes in parsed) / len(parsed)
         return metrics
 
+    def delta(self, base: dict[str, float], tuned: dict[str, float]) -> dict[str, float]:
+        return coding_delta(base, tuned)
+
     def score_intervals(self, rows: list[dict], base: list[str], tuned: list[str]) -> dict:
         # unparseable_rate has no interval: bootstrap_intervals resamples code sets only.
         return bootstrap_intervals(
@@ -38,6 +51,9 @@ class GenerativeCodingTask(GenerativeTask):
 
     def adapter_meta(self) -> dict:
         return {"completion": f"codes sorted and joined by '; ' ({NO_CODES!r} for none)"}
+
+    def card(self, manifest: dict) -> CardText:
+        return coding_card(manifest, classifier=False)
 
     def lineage(self, data) -> dict:
         return coding_lineage(data.rows)

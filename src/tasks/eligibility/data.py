@@ -2,7 +2,7 @@
 
 `label` is True for the positive class (data.positive_label, "eligible") and False for the
 negative one (data.negative_label, "excluded"); any other value is an error naming the row.
-`criteria_met` is optional: one bool per criterion of the row's criteria (src/data/criteria.py),
+`criteria_met` is optional: one bool per criterion of the row's criteria (src/tasks/eligibility/criteria.py),
 read from data.criteria_labels_column when the row has it, else None.
 """
 
@@ -16,11 +16,16 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from src.data import splits
-from src.data.coding_data import READ_COUNTS
-from src.data.criteria import STATUSES, criteria_list
-from src.data.records import is_missing, note_text, table_rows
-from src.data.synthetic import data_files
+from src.data.records import READ_COUNTS, is_missing, note_text, table_rows
+from src.data.synthetic import SyntheticSource, data_files
 from src.errors import MedtuneError
+from src.tasks.eligibility import synthetic
+from src.tasks.eligibility.criteria import STATUSES, criteria_list
+
+# The embedded pairs when data.path is empty.
+SYNTHETIC = SyntheticSource(
+    "eligibility", synthetic.GENERATOR_VERSION, synthetic.generate_eligibility_dataset
+)
 
 
 @dataclass
@@ -106,7 +111,7 @@ def _criteria_met(value: object, criteria: str, where: str, data_cfg: DictConfig
 
 def load_eligibility_rows(data_cfg: DictConfig, cache_dir: str) -> EligibilityRows:
     """The split rules every task shares (splits.split_examples), and an eligible pair in each split."""
-    files = data_files("eligibility", data_cfg, cache_dir)
+    files = data_files(SYNTHETIC, data_cfg, cache_dir)
     stats: Counter = Counter()
     pool = load_rows(files["train"], data_cfg, stats)
     eval_rows = load_rows(files["eval"], data_cfg, stats) if "eval" in files else None
@@ -127,11 +132,7 @@ def load_eligibility_rows(data_cfg: DictConfig, cache_dir: str) -> EligibilityRo
             **splits.split_counts(pool, train, val, eval_rows),
             "positive_share_train": round(sum(r["label"] for r in train) / len(train), 4),
             "positive_share_eval": round(sum(r["label"] for r in eval_rows) / len(eval_rows), 4),
-            **{
-                key: stats[key]
-                for key in READ_COUNTS
-                if key in ("utf8_bom_stripped", "utf16_decoded", "blank_lines_skipped")
-            },
+            **{key: stats[key] for key in READ_COUNTS},
         },
     )
 

@@ -1,19 +1,43 @@
 """Specialty summarisation: a radiology report, discharge summary or operative note in, its
 summary out (task=summarize_radiology | summarize_discharge | summarize_operative, one adapter
 each). Scored with ROUGE-1/2/L, structure compliance and clinical fact recall
-(src/summary_metrics.py); training and decoding are the generative families' (generative.py).
+(src/tasks/summarization/metrics.py); training and decoding are the generative families' (generative.py).
 """
 
 from __future__ import annotations
 
-from src.data.summary_data import SummaryRows, load_summary_rows
-from src.summary_metrics import summary_intervals, summary_metric_delta, summary_metrics
+from src.config import TaskConfig
+from src.data.synthetic import SyntheticSource
+from src.errors import MedtuneError
+from src.model_card import CardText
 from src.tasks.generative import GenerativeTask
+from src.tasks.summarization.card import summary_card
+from src.tasks.summarization.data import SummaryRows, load_summary_rows
+from src.tasks.summarization.metrics import summary_intervals, summary_metric_delta, summary_metrics
+from src.tasks.summarization.schema import SummaryDataConfig
+from src.tasks.summarization.synthetic import synthetic_source
 
 
 class SummarizationTask(GenerativeTask):
+    task_schema = TaskConfig  # summaries need nothing beyond what every generative task has
+    data_schema = SummaryDataConfig
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        family = cfg.model.family
+        if cfg.data.format == "openai_chat" and family != "causal_lm":
+            # A conversation is one token sequence with loss on the assistant turns: a decoder-only model's.
+            raise MedtuneError(
+                f"data.format=openai_chat trains a causal_lm model on whole conversations, not "
+                f"model.family={family} (model={cfg.model.short_name}): choose model=tiny_llama (random, a "
+                "smoke test) or a causal_lm checkpoint such as model=qwen2_5_1_5b"
+            )
+
+    def synthetic(self) -> SyntheticSource:
+        return synthetic_source(self.cfg.data.specialty)
+
     def read_rows(self) -> SummaryRows:
-        return load_summary_rows(self.cfg.task.name, self.cfg.data, self.cfg.paths.cache_dir)
+        return load_summary_rows(self.cfg.data, self.cfg.paths.cache_dir)
 
     def note_text(self, row: dict) -> str:
         return row["text"]
@@ -44,6 +68,9 @@ class SummarizationTask(GenerativeTask):
 
     def delta(self, base: dict[str, float], tuned: dict[str, float]) -> dict[str, float]:
         return summary_metric_delta(base, tuned)
+
+    def card(self, manifest: dict) -> CardText:
+        return summary_card(self.cfg.data.specialty)
 
     def lineage(self, data) -> dict:
         rows = data.rows

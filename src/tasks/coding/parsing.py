@@ -1,4 +1,4 @@
-"""Generated text back into a task's structure: a code set, or an eligibility decision.
+"""Generated text back into a code set: what GenerativeCodingTask scores.
 
 None means the output cannot be parsed; the tasks score it as wrong and count it apart
 (unparseable_rate), so a model that stops answering in the trained form shows up as such.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from src.data.codes import normalize_code
+from src.tasks.coding.codes import normalize_code
 
 # The completion of a note without codes: an empty completion would be indistinguishable from a
 # model that says nothing.
@@ -43,17 +43,3 @@ def parse_codes(text: str) -> list[str] | None:
             codes.add(code)
         i += 1
     return sorted(codes) or None
-
-
-def parse_decision(text: str, positive: str, negative: str) -> bool | None:
-    """True / False when the output starts with the positive / negative label (any case, any
-    punctuation after it); None otherwise."""
-    words = re.findall(r"\w+", text.lower())
-    matches = {
-        decision: len(label_words)
-        for decision, label in ((True, positive), (False, negative))
-        if (label_words := re.findall(r"\w+", label.lower())) and words[: len(label_words)] == label_words
-    }
-    if not matches:
-        return None
-    return max(matches, key=matches.get)  # both fit (one label starts the other): the longer one

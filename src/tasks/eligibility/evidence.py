@@ -18,7 +18,7 @@ from datasets import Dataset
 from transformers import PreTrainedTokenizerBase
 
 from src.data.chunking import cached_map
-from src.data.criteria import criteria_list, record_lines
+from src.tasks.eligibility.criteria import criteria_list, record_lines
 
 EVIDENCE_VERSION = "2"  # bump when the selection or the cached layout changes
 

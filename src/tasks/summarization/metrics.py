@@ -12,7 +12,7 @@ All values are fractions in [0, 1], averaged over examples except fact_recall (s
     reads them), no "HEADING:" sections, at most 120 words.
 - fact_recall: of all key facts of the reference summaries, the share the outputs state (pooled
   over examples, so a summary with more facts weighs more; examples without facts add nothing).
-  Facts and their matching are those of src/summary_facts.py: case, whitespace, units
+  Facts and their matching are those of src/tasks/summarization/facts.py: case, whitespace, units
   (mm/millimeters, cm -> mm), sides (L/left) are normalised, and a negation needs its cue.
 """
 
@@ -26,7 +26,7 @@ import numpy as np
 from rouge_score import rouge_scorer
 
 from src.metrics import metric_delta, percentile_intervals
-from src.summary_facts import FACT_KINDS, extract_facts, facts_kept
+from src.tasks.summarization.facts import FACT_KINDS, extract_facts, facts_kept
 
 METRIC_KEYS = ("rouge1", "rouge2", "rougeL", "structure_compliance", "fact_recall")
 MAX_WORDS = 120

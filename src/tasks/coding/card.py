@@ -1,0 +1,49 @@
+"""What MODEL_CARD.md says about a coding adapter (src/model_card.py writes the rest)."""
+
+from __future__ import annotations
+
+from src.model_card import CardText
+
+USES = (
+    "Suggests ICD-10-CM / CPT codes for a clinical note, for review by a certified coder. "
+    "It is a decision-support tool, not an autonomous coder: every suggested code set must be "
+    "checked before it is billed or reported."
+)
+THRESHOLDS = (
+    "Decision thresholds were tuned on a validation slice of the training data; "
+    "a different case mix may need them re-tuned."
+)
+# A classifier adapter is what src.predict and src.export serve.
+CLASSIFIER_USAGE = [
+    "```",
+    "python -m src.predict run=<this run dir> input=notes.jsonl output=predictions.jsonl",
+    "python -m src.verify <this run dir>        # re-hash adapter and data against manifest.json",
+    "```",
+    "",
+    "```python",
+    "from src.inference import load_predictor",
+    'predictor = load_predictor("<this run dir>")  # adapter merged into the base model',
+    "codes = predictor.decide(predictor.predict([note_text]))",
+    "```",
+    "",
+    "`adapter/` is a plain peft adapter (safetensors); `python -m src.export run=<this run dir> "
+    "out=<dir>` writes a standalone merged model.",
+]
+
+
+def coding_card(manifest: dict, classifier: bool) -> CardText:
+    limitations = []
+    unseen = manifest["data"]["stats"].get("eval_codes_outside_label_space")
+    if unseen:
+        limitations.append(
+            f"{unseen} gold codes in the evaluation split never occur in training; the model cannot "
+            "predict codes outside its label space."
+        )
+    if classifier:
+        limitations.append(THRESHOLDS)
+    return CardText(
+        uses=USES,
+        limitations=limitations,
+        usage=CLASSIFIER_USAGE if classifier else None,
+        label_noun="code",
+    )

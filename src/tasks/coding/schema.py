@@ -1,0 +1,28 @@
+"""The coding task's config keys (conf/task/coding.yaml, conf/data/coding.yaml): types and
+choices only; every default is in those files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from omegaconf import MISSING
+
+from src.config import DataConfig, TaskConfig, one_of
+
+
+@dataclass
+class CodingTaskConfig(TaskConfig):
+    threshold: str = one_of("global", "per_code")  # decision thresholds tuned on the val slice
+    min_val_positives: int = MISSING  # per_code: fewer positives than this falls back to the global one
+
+
+@dataclass
+class CodingDataConfig(DataConfig):
+    text_column: str = MISSING
+    codes_column: str = MISSING
+    codes_separator: str = MISSING
+    min_code_count: int = MISSING
+    on_invalid_code: str = one_of("error", "warn")  # warn: drop the code and count it
+    descriptions_path: str | None = MISSING  # JSON {code: description} for codes without one
+    max_chunks: int = MISSING
+    chunk_overlap: int = MISSING

@@ -1,0 +1,29 @@
+"""What MODEL_CARD.md says about a summarisation adapter (src/model_card.py writes the rest)."""
+
+from __future__ import annotations
+
+from src.model_card import CardText
+
+USES = {
+    "radiology": (
+        "Drafts the numbered impression of a radiology report for the reading radiologist to edit "
+        "and sign. It is a drafting aid: every impression is checked against the images and the "
+        "findings before it is signed."
+    ),
+    "discharge": (
+        "Drafts a brief summary of a discharge summary for the discharging clinician to check. "
+        "Medications and follow-up in the draft are checked against the full record before use."
+    ),
+    "operative": (
+        "Drafts a short summary of an operative note (operation, diagnosis, outcome) for the "
+        "surgeon to check; it never replaces the signed operative note."
+    ),
+}
+GENERATED = (
+    "Summaries are generated text: ROUGE and fact recall measure overlap with the reference "
+    "summaries, not clinical correctness, and a fact the model adds is not penalised."
+)
+
+
+def summary_card(specialty: str) -> CardText:
+    return CardText(uses=USES[specialty], limitations=[GENERATED])

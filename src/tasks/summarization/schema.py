@@ -1,0 +1,19 @@
+"""The summarisation tasks' data keys (conf/data/summarize_*.yaml): types and choices only;
+every default is in those files. Their task keys are the ones every task has (src/config.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from omegaconf import MISSING
+
+from src.config import DataConfig, one_of
+
+
+@dataclass
+class SummaryDataConfig(DataConfig):
+    specialty: str = one_of("radiology", "discharge", "operative")  # the summary form the metrics expect
+    text_column: str = MISSING
+    summary_column: str = MISSING
+    specialty_column: str | None = MISSING  # per-row specialty (radiology | discharge | operative)
+    format: str = one_of("table", "openai_chat")  # openai_chat: OpenAI chat fine-tuning JSONL (chat.py)
