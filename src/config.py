@@ -39,7 +39,7 @@ def one_of(*allowed: Any) -> Any:
 @dataclass
 class TaskConfig:
     """What every task has; a task package adds its own fields in a subclass (its schema.py),
-    which its task classes name as task_schema.
+    which its task classes name in their TaskPackage (src/tasks/base.py).
 
     _target_ is the task class for the classifier family, generative_target the one for the
     generative families (causal_lm, seq2seq); null where the task has no such class.
@@ -108,7 +108,7 @@ class SyntheticConfig:
 @dataclass
 class DataConfig:
     """What every task's data has; a task package adds its columns in a subclass (its schema.py),
-    which its task classes name as data_schema."""
+    which its task classes name in their TaskPackage (src/tasks/base.py)."""
 
     name: str = MISSING
     path: str | None = MISSING  # training file (JSONL/CSV/Parquet); None = embedded synthetic data
@@ -204,7 +204,7 @@ def schema_for(cfg: DictConfig) -> DictConfig:
     from src.tasks import task_class  # here: the task's package imports torch and transformers
 
     cls = task_class(cfg.task)
-    return OmegaConf.structured(MedtuneConfig(task=cls.task_schema(), data=cls.data_schema()))
+    return OmegaConf.structured(MedtuneConfig(task=cls.package.task_schema(), data=cls.package.data_schema()))
 
 
 def choices(schema: type, prefix: str = "") -> dict[str, tuple]:

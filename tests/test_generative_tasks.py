@@ -225,7 +225,7 @@ def test_generative_coding_trains_end_to_end(tmp_path):
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["labels"] and manifest["data"]["label_counts"]["train"]
     assert "src.predict" not in (run_dir / "MODEL_CARD.md").read_text()
-    with pytest.raises(MedtuneError, match="family=causal_lm"):
+    with pytest.raises(MedtuneError, match="GenerativeCodingTask adapter, which src.predict"):
         read_meta(run_dir)  # src.predict serves classifier adapters only
 
 

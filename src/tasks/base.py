@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -16,13 +17,19 @@ from src.model_card import CardText
 from src.ranks import local_rank
 
 
+@dataclass(frozen=True)
+class TaskPackage:
+    """What a task's package declares once for all its classes (each names it as `package`)."""
+
+    task_schema: type  # its schema.py classes: src/config.py checks the task and data configs
+    data_schema: type
+    embedded: SyntheticSource | None = None  # the data read when data.path is empty
+
+
 class Task(ABC):
     """One clinical task: its data, model head, loss, decision rule and metrics."""
 
-    # The task package's config schemas (its schema.py): src/config.py checks the composed
-    # task and data configs against them.
-    task_schema: ClassVar[type]
-    data_schema: ClassVar[type]
+    package: ClassVar[TaskPackage]
 
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg
@@ -48,7 +55,7 @@ class Task(ABC):
     def synthetic(self) -> SyntheticSource | None:
         """The embedded data read when data.path is empty (python -m src.generate writes it);
         None: the task embeds none."""
-        return None
+        return self.package.embedded
 
     @abstractmethod
     def check_data(self) -> None:

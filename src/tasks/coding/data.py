@@ -15,12 +15,15 @@ from src.data import records, splits
 from src.data.records import is_missing, note_text, table_rows
 from src.data.synthetic import SyntheticSource, data_files
 from src.errors import MedtuneError
+from src.tasks.base import TaskPackage
 from src.tasks.coding import synthetic
 from src.tasks.coding.codes import code_description, normalize_code
+from src.tasks.coding.schema import CodingDataConfig, CodingTaskConfig
 
 log = logging.getLogger(__name__)
 # The embedded notes (with code_descriptions.json beside them) when data.path is empty.
 SYNTHETIC = SyntheticSource("coding", synthetic.GENERATOR_VERSION, synthetic.generate_coding_dataset)
+PACKAGE = TaskPackage(CodingTaskConfig, CodingDataConfig, SYNTHETIC)  # both task classes'
 
 # Counted while reading the files (repairs and oddities, see src.data.records); always in stats.
 READ_COUNTS = ("invalid_codes_dropped", "rows_without_codes", *records.READ_COUNTS)

@@ -8,22 +8,16 @@ empty code set (wrong unless the note has none) and, apart, in unparseable_rate.
 
 from __future__ import annotations
 
-from src.data.synthetic import SyntheticSource
 from src.model_card import CardText
 from src.tasks.coding.card import coding_card
-from src.tasks.coding.data import SYNTHETIC, CodingRows, coding_lineage, load_coding_rows
+from src.tasks.coding.data import PACKAGE, CodingRows, coding_lineage, load_coding_rows
 from src.tasks.coding.metrics import bootstrap_intervals, coding_delta, coding_metrics
 from src.tasks.coding.parsing import NO_CODES, codes_completion, parse_codes
-from src.tasks.coding.schema import CodingDataConfig, CodingTaskConfig
 from src.tasks.generative import GenerativeTask
 
 
 class GenerativeCodingTask(GenerativeTask):
-    task_schema = CodingTaskConfig
-    data_schema = CodingDataConfig
-
-    def synthetic(self) -> SyntheticSource:
-        return SYNTHETIC
+    package = PACKAGE
 
     def read_rows(self) -> CodingRows:
         return load_coding_rows(self.cfg.data, self.cfg.paths.cache_dir)

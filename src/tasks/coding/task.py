@@ -26,7 +26,6 @@ from tqdm.auto import tqdm
 
 from src.data.chunking import collate_chunks, tokenize_chunks, tokenizer_versions
 from src.data.records import rows_fingerprint
-from src.data.synthetic import SyntheticSource
 from src.model_card import CardText
 from src.models import build, prefix_cache
 from src.models.classifier import mean_pool, pool_notes
@@ -35,10 +34,9 @@ from src.models.prefix_cache import WithPrefix
 from src.tasks.base import Task
 from src.tasks.coding import predictor
 from src.tasks.coding.card import coding_card
-from src.tasks.coding.data import SYNTHETIC, CodingRows, coding_lineage, load_coding_rows
+from src.tasks.coding.data import PACKAGE, CodingRows, coding_lineage, load_coding_rows
 from src.tasks.coding.decision import Decision, tune_global, tune_per_code
 from src.tasks.coding.metrics import bootstrap_intervals, coding_delta, coding_metrics
-from src.tasks.coding.schema import CodingDataConfig, CodingTaskConfig
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +52,7 @@ class CodingData:
 
 
 class CodingTask(Task):
-    task_schema = CodingTaskConfig
-    data_schema = CodingDataConfig
+    package = PACKAGE
 
     def __init__(self, cfg):
         super().__init__(cfg)
@@ -63,9 +60,6 @@ class CodingTask(Task):
         # Lower-layer features of the val and eval notes from the base evaluation, and how many
         # layers they cover (0: none kept); see prefix_cache.
         self.features: dict = {"layers": 0}
-
-    def synthetic(self) -> SyntheticSource:
-        return SYNTHETIC
 
     def check_data(self) -> None:
         self.rows = load_coding_rows(self.cfg.data, self.cfg.paths.cache_dir)

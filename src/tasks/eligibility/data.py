@@ -19,13 +19,16 @@ from src.data import splits
 from src.data.records import READ_COUNTS, is_missing, note_text, table_rows
 from src.data.synthetic import SyntheticSource, data_files
 from src.errors import MedtuneError
+from src.tasks.base import TaskPackage
 from src.tasks.eligibility import synthetic
 from src.tasks.eligibility.criteria import STATUSES, criteria_list
+from src.tasks.eligibility.schema import EligibilityDataConfig, EligibilityTaskConfig
 
 # The embedded pairs when data.path is empty.
 SYNTHETIC = SyntheticSource(
     "eligibility", synthetic.GENERATOR_VERSION, synthetic.generate_eligibility_dataset
 )
+PACKAGE = TaskPackage(EligibilityTaskConfig, EligibilityDataConfig, SYNTHETIC)  # both task classes'
 
 
 @dataclass

@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from src.data.synthetic import SyntheticSource
 from src.generation import completion_log_likelihoods
 from src.model_card import CardText
 from src.tasks.eligibility.card import ELIGIBILITY_CARD
-from src.tasks.eligibility.data import SYNTHETIC, EligibilityRows, eligibility_lineage, load_eligibility_rows
+from src.tasks.eligibility.data import PACKAGE, EligibilityRows, eligibility_lineage, load_eligibility_rows
 from src.tasks.eligibility.parsing import parse_decision
-from src.tasks.eligibility.schema import EligibilityDataConfig, EligibilityTaskConfig
 from src.tasks.eligibility.screening import (
     decision_metrics,
     paired_intervals,
@@ -37,16 +35,12 @@ from src.tasks.generative import GenerativeData, GenerativeTask
 
 
 class GenerativeEligibilityTask(GenerativeTask):
-    task_schema = EligibilityTaskConfig
-    data_schema = EligibilityDataConfig
+    package = PACKAGE
 
     def __init__(self, cfg):
         super().__init__(cfg)
         self.scores: dict[str, dict[str, np.ndarray]] = {}  # base / tuned -> val / eval pair scores
         self.thresholds: dict[str, float] = {}  # base / tuned operating thresholds
-
-    def synthetic(self) -> SyntheticSource:
-        return SYNTHETIC
 
     def read_rows(self) -> EligibilityRows:
         return load_eligibility_rows(self.cfg.data, self.cfg.paths.cache_dir)

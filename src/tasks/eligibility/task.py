@@ -38,7 +38,6 @@ from tqdm.auto import tqdm
 
 from src.data.chunking import collate_chunks, tokenizer_versions
 from src.data.records import rows_fingerprint
-from src.data.synthetic import SyntheticSource
 from src.errors import MedtuneError
 from src.model_card import CardText
 from src.models import build, prefix_cache
@@ -46,11 +45,10 @@ from src.models.classifier import mean_pool
 from src.tasks.base import Task
 from src.tasks.eligibility.card import ELIGIBILITY_CARD
 from src.tasks.eligibility.criteria import split_criteria
-from src.tasks.eligibility.data import SYNTHETIC, EligibilityRows, eligibility_lineage, load_eligibility_rows
+from src.tasks.eligibility.data import PACKAGE, EligibilityRows, eligibility_lineage, load_eligibility_rows
 from src.tasks.eligibility.evidence import criterion_sequences
 from src.tasks.eligibility.pairs import tokenize_pairs
 from src.tasks.eligibility.rule import eligibility_loss, log_eligible
-from src.tasks.eligibility.schema import EligibilityDataConfig, EligibilityTaskConfig
 from src.tasks.eligibility.screening import screening_intervals, screening_metrics, threshold_for_recall
 
 log = logging.getLogger(__name__)
@@ -89,16 +87,12 @@ def embed_texts(
 
 
 class EligibilityTask(Task):
-    task_schema = EligibilityTaskConfig
-    data_schema = EligibilityDataConfig
+    package = PACKAGE
 
     def __init__(self, cfg):
         super().__init__(cfg)
         self.scores: dict[str, dict[str, np.ndarray]] = {}  # base / tuned -> val / eval scores
         self.thresholds: dict[str, float] = {}  # base / tuned operating thresholds
-
-    def synthetic(self) -> SyntheticSource:
-        return SYNTHETIC
 
     def check_data(self) -> None:
         self.rows = load_eligibility_rows(self.cfg.data, self.cfg.paths.cache_dir)

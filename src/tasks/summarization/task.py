@@ -10,6 +10,7 @@ from src.config import TaskConfig
 from src.data.synthetic import SyntheticSource
 from src.errors import MedtuneError
 from src.model_card import CardText
+from src.tasks.base import TaskPackage
 from src.tasks.generative import GenerativeTask
 from src.tasks.summarization.card import summary_card
 from src.tasks.summarization.data import SummaryRows, load_summary_rows
@@ -19,8 +20,9 @@ from src.tasks.summarization.synthetic import synthetic_source
 
 
 class SummarizationTask(GenerativeTask):
-    task_schema = TaskConfig  # summaries need nothing beyond what every generative task has
-    data_schema = SummaryDataConfig
+    # Summaries need no task keys beyond those every generative task has; the embedded data
+    # depends on data.specialty (synthetic()).
+    package = TaskPackage(TaskConfig, SummaryDataConfig)
 
     def __init__(self, cfg):
         super().__init__(cfg)
