@@ -322,3 +322,13 @@ def test_entry_points_stay_where_python_m_finds_them(entry):
         cwd=ROOT,
     )
     assert done.returncode == 0
+
+
+def test_modules_stay_small_except_data_catalogues():
+    """A reader finds a concept in a module of one job; only tables (catalogue*.py) run long."""
+    long = [
+        f"{path.relative_to(ROOT)}: {n} lines"
+        for path in SRC.rglob("*.py")
+        if not path.name.startswith("catalogue") and (n := len(path.read_text().splitlines())) > 400
+    ]
+    assert not long, "\n".join(long)

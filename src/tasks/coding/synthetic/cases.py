@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from src.tasks.coding.catalogue_cases import WORKUPS
-from src.tasks.coding.catalogue_codes import BMI_BANDS, MED_Z79
+from src.tasks.coding.synthetic.catalogue_cases import WORKUPS
+from src.tasks.coding.synthetic.catalogue_codes import BMI_BANDS, MED_Z79
 
 
 @dataclass

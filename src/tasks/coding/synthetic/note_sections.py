@@ -9,8 +9,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from src.tasks.coding.cases import Case
-from src.tasks.coding.catalogue_codes import SPECIFIC_TERMS
+from src.tasks.coding.synthetic.cases import Case
+from src.tasks.coding.synthetic.catalogue_codes import SPECIFIC_TERMS
 
 
 def cap(text: str) -> str:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import random
 
-from src.tasks.coding.cases import Case
-from src.tasks.coding.catalogue_codes import SHARED_TERMS, SPECIFIC_TERMS
-from src.tasks.coding.catalogue_phrases import RULE_OUT, SIDE_OTHER, WORKUP_TEXT
-from src.tasks.coding.note_sections import Sections, cap, term
+from src.tasks.coding.synthetic.cases import Case
+from src.tasks.coding.synthetic.catalogue_codes import SHARED_TERMS, SPECIFIC_TERMS
+from src.tasks.coding.synthetic.catalogue_phrases import RULE_OUT, SIDE_OTHER, WORKUP_TEXT
+from src.tasks.coding.synthetic.note_sections import Sections, cap, term
 
 
 def _r_knee_oa(rng, case, s):

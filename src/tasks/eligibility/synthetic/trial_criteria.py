@@ -10,8 +10,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from src.tasks.eligibility.catalogue_patients import MEASURES
-from src.tasks.eligibility.patient_facts import PatientFacts, format_value, grid_value, with_unit
+from src.tasks.eligibility.synthetic.catalogue_patients import MEASURES
+from src.tasks.eligibility.synthetic.patient_facts import PatientFacts, format_value, grid_value, with_unit
 
 MET, NOT_MET, UNKNOWN = "met", "not met", "unknown"
 ELIGIBLE, EXCLUDED = "eligible", "excluded"

@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from src.tasks.eligibility.catalogue_patients import CONDITIONS, DRUGS, MEASURES, Measure
+from src.tasks.eligibility.synthetic.catalogue_patients import CONDITIONS, DRUGS, MEASURES, Measure
 
 SCREENING_DATE = date(2026, 3, 1)
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import random
 
-from src.tasks.summarization.note_parts import cap, either, num
-from src.tasks.summarization.radiology_findings import Finding, change_since, pick_side
+from src.tasks.summarization.synthetic.note_parts import cap, either, num
+from src.tasks.summarization.synthetic.radiology_findings import Finding, change_since, pick_side
 
 LOBES = {"right": ("upper lobe", "middle lobe", "lower lobe"), "left": ("upper lobe", "lower lobe")}
 

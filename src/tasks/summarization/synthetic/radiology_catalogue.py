@@ -12,7 +12,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from src.tasks.summarization.radiology_findings import (
+from src.tasks.summarization.synthetic.radiology_findings import (
     Finding,
     acl_tear,
     appendicitis,
@@ -29,7 +29,7 @@ from src.tasks.summarization.radiology_findings import (
     subdural,
     ureteral_stone,
 )
-from src.tasks.summarization.radiology_findings_chest import (
+from src.tasks.summarization.synthetic.radiology_findings_chest import (
     cardiomegaly,
     edema,
     effusion,

@@ -36,10 +36,10 @@ from pathlib import Path
 
 import simple_icd_10_cm as icd
 
-from src.tasks.coding.case_sampling import build_case
-from src.tasks.coding.cases import case_codes
-from src.tasks.coding.catalogue_codes import CODE_TERMS, CPT_DESCRIPTIONS
-from src.tasks.coding.note_rendering import render_note
+from src.tasks.coding.synthetic.case_sampling import build_case
+from src.tasks.coding.synthetic.cases import case_codes
+from src.tasks.coding.synthetic.catalogue_codes import CODE_TERMS, CPT_DESCRIPTIONS
+from src.tasks.coding.synthetic.note_rendering import render_note
 
 __all__ = [
     "CODE_TERMS",

@@ -6,9 +6,14 @@ reach a status, clearly or at the edge ("ruled out", "washout ended N + 1 days a
 
 from __future__ import annotations
 
-from src.tasks.eligibility.catalogue_patients import CONDITIONS, DRUGS, RELATIVES
-from src.tasks.eligibility.patient_facts import Medication, PatientFacts, diagnosis_years_ago, drugs_with
-from src.tasks.eligibility.trial_criteria import MET, NOT_MET, Criterion
+from src.tasks.eligibility.synthetic.catalogue_patients import CONDITIONS, DRUGS, RELATIVES
+from src.tasks.eligibility.synthetic.patient_facts import (
+    Medication,
+    PatientFacts,
+    diagnosis_years_ago,
+    drugs_with,
+)
+from src.tasks.eligibility.synthetic.trial_criteria import MET, NOT_MET, Criterion
 
 
 class ConditionCriterion(Criterion):

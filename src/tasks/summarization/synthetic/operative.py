@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from src.tasks.summarization.note_parts import Facts, Note, age_sex, cap, either
+from src.tasks.summarization.synthetic.note_parts import Facts, Note, age_sex, cap, either
 
 
 @dataclass

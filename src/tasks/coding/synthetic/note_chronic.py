@@ -7,10 +7,10 @@ problems share one A/P shape (`_r_simple`: a status and a plan).
 
 from __future__ import annotations
 
-from src.tasks.coding.cases import htn_code
-from src.tasks.coding.catalogue_codes import ANTICOAGULANTS, MED_Z79
-from src.tasks.coding.catalogue_phrases import GENERIC_PMH
-from src.tasks.coding.note_sections import cap, join, med_names, med_or, term
+from src.tasks.coding.synthetic.cases import htn_code
+from src.tasks.coding.synthetic.catalogue_codes import ANTICOAGULANTS, MED_Z79
+from src.tasks.coding.synthetic.catalogue_phrases import GENERIC_PMH
+from src.tasks.coding.synthetic.note_sections import cap, join, med_names, med_or, term
 
 
 def _r_htn(rng, case, s):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from src.tasks.summarization.note_parts import either, num
+from src.tasks.summarization.synthetic.note_parts import either, num
 
 
 @dataclass

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import random
 
-from src.tasks.summarization.note_parts import Facts, Note, age_sex, date, either
-from src.tasks.summarization.radiology_catalogue import EXAMS, MRI_KNEE, Normal
-from src.tasks.summarization.radiology_findings import pick_side
+from src.tasks.summarization.synthetic.note_parts import Facts, Note, age_sex, date, either
+from src.tasks.summarization.synthetic.radiology_catalogue import EXAMS, MRI_KNEE, Normal
+from src.tasks.summarization.synthetic.radiology_findings import pick_side
 
 
 def _uncap(text: str) -> str:

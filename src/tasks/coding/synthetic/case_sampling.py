@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import random
 
-from src.tasks.coding.cases import Case, case_codes
-from src.tasks.coding.catalogue_cases import (
+from src.tasks.coding.synthetic.cases import Case, case_codes
+from src.tasks.coding.synthetic.catalogue_cases import (
     AFFINITY,
     AFFINITY_BOOST,
     CKD_EGFR,
@@ -24,7 +24,7 @@ from src.tasks.coding.catalogue_cases import (
     SIMPLE_PROBLEMS,
     WORKUPS,
 )
-from src.tasks.coding.catalogue_codes import ANTICOAGULANTS, DM_REGIMENS
+from src.tasks.coding.synthetic.catalogue_codes import ANTICOAGULANTS, DM_REGIMENS
 
 
 def _wpick(rng: random.Random, options: list[tuple[object, float]]):

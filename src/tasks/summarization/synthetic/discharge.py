@@ -12,7 +12,7 @@ import datetime
 import random
 from dataclasses import dataclass, field
 
-from src.tasks.summarization.note_parts import Facts, Note, age_sex, cap, either, join, num
+from src.tasks.summarization.synthetic.note_parts import Facts, Note, age_sex, cap, either, join, num
 
 
 @dataclass

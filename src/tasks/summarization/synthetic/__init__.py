@@ -18,9 +18,9 @@ from functools import partial
 from pathlib import Path
 
 from src.data.synthetic import SyntheticSource
-from src.tasks.summarization.discharge import build_discharge_summary
-from src.tasks.summarization.operative import build_operative_note
-from src.tasks.summarization.radiology import build_radiology_report
+from src.tasks.summarization.synthetic.discharge import build_discharge_summary
+from src.tasks.summarization.synthetic.operative import build_operative_note
+from src.tasks.summarization.synthetic.radiology import build_radiology_report
 
 GENERATOR_VERSION = "1.0.1"  # 1.0.1: no empty radiology section or impression
 BUILDERS = {

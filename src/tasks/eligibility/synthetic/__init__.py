@@ -57,13 +57,13 @@ import json
 import random
 from pathlib import Path
 
-from src.tasks.eligibility.catalogue_patients import MEASURES
-from src.tasks.eligibility.catalogue_trials import TRIALS
-from src.tasks.eligibility.history_criteria import ConditionCriterion
-from src.tasks.eligibility.pair_sampling import EligibilityPair, conforming_facts, sample_pair
-from src.tasks.eligibility.patient_facts import PatientFacts, format_value
-from src.tasks.eligibility.rendering import make_row, render_criteria, render_patient
-from src.tasks.eligibility.trial_criteria import (
+from src.tasks.eligibility.synthetic.catalogue_patients import MEASURES
+from src.tasks.eligibility.synthetic.catalogue_trials import TRIALS
+from src.tasks.eligibility.synthetic.history_criteria import ConditionCriterion
+from src.tasks.eligibility.synthetic.pair_sampling import EligibilityPair, conforming_facts, sample_pair
+from src.tasks.eligibility.synthetic.patient_facts import PatientFacts, format_value
+from src.tasks.eligibility.synthetic.rendering import make_row, render_criteria, render_patient
+from src.tasks.eligibility.synthetic.trial_criteria import (
     ELIGIBLE,
     EXCLUDED,
     MET,

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import random
 
-from src.tasks.coding.cases import Case, suspected
-from src.tasks.coding.catalogue_cases import FAMILY_HISTORY
-from src.tasks.coding.catalogue_codes import CODE_TERMS, DISTRACTOR_MEDS, MEDS
-from src.tasks.coding.catalogue_phrases import (
+from src.tasks.coding.synthetic.cases import Case, suspected
+from src.tasks.coding.synthetic.catalogue_cases import FAMILY_HISTORY
+from src.tasks.coding.synthetic.catalogue_codes import CODE_TERMS, DISTRACTOR_MEDS, MEDS
+from src.tasks.coding.synthetic.catalogue_phrases import (
     ALLERGIES,
     AP_CODA,
     AP_HEADERS,
@@ -33,9 +33,9 @@ from src.tasks.coding.catalogue_phrases import (
     OPENERS_INPT,
     ROS_POOL,
 )
-from src.tasks.coding.note_acute import ACUTE_RENDERERS, render_workup
-from src.tasks.coding.note_chronic import CHRONIC_RENDERERS
-from src.tasks.coding.note_sections import Sections, cap, join, uncap
+from src.tasks.coding.synthetic.note_acute import ACUTE_RENDERERS, render_workup
+from src.tasks.coding.synthetic.note_chronic import CHRONIC_RENDERERS
+from src.tasks.coding.synthetic.note_sections import Sections, cap, join, uncap
 
 # concept -> renderer, for every problem a case can hold
 _RENDERERS = {**CHRONIC_RENDERERS, **ACUTE_RENDERERS}

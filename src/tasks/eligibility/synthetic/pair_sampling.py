@@ -10,11 +10,11 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from src.tasks.eligibility.catalogue_patients import CONDITIONS, MEASURES, RELATIVES
-from src.tasks.eligibility.catalogue_trials import DECOY_RATE, SCENARIOS, TRIALS
-from src.tasks.eligibility.patient_facts import PatientFacts, diagnosis_years_ago, grid_value
-from src.tasks.eligibility.rendering import make_row
-from src.tasks.eligibility.trial_criteria import Criterion, Trial
+from src.tasks.eligibility.synthetic.catalogue_patients import CONDITIONS, MEASURES, RELATIVES
+from src.tasks.eligibility.synthetic.catalogue_trials import DECOY_RATE, SCENARIOS, TRIALS
+from src.tasks.eligibility.synthetic.patient_facts import PatientFacts, diagnosis_years_ago, grid_value
+from src.tasks.eligibility.synthetic.rendering import make_row
+from src.tasks.eligibility.synthetic.trial_criteria import Criterion, Trial
 
 
 def _add_background(rng: random.Random, facts: PatientFacts, trial: Trial) -> None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import random
 
-from src.tasks.eligibility.catalogue_patients import CONDITIONS, DRUGS, MEASURES
-from src.tasks.eligibility.patient_facts import Measurement, PatientFacts, format_value, with_unit
-from src.tasks.eligibility.trial_criteria import Trial, decide
+from src.tasks.eligibility.synthetic.catalogue_patients import CONDITIONS, DRUGS, MEASURES
+from src.tasks.eligibility.synthetic.patient_facts import Measurement, PatientFacts, format_value, with_unit
+from src.tasks.eligibility.synthetic.trial_criteria import Trial, decide
 
 
 def render_criteria(trial: Trial) -> str:

@@ -8,8 +8,13 @@ planted gets a decoy mention.
 
 from __future__ import annotations
 
-from src.tasks.eligibility.history_criteria import ConditionCriterion, PriorTherapy, StableMedication, Washout
-from src.tasks.eligibility.trial_criteria import AgeRange, Pregnancy, SexCriterion, Threshold, Trial
+from src.tasks.eligibility.synthetic.history_criteria import (
+    ConditionCriterion,
+    PriorTherapy,
+    StableMedication,
+    Washout,
+)
+from src.tasks.eligibility.synthetic.trial_criteria import AgeRange, Pregnancy, SexCriterion, Threshold, Trial
 
 # criteria several trials share
 _PREGNANCY = Pregnancy()
