@@ -1,17 +1,23 @@
 """Schemas for the composed config: a typo'd key or a wrong type fails before any work.
 
 Hydra composes YAML from conf/; `validate` merges the result into these dataclasses, which
-rejects unknown keys and converts or rejects values, and reports the offending key.
+rejects unknown keys and converts or rejects values, and reports the offending key. The nodes
+src/train.py instantiates (trainer, callbacks, logger) are also checked against their
+_target_'s signature.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
+import difflib
+import inspect
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException
-from omegaconf import DictConfig, OmegaConf
+from hydra.utils import get_object, instantiate
+from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from src.errors import MedtuneError
@@ -185,43 +191,85 @@ class FSDPConfig:
 
 
 @dataclass
+class LoopConfig:
+    """medtune's training loop around the Trainer: optimiser, batches, speed options (conf/loop/)."""
+
+    lr: float = 5e-3
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    batch_size: int = 8
+    eval_batch_size: int = 32
+    effective_batch_size: int | None = None  # set: trainer.accumulate_grad_batches follows (effective_batch)
+    num_workers: int = 0
+    num_threads: int | None = None  # torch CPU threads; None = torch's default
+    group_by_length: bool = True  # training batches of similar length (src/training/resumable_loader.py)
+    length_group_size: int = 50  # group_by_length: batches sorted together; more = less padding, less random
+    cache_frozen_layers: bool = True  # lower layers below LoRA computed once (src/training/prefix_cache.py)
+    cache_max_gb: float = 4.0  # memory the cached features may take; more turns the cache off
+    compile: bool = False  # torch.compile the encoder layers (src/models/efficiency.py)
+    fsdp: FSDPConfig = field(default_factory=FSDPConfig)
+
+
+@dataclass
 class TrainerConfig:
+    """Arguments of Lightning's Trainer (conf/trainer/): the ones conf/ sets, typed here.
+    `+trainer.<name>` adds any other argument, checked against the Trainer's signature by name
+    (check_arguments) and by Lightning for its value: a schema of all its ~40 arguments would
+    copy Lightning's signature, and OmegaConf cannot type its unions (int | str | list[int])."""
+
+    _target_: str = "lightning.pytorch.Trainer"
     accelerator: str = "cpu"
     devices: Any = 1  # per node: a count, a list of GPU ids, or auto
     strategy: str = "auto"  # Lightning strategy name: auto | ddp | ddp_spawn | fsdp | ...
     num_nodes: int = 1
-    fsdp: FSDPConfig = field(default_factory=FSDPConfig)
     precision: str = "32-true"
     max_epochs: int = 3
-    batch_size: int = 8
-    eval_batch_size: int = 32
-    lr: float = 5e-3
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    gradient_clip_val: float = 1.0
+    gradient_clip_val: float | None = 1.0
     accumulate_grad_batches: int = 1
-    effective_batch_size: int | None = None  # set: accumulate_grad_batches follows (see effective_batch)
-    num_workers: int = 0
     log_every_n_steps: int = 10
-    num_threads: int | None = None  # torch CPU threads; None = torch's default
-    cache_frozen_layers: bool = True  # lower layers below LoRA computed once (src/training/prefix_cache.py)
-    cache_max_gb: float = 4.0  # memory the cached features may take; more turns the cache off
-    checkpoint_every_n_steps: int = 50  # plus one at each epoch end; 0 = epoch ends only
-    keep_checkpoints: bool = False  # keep checkpoints/ after the run finished
-    group_by_length: bool = True  # training batches of similar length (src/training/resumable_loader.py)
-    length_group_size: int = 50  # group_by_length: batches sorted together; more = less padding, less random
-    compile: bool = False  # torch.compile the encoder layers (src/models/efficiency.py)
+    num_sanity_val_steps: int = 0
+    enable_model_summary: bool = False
+
+
+# Trainer arguments src/train.py passes itself: refused in trainer, with what to do instead.
+TRAINER_SET_IN_CODE = {
+    "logger": "set by medtune: choose one with logger=wandb|csv|none (conf/logger/)",
+    "callbacks": "set by medtune: add one with +callbacks=<name> (conf/callbacks/)",
+    "default_root_dir": "set by medtune to the run dir: set hydra.run.dir",
+    "use_distributed_sampler": "always false: medtune's ResumableLoader shards the training batches itself",
+    "enable_checkpointing": "always true: callbacks.checkpoint writes the run's resumable checkpoint",
+}
+
+
+@dataclass
+class CheckpointConfig:
+    """callbacks.checkpoint, always there: the resumable checkpoint (src/training/checkpoints.py);
+    src/train.py passes its run dir and path."""
+
+    _target_: str = "src.training.checkpoints.Checkpointer"
+    every_n_steps: int = 50  # plus one at each epoch end; 0 = epoch ends only
+    keep: bool = False  # keep the checkpoint after the run finished
+
+
+WANDB_LOGGER = "src.training.loggers.wandb_logger"
 
 
 @dataclass
 class LoggerConfig:
-    backend: str = "wandb"  # wandb | csv | none
+    """logger=wandb (_target_ WANDB_LOGGER). Other loggers (logger=csv, a Lightning logger of the
+    user's) are open: their keys must be arguments of their _target_ (validate)."""
+
+    _target_: str = WANDB_LOGGER
     project: str = "medtune"
     entity: str | None = None
     mode: str = "offline"  # offline | online
     group: str | None = None
     tags: list[str] = field(default_factory=list)
     log_examples: bool = False  # note text goes to logs only when this is true
+
+
+# medtune's keys in a logger config, beside its _target_'s arguments (not passed to it).
+LOGGER_OWN_KEYS = ("log_examples",)
 
 
 @dataclass
@@ -238,8 +286,12 @@ class MedtuneConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
     data: DataConfig = field(default_factory=CodingDataConfig)
+    loop: LoopConfig = field(default_factory=LoopConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    # Lightning callbacks by name, each with its _target_; the checkpoint is always there.
+    callbacks: dict[str, Any] = field(default_factory=lambda: {"checkpoint": CheckpointConfig()})
+    # LoggerConfig for W&B; another logger: a dict of its _target_'s arguments (see validate).
+    logger: Any = field(default_factory=LoggerConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     seed: int = 0
     run_name: str = ""
@@ -269,9 +321,8 @@ CHOICES = {
     "data.on_invalid_code": ("error", "warn"),
     "data.specialty": ("radiology", "discharge", "operative"),
     "data.format": ("table", "openai_chat"),
-    "logger.backend": ("wandb", "csv", "none"),
     "logger.mode": ("offline", "online"),
-    "trainer.fsdp.sharding_strategy": ("FULL_SHARD", "SHARD_GRAD_OP", "HYBRID_SHARD", "NO_SHARD"),
+    "loop.fsdp.sharding_strategy": ("FULL_SHARD", "SHARD_GRAD_OP", "HYBRID_SHARD", "NO_SHARD"),
 }
 
 
@@ -281,9 +332,14 @@ def validate(cfg: DictConfig) -> DictConfig:
     if name not in TASK_SCHEMAS:
         raise MedtuneError(f"task.name={name!r} is not one of {', '.join(TASK_SCHEMAS)} (conf/task/)")
     task_schema, data_schema = TASK_SCHEMAS[name]
-    schema = OmegaConf.structured(MedtuneConfig(task=task_schema(), data=data_schema()))
+    wandb = OmegaConf.select(cfg, "logger._target_") == WANDB_LOGGER
+    logger_schema = LoggerConfig() if wandb else {}  # other loggers: checked by check_arguments below
+    schema = OmegaConf.structured(MedtuneConfig(task=task_schema(), data=data_schema(), logger=logger_schema))
+    cfg, trainer_args = split_trainer_args(cfg)
     try:
         merged = OmegaConf.merge(schema, cfg)
+        with open_dict(merged.trainer):
+            merged.trainer.update(trainer_args)
         OmegaConf.resolve(merged)
     except OmegaConfBaseException as err:
         key = getattr(err, "full_key", None) or "?"
@@ -297,13 +353,14 @@ def validate(cfg: DictConfig) -> DictConfig:
         if value not in allowed:
             listed = ", ".join("null" if a is None else a for a in allowed)
             raise MedtuneError(f"{key}={value!r} is not one of {listed}")
-    if merged.trainer.checkpoint_every_n_steps < 0:
-        raise MedtuneError("trainer.checkpoint_every_n_steps must be 0 (epoch ends only) or positive")
+    check_instantiated(merged)
+    if merged.callbacks.checkpoint.every_n_steps < 0:
+        raise MedtuneError("callbacks.checkpoint.every_n_steps must be 0 (epoch ends only) or positive")
     for key in (
         "data.train_size",
         "data.max_chunks",
+        "loop.batch_size",
         "trainer.max_epochs",
-        "trainer.batch_size",
         "trainer.num_nodes",
         "trainer.accumulate_grad_batches",
         "lora.r",
@@ -318,8 +375,76 @@ def validate(cfg: DictConfig) -> DictConfig:
             "for the classifier family (the code-scoring head is trained and saved by that name)"
         )
     check_strategy(merged.trainer)
-    effective_batch(merged.trainer)
+    effective_batch(merged)
     return merged
+
+
+def instantiate_with(node: DictConfig | dict, **from_code: Any) -> Any:
+    """node._target_ called with node's keys (as plain lists and dicts) and from_code, the objects
+    only the code has (the run dir, a strategy, the logger). Those never pass through OmegaConf,
+    which would recurse into them or turn them into strings in a typed node."""
+    return instantiate(node, _partial_=True, _convert_="all")(**from_code)
+
+
+def split_trainer_args(cfg: DictConfig) -> tuple[DictConfig, dict[str, Any]]:
+    """cfg without the Trainer arguments TrainerConfig does not list (`+trainer.limit_train_batches=5`),
+    and those arguments as given (interpolations kept): they join the merged trainer node after
+    the schema's type checks, and check_instantiated checks their names."""
+    listed = {f.name for f in fields(TrainerConfig)}
+    extra = [key for key in cfg.trainer if key not in listed]
+    if not extra:
+        return cfg, {}
+    raw = OmegaConf.to_container(cfg.trainer)
+    cfg = copy.deepcopy(cfg)
+    with open_dict(cfg):
+        for key in extra:
+            del cfg.trainer[key]
+    return cfg, {key: raw[key] for key in extra}
+
+
+def check_instantiated(cfg: DictConfig) -> None:
+    """The nodes src/train.py instantiates name only arguments of their _target_: a typo fails
+    here, not after the data and the base model were loaded. Types: the schemas' for the keys
+    they list; Lightning checks the values of the other arguments when it builds the object."""
+    # trainer.lr and co. were Trainer keys before conf/loop/ existed: say where they are now.
+    moved = {f.name: f"not a Trainer argument but medtune's loop.{f.name}" for f in fields(LoopConfig)}
+    check_arguments(cfg.trainer, "trainer", refused=TRAINER_SET_IN_CODE | moved)
+    for name, node in cfg.callbacks.items():
+        if not OmegaConf.is_dict(node) or not node.get("_target_"):
+            raise MedtuneError(
+                f"callbacks.{name} needs a _target_: a Lightning callback class and its arguments, "
+                "e.g. conf/callbacks/early_stopping.yaml"
+            )
+        check_arguments(node, f"callbacks.{name}")
+    if "_target_" not in cfg.logger:
+        raise MedtuneError(
+            "logger needs a _target_: a Lightning logger class, or null for no logger (conf/logger/)"
+        )
+    if cfg.logger._target_ is not None:
+        refused = {"save_dir": "set by medtune to the run dir: set hydra.run.dir"}
+        check_arguments(cfg.logger, "logger", refused=refused, own=LOGGER_OWN_KEYS)
+
+
+def check_arguments(
+    node: DictConfig, key: str, refused: dict[str, str] | None = None, own: tuple[str, ...] = ()
+) -> None:
+    """Each key of node is an argument of node._target_ (any name when it takes **kwargs).
+    refused: names not allowed here (arguments the code passes), with what to do instead;
+    own: medtune's keys beside the arguments."""
+    target = node._target_
+    try:
+        parameters = inspect.signature(get_object(target)).parameters
+    except Exception as err:  # hydra wraps import errors in several types
+        raise MedtuneError(f"{key}._target_={target!r} cannot be imported: {err}") from None
+    open_ended = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    for name in node:
+        if refused and name in refused:
+            raise MedtuneError(f"invalid config key '{key}.{name}': {refused[name]}")
+        if name == "_target_" or name in own or name in parameters or open_ended:
+            continue
+        close = difflib.get_close_matches(name, list(parameters), n=1)
+        hint = f"; did you mean {key}.{close[0]}?" if close else ""
+        raise MedtuneError(f"invalid config key '{key}.{name}': not an argument of {target}{hint}")
 
 
 def check_strategy(trainer: DictConfig) -> None:
@@ -352,29 +477,30 @@ def device_count(devices: Any) -> int | None:
     return count if count > 0 else None
 
 
-def effective_batch(trainer: DictConfig) -> None:
-    """trainer.effective_batch_size (examples per optimizer step, over every process) sets
-    accumulate_grad_batches to effective / (batch_size * devices * num_nodes)."""
-    effective = trainer.effective_batch_size
+def effective_batch(cfg: DictConfig) -> None:
+    """loop.effective_batch_size (examples per optimizer step, over every process) sets
+    trainer.accumulate_grad_batches to effective / (loop.batch_size * devices * num_nodes)."""
+    loop, trainer = cfg.loop, cfg.trainer
+    effective = loop.effective_batch_size
     if effective is None:
         return
     devices = device_count(trainer.devices)
     if devices is None:
         raise MedtuneError(
-            f"trainer.effective_batch_size={effective} needs trainer.devices as a number or a list of "
+            f"loop.effective_batch_size={effective} needs trainer.devices as a number or a list of "
             f"ids, not {trainer.devices!r}: set trainer.devices, or trainer.accumulate_grad_batches instead"
         )
-    per_step = trainer.batch_size * devices * trainer.num_nodes
+    per_step = loop.batch_size * devices * trainer.num_nodes
     if effective % per_step:
         raise MedtuneError(
-            f"trainer.effective_batch_size={effective} is not a multiple of trainer.batch_size "
-            f"({trainer.batch_size}) x trainer.devices ({devices}) x trainer.num_nodes ({trainer.num_nodes}) "
+            f"loop.effective_batch_size={effective} is not a multiple of loop.batch_size "
+            f"({loop.batch_size}) x trainer.devices ({devices}) x trainer.num_nodes ({trainer.num_nodes}) "
             f"= {per_step}: choose a multiple of {per_step}, or change those keys"
         )
     accumulate = effective // per_step
     if trainer.accumulate_grad_batches not in (1, accumulate):
         raise MedtuneError(
             f"trainer.accumulate_grad_batches={trainer.accumulate_grad_batches} contradicts "
-            f"trainer.effective_batch_size={effective}, which needs {accumulate}: set only one of them"
+            f"loop.effective_batch_size={effective}, which needs {accumulate}: set only one of them"
         )
     trainer.accumulate_grad_batches = accumulate

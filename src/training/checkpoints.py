@@ -5,7 +5,7 @@ so that folder alone can continue the run (a SageMaker spot restart brings back 
 A checkpoint holds what training cannot recompute: the trainable weights (LoRA + head, not
 the frozen base model, so it is adapter-sized), the optimizer and scheduler, the loop counters
 and the loader's position (see resumable_loader.py), and the RNG states (dropout). It is
-written every `trainer.checkpoint_every_n_steps` steps, at each epoch end, and when SIGTERM
+written every `callbacks.checkpoint.every_n_steps` steps, at each epoch end, and when SIGTERM
 arrives, always to a temporary file renamed over the last one: a kill at any moment leaves
 the previous complete checkpoint.
 """
@@ -20,6 +20,7 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.callbacks import Checkpoint
 from omegaconf import DictConfig, OmegaConf
 
 from src.console import console
@@ -31,10 +32,10 @@ MAY_DIFFER = (
     "resume",
     "logger",
     "paths",
-    "trainer.num_threads",
-    "trainer.num_workers",
-    "trainer.checkpoint_every_n_steps",
-    "trainer.keep_checkpoints",
+    "loop.num_threads",
+    "loop.num_workers",
+    "callbacks.checkpoint.every_n_steps",
+    "callbacks.checkpoint.keep",
 )
 
 
@@ -77,13 +78,19 @@ def remove_checkpoints(cfg: DictConfig, run_dir: Path) -> None:
         shutil.rmtree(run_dir / CHECKPOINT.parent, ignore_errors=True)
 
 
-class Checkpointer(L.Callback):
-    """Writes last.ckpt atomically every N optimizer steps, at epoch ends and on SIGTERM."""
+class Checkpointer(Checkpoint):
+    """Writes last.ckpt atomically every N optimizer steps, at epoch ends and on SIGTERM
+    (callbacks.checkpoint; src/train.py passes run_dir and path, and removes the checkpoint
+    after a finished run unless `keep`).
 
-    def __init__(self, run_dir: Path, every_n_steps: int, path: Path | None = None):
+    A Lightning Checkpoint, so the Trainer runs its epoch-end hook after every other callback's,
+    EarlyStopping's included: the checkpoint holds their decisions for that epoch."""
+
+    def __init__(self, run_dir: Path, every_n_steps: int, keep: bool = False, path: Path | None = None):
         self.run_dir = run_dir
         self.path = path or run_dir / CHECKPOINT
         self.every_n_steps = every_n_steps
+        self.keep = keep
         self.saved_step = -1
         self.start_step = 0  # the step training (re)started from
 
