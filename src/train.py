@@ -143,7 +143,8 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict | None:
     checkpointer, callbacks = build_callbacks(cfg, run_dir)
     try:
         module = FineTuneModule(model, task, cfg.loop)
-        trainer = build_trainer(cfg, run_dir, model, logger, [checkpointer, *callbacks])
+        # The checkpoint last: its saves hold what the other callbacks decided at the same hook.
+        trainer = build_trainer(cfg, run_dir, model, logger, [*callbacks, checkpointer])
         start = time.perf_counter()
         train_set, val_set = task.training_sets(model, data)
         datamodule = TaskDataModule(train_set, val_set, task, cfg.loop, cfg.seed)
@@ -219,7 +220,7 @@ def build_trainer(
         callbacks=callbacks,
         default_root_dir=run_dir,
         use_distributed_sampler=False,  # ResumableLoader shards the batches itself
-        enable_checkpointing=True,  # with callbacks.checkpoint, a Checkpoint: Lightning adds no other
+        enable_checkpointing=False,  # callbacks.checkpoint writes the one checkpoint a run keeps
     )
 
 

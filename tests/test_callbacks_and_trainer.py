@@ -5,6 +5,7 @@ before any work, and one short run that stops early and logs its learning rate."
 from __future__ import annotations
 
 import csv
+import shutil
 from pathlib import Path
 
 import pytest
@@ -49,13 +50,12 @@ def test_trainer_callbacks_and_logger_are_built_from_their_configs(tmp_path):
     assert others[0].patience == 1 and others[0].monitor == "val/loss"
     logger = build_logger(cfg, tmp_path)
     assert isinstance(logger, CSVLogger) and Path(logger.log_dir) == tmp_path / "csv"
-    trainer = build_trainer(cfg, tmp_path, torch.nn.Linear(1, 1), logger, [checkpointer, *others])
+    trainer = build_trainer(cfg, tmp_path, torch.nn.Linear(1, 1), logger, [*others, checkpointer])
     assert (trainer.max_epochs, trainer.limit_train_batches, trainer.num_sanity_val_steps) == (2, 5, 0)
     assert trainer.default_root_dir == str(tmp_path) and trainer.logger is logger
     assert not trainer._accelerator_connector.use_distributed_sampler
-    # The checkpoint is the Trainer's only checkpoint callback, and comes after EarlyStopping.
-    assert trainer.checkpoint_callbacks == [checkpointer] and trainer.callbacks[-1] is checkpointer
-    assert others[0] in trainer.callbacks and others[1] in trainer.callbacks
+    assert trainer.checkpoint_callback is None  # no ModelCheckpoint: callbacks.checkpoint is the one
+    assert all(callback in trainer.callbacks for callback in (checkpointer, *others))
     assert build_logger(compose_config("logger=none"), tmp_path) is None
     assert build_trainer(compose_config(), tmp_path, torch.nn.Linear(1, 1), None, []).logger is None
 
@@ -93,9 +93,7 @@ def test_a_wrong_key_fails_naming_it(overrides, message):
 def test_early_stopping_stops_the_run_and_lr_monitor_logs_the_rate(tmp_path, tiny_bert, coding_files):
     train_file, eval_file = coding_files
     run_dir = tmp_path / "run"
-    metrics = train_run(
-        tmp_path,
-        run_dir,
+    overrides = (
         *(f"model.name_or_path={tiny_bert}", f"data.path={train_file}", f"data.eval_path={eval_file}"),
         *("data.train_size=null", "model.max_length=32", "logger=csv", "trainer.log_every_n_steps=1"),
         "+callbacks=[early_stopping,lr_monitor]",
@@ -104,14 +102,23 @@ def test_early_stopping_stops_the_run_and_lr_monitor_logs_the_rate(tmp_path, tin
         *("callbacks.early_stopping.patience=0", "callbacks.early_stopping.min_delta=100"),
         "callbacks.checkpoint.keep=true",
     )
-    assert metrics["tuned"]  # a stopped run still evaluates and writes its results
+    metrics = train_run(tmp_path, run_dir, *overrides)
     with (run_dir / "csv" / "metrics.csv").open() as file:
         rows = list(csv.DictReader(file))
     assert {int(row["epoch"]) for row in rows if row["val/loss"]} == {0, 1}
     rates = [float(row["lr-AdamW"]) for row in rows if row["lr-AdamW"]]
     assert len(rates) > 2 and max(rates) > rates[0]  # every step logged: warmup, then decay
-    # The checkpoint holds EarlyStopping's state beside the Checkpointer's, as resuming needs.
+
+    # The last checkpoint knows the run stopped: EarlyStopping's state and the stop itself.
     checkpoint = torch.load(run_dir / CHECKPOINT, weights_only=True)
     states = checkpoint["callbacks"]
     stopping = next(state for name, state in states.items() if name.startswith("EarlyStopping"))
-    assert (stopping["wait_count"], stopping["stopped_epoch"]) == (1, 1)
+    assert (stopping["wait_count"], stopping["stopped_epoch"]) == (1, 1) and checkpoint["should_stop"]
+    # Killed during its tuned evaluation, it resumes to the same adapter: no 3rd epoch trained.
+    adapter = (run_dir / "adapter" / "adapter_model.safetensors").read_bytes()
+    shutil.rmtree(run_dir / "adapter")
+    for name in ("metrics.json", "manifest.json", "MODEL_CARD.md", "status.json"):
+        (run_dir / name).unlink()
+    resumed = train_run(tmp_path, run_dir, *overrides, "resume=auto")
+    assert resumed["tuned"] == metrics["tuned"]
+    assert (run_dir / "adapter" / "adapter_model.safetensors").read_bytes() == adapter

@@ -20,7 +20,6 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Checkpoint
 from omegaconf import DictConfig, OmegaConf
 
 from src.console import console
@@ -78,13 +77,15 @@ def remove_checkpoints(cfg: DictConfig, run_dir: Path) -> None:
         shutil.rmtree(run_dir / CHECKPOINT.parent, ignore_errors=True)
 
 
-class Checkpointer(Checkpoint):
+class Checkpointer(L.Callback):
     """Writes last.ckpt atomically every N optimizer steps, at epoch ends and on SIGTERM
     (callbacks.checkpoint; src/train.py passes run_dir and path, and removes the checkpoint
     after a finished run unless `keep`).
 
-    A Lightning Checkpoint, so the Trainer runs its epoch-end hook after every other callback's,
-    EarlyStopping's included: the checkpoint holds their decisions for that epoch."""
+    It also keeps trainer.should_stop: a run that a callback stopped early (EarlyStopping,
+    Timer) and that was killed before it finished resumes straight to its evaluation instead of
+    training on. Decisions taken after its epoch-end save miss that epoch's checkpoint, hence
+    EarlyStopping deciding at validation end (conf/callbacks/early_stopping.yaml)."""
 
     def __init__(self, run_dir: Path, every_n_steps: int, keep: bool = False, path: Path | None = None):
         self.run_dir = run_dir
@@ -122,6 +123,13 @@ class Checkpointer(Checkpoint):
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.save(trainer)
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
+        checkpoint["should_stop"] = trainer.should_stop
+
+    def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
+        # Restored after Trainer.fit reset it and before the fit loop asks whether it is done.
+        trainer.should_stop = checkpoint.get("should_stop", False)
 
 
 def rng_states() -> dict:
