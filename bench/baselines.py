@@ -51,12 +51,12 @@ def plain_loop(task, data, model, cfg) -> tuple[int, int]:
     """AdamW on the trainable parameters, linear warmup and decay, clipping: as FineTuneModule.
     Returns the (real, padded) tokens of the training batches."""
     train_set, val_set = task.training_sets(model, data)
-    loaders = TaskDataModule(train_set, val_set, task, cfg.trainer, cfg.seed)
+    loaders = TaskDataModule(train_set, val_set, task, cfg.loop, cfg.seed)
     train, val = loaders.train_dataloader(), loaders.val_dataloader()
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.trainer.lr, weight_decay=cfg.trainer.weight_decay)
-    total = math.ceil(len(train_set) / cfg.trainer.batch_size) * cfg.trainer.max_epochs
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.trainer.warmup_ratio * total), total)
+    optimizer = torch.optim.AdamW(params, lr=cfg.loop.lr, weight_decay=cfg.loop.weight_decay)
+    total = math.ceil(len(train_set) / cfg.loop.batch_size) * cfg.trainer.max_epochs
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.loop.warmup_ratio * total), total)
     real = padded = 0
     for epoch in range(cfg.trainer.max_epochs):
         train.sampler.set_epoch(epoch)
@@ -88,12 +88,12 @@ def hf_trainer(task, data, model, cfg, out_dir: Path) -> tuple[int, int]:
 
     args = TrainingArguments(
         output_dir=str(out_dir),
-        per_device_train_batch_size=cfg.trainer.batch_size,
-        per_device_eval_batch_size=cfg.trainer.eval_batch_size,
+        per_device_train_batch_size=cfg.loop.batch_size,
+        per_device_eval_batch_size=cfg.loop.eval_batch_size,
         num_train_epochs=cfg.trainer.max_epochs,
-        learning_rate=cfg.trainer.lr,
-        weight_decay=cfg.trainer.weight_decay,
-        warmup_steps=cfg.trainer.warmup_ratio,  # a float below 1 is a ratio of the total steps
+        learning_rate=cfg.loop.lr,
+        weight_decay=cfg.loop.weight_decay,
+        warmup_steps=cfg.loop.warmup_ratio,  # a float below 1 is a ratio of the total steps
         max_grad_norm=cfg.trainer.gradient_clip_val,
         eval_strategy="epoch",
         prediction_loss_only=True,
@@ -114,8 +114,8 @@ def hf_trainer(task, data, model, cfg, out_dir: Path) -> tuple[int, int]:
     # The counter saw the validation batches too (one pass per epoch, in a fixed order): less them.
     val = PaddingCounter(task.collate)
     rows = list(data.val)
-    for start in range(0, len(rows), cfg.trainer.eval_batch_size):
-        val(rows[start : start + cfg.trainer.eval_batch_size])
+    for start in range(0, len(rows), cfg.loop.eval_batch_size):
+        val(rows[start : start + cfg.loop.eval_batch_size])
     epochs = cfg.trainer.max_epochs
     return counter.real - epochs * val.real, counter.padded - epochs * val.padded
 

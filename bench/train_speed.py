@@ -38,7 +38,7 @@ SETTINGS = [
     ("  + layers 1-4 cached", ["model.lora_top_layers=2"], None, True),
     ("LoRA on every layer", [EVERY_LAYER], None, False),
     ("  + gradient checkpointing", [EVERY_LAYER, "model.gradient_checkpointing=true"], None, False),
-    ("  + torch.compile", [EVERY_LAYER, "trainer.compile=true"], None, False),
+    ("  + torch.compile", [EVERY_LAYER, "loop.compile=true"], None, False),
     ("LoRA on layer 6 + gradient checkpointing", ["model.gradient_checkpointing=true"], None, False),
     ("256-token chunks", ["model.max_length=256"], None, False),
     ("encoder dropout 0.1", ["model.encoder_dropout=0.1"], None, False),
@@ -50,13 +50,13 @@ def step_throughput(overrides: list[str], autocast: torch.dtype | None, cached: 
     """Training tokens/s of the default model and head under `overrides` (best of `steps`).
 
     cached: the step starts from the lower layers' output, computed once beforehand, as
-    training does when trainer.cache_frozen_layers applies (src/models/prefix_cache.py).
+    training does when loop.cache_frozen_layers applies (src/models/prefix_cache.py).
     """
     cfg = validate(compose_config(overrides))
     torch.manual_seed(0)
     base = build.classifier_base(build.load_encoder(cfg.model), 105, cfg.model)
     model = build.wrap_with_lora(base, cfg.lora)
-    if cfg.trainer.compile:  # compiles in the first (untimed) step
+    if cfg.loop.compile:  # compiles in the first (untimed) step
         compile_encoder(model)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     # A default batch: 8 notes of ~420 tokens, cut into chunks of max_length tokens.

@@ -1,17 +1,23 @@
 """Schemas for the composed config: a typo'd key or a wrong type fails before any work.
 
 Hydra composes YAML from conf/; `validate` merges the result into these dataclasses, which
-rejects unknown keys and converts or rejects values, and reports the offending key.
+rejects unknown keys and converts or rejects values, and reports the offending key. The nodes
+src/train.py instantiates (trainer, callbacks, logger) are also checked against their
+_target_'s signature.
 """
 
 from __future__ import annotations
 
+import copy
+import difflib
+import inspect
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, get_type_hints
 
 from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException
-from omegaconf import MISSING, DictConfig, OmegaConf
+from hydra.utils import get_object, instantiate
+from omegaconf import MISSING, DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from src.errors import MedtuneError
@@ -126,48 +132,94 @@ class DataConfig:
 class FSDPConfig:
     """trainer.strategy=fsdp: Lightning's FSDPStrategy by transformer layer (src/training/distributed.py)."""
 
-    sharding_strategy: str = "FULL_SHARD"  # FULL_SHARD | SHARD_GRAD_OP | HYBRID_SHARD | NO_SHARD
-    cpu_offload: bool = False  # parameters on the CPU between uses: bigger models, slower steps
+    sharding_strategy: str = one_of("FULL_SHARD", "SHARD_GRAD_OP", "HYBRID_SHARD", "NO_SHARD")
+    cpu_offload: bool = MISSING  # parameters on the CPU between uses: bigger models, slower steps
+
+
+@dataclass
+class LoopConfig:
+    """medtune's training loop around the Trainer: optimiser, batches, speed options (conf/loop/)."""
+
+    lr: float = MISSING
+    weight_decay: float = MISSING
+    warmup_ratio: float = MISSING
+    batch_size: int = MISSING
+    eval_batch_size: int = MISSING
+    effective_batch_size: int | None = (
+        MISSING  # set: trainer.accumulate_grad_batches follows (effective_batch)
+    )
+    num_workers: int = MISSING
+    num_threads: int | None = MISSING  # torch CPU threads; None = torch's default
+    group_by_length: bool = MISSING  # training batches of similar length (src/training/resumable_loader.py)
+    length_group_size: int = (
+        MISSING  # group_by_length: batches sorted together; more = less padding, less random
+    )
+    cache_frozen_layers: bool = MISSING  # lower layers below LoRA computed once (src/models/prefix_cache.py)
+    cache_max_gb: float = MISSING  # memory the cached features may take; more turns the cache off
+    compile: bool = MISSING  # torch.compile the encoder layers (src/models/efficiency.py)
+    fsdp: FSDPConfig = field(default_factory=FSDPConfig)
 
 
 @dataclass
 class TrainerConfig:
-    accelerator: str = "cpu"
-    devices: Any = 1  # per node: a count, a list of GPU ids, or auto
-    strategy: str = "auto"  # Lightning strategy name: auto | ddp | ddp_spawn | fsdp | ...
-    num_nodes: int = 1
-    fsdp: FSDPConfig = field(default_factory=FSDPConfig)
-    precision: str = "32-true"
-    max_epochs: int = 3
-    batch_size: int = 8
-    eval_batch_size: int = 32
-    lr: float = 5e-3
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    gradient_clip_val: float = 1.0
-    accumulate_grad_batches: int = 1
-    effective_batch_size: int | None = None  # set: accumulate_grad_batches follows (see effective_batch)
-    num_workers: int = 0
-    log_every_n_steps: int = 10
-    num_threads: int | None = None  # torch CPU threads; None = torch's default
-    cache_frozen_layers: bool = True  # lower layers below LoRA computed once (src/models/prefix_cache.py)
-    cache_max_gb: float = 4.0  # memory the cached features may take; more turns the cache off
-    checkpoint_every_n_steps: int = 50  # plus one at each epoch end; 0 = epoch ends only
-    keep_checkpoints: bool = False  # keep checkpoints/ after the run finished
-    group_by_length: bool = True  # training batches of similar length (src/training/resumable_loader.py)
-    length_group_size: int = 50  # group_by_length: batches sorted together; more = less padding, less random
-    compile: bool = False  # torch.compile the encoder layers (src/models/efficiency.py)
+    """Arguments of Lightning's Trainer (conf/trainer/): the ones conf/ sets, typed here.
+    `+trainer.<name>` adds any other argument, checked against the Trainer's signature by name
+    (check_arguments) and by Lightning for its value: a schema of all its ~40 arguments would
+    copy Lightning's signature, and OmegaConf cannot type its unions (int | str | list[int])."""
+
+    _target_: str = MISSING
+    accelerator: str = MISSING
+    devices: Any = MISSING  # per node: a count, a list of GPU ids, or auto
+    strategy: str = MISSING  # Lightning strategy name: auto | ddp | ddp_spawn | fsdp | ...
+    num_nodes: int = MISSING
+    precision: str = MISSING
+    max_epochs: int = MISSING
+    gradient_clip_val: float | None = MISSING
+    accumulate_grad_batches: int = MISSING
+    log_every_n_steps: int = MISSING
+    num_sanity_val_steps: int = MISSING
+    enable_model_summary: bool = MISSING
+
+
+# Trainer arguments src/train.py passes itself: refused in trainer, with what to do instead.
+TRAINER_SET_IN_CODE = {
+    "logger": "set by medtune: choose one with logger=wandb|csv|none (conf/logger/)",
+    "callbacks": "set by medtune: add one with +callbacks=<name> (conf/callbacks/)",
+    "default_root_dir": "set by medtune to the run dir: set hydra.run.dir",
+    "use_distributed_sampler": "always false: medtune's ResumableLoader shards the training batches itself",
+    "enable_checkpointing": "always false: callbacks.checkpoint writes the run's resumable checkpoint",
+}
+
+
+@dataclass
+class CheckpointConfig:
+    """callbacks.checkpoint, always there: the resumable checkpoint (src/training/checkpoints.py);
+    src/train.py passes its run dir and path."""
+
+    _target_: str = MISSING
+    every_n_steps: int = MISSING  # plus one at each epoch end; 0 = epoch ends only
+    keep: bool = MISSING  # keep the checkpoint after the run finished
+
+
+WANDB_LOGGER = "src.training.loggers.wandb_logger"  # logger=wandb: validate checks it against LoggerConfig
 
 
 @dataclass
 class LoggerConfig:
-    backend: str = "wandb"  # wandb | csv | none
-    project: str = "medtune"
-    entity: str | None = None
-    mode: str = "offline"  # offline | online
-    group: str | None = None
-    tags: list[str] = field(default_factory=list)
-    log_examples: bool = False  # note text goes to logs only when this is true
+    """logger=wandb (_target_ WANDB_LOGGER). Other loggers (logger=csv, a Lightning logger of the
+    user's) are open: their keys must be arguments of their _target_ (validate)."""
+
+    _target_: str = MISSING
+    project: str = MISSING
+    entity: str | None = MISSING
+    mode: str = one_of("offline", "online")
+    group: str | None = MISSING
+    tags: list[str] = MISSING
+    log_examples: bool = MISSING  # note text goes to logs only when this is true
+
+
+# medtune's keys in a logger config, beside its _target_'s arguments (not passed to it).
+LOGGER_OWN_KEYS = ("log_examples",)
 
 
 @dataclass
@@ -184,27 +236,28 @@ class MedtuneConfig:
     data: DataConfig
     model: ModelConfig = field(default_factory=ModelConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
+    loop: LoopConfig = field(default_factory=LoopConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    # Lightning callbacks by name, each with its _target_; the checkpoint is always there.
+    callbacks: dict[str, Any] = field(default_factory=lambda: {"checkpoint": CheckpointConfig()})
+    # LoggerConfig for W&B; another logger: a dict of its _target_'s arguments (see validate).
+    logger: Any = field(default_factory=LoggerConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     seed: int = MISSING
     run_name: str = MISSING
     resume: str | None = MISSING  # a run dir to continue, or auto (see src/training/checkpoints.py)
 
 
-CHOICES = {
-    "logger.backend": ("wandb", "csv", "none"),
-    "logger.mode": ("offline", "online"),
-    "trainer.fsdp.sharding_strategy": ("FULL_SHARD", "SHARD_GRAD_OP", "HYBRID_SHARD", "NO_SHARD"),
-}
-
-
 def schema_for(cfg: DictConfig) -> DictConfig:
     """The structured schema of this composition: the shared groups' and its task package's."""
     from src.tasks import task_class  # here: the task's package imports torch and transformers
 
-    cls = task_class(cfg.task)
-    return OmegaConf.structured(MedtuneConfig(task=cls.package.task_schema(), data=cls.package.data_schema()))
+    package = task_class(cfg.task).package
+    wandb = OmegaConf.select(cfg, "logger._target_") == WANDB_LOGGER
+    logger = LoggerConfig() if wandb else {}  # other loggers: checked by check_arguments (validate)
+    return OmegaConf.structured(
+        MedtuneConfig(task=package.task_schema(), data=package.data_schema(), logger=logger)
+    )
 
 
 def choices(schema: type, prefix: str = "") -> dict[str, tuple]:
@@ -223,8 +276,11 @@ def validate(cfg: DictConfig) -> DictConfig:
     """cfg merged into the schema; MedtuneError naming the key for unknown keys, missing values
     or bad values."""
     schema = schema_for(cfg)
+    cfg, trainer_args = split_trainer_args(cfg)
     try:
         merged = OmegaConf.merge(schema, cfg)
+        with open_dict(merged.trainer):
+            merged.trainer.update(trainer_args)
         OmegaConf.resolve(merged)
     except OmegaConfBaseException as err:
         key = getattr(err, "full_key", None) or "?"
@@ -240,24 +296,24 @@ def validate(cfg: DictConfig) -> DictConfig:
             f"YAML file under conf/ or on the command line ({missing[0]}=...)"
         )
     allowed_values = {
-        **{f"task.{k}": v for k, v in choices(OmegaConf.get_type(schema.task)).items()},
-        **{f"data.{k}": v for k, v in choices(OmegaConf.get_type(schema.data)).items()},
-        **{f"model.{k}": v for k, v in choices(ModelConfig).items()},
-        **{f"lora.{k}": v for k, v in choices(LoraConfig).items()},
-        **CHOICES,
+        f"{group}.{key}": allowed
+        for group in ("task", "data", "model", "lora", "loop", "logger")
+        if OmegaConf.get_type(schema[group]) not in (dict, None)
+        for key, allowed in choices(OmegaConf.get_type(schema[group])).items()
     }
     for key, allowed in allowed_values.items():
         value = OmegaConf.select(merged, key)
         if value not in allowed:
             listed = ", ".join("null" if a is None else a for a in allowed)
             raise MedtuneError(f"{key}={value!r} is not one of {listed}")
-    if merged.trainer.checkpoint_every_n_steps < 0:
-        raise MedtuneError("trainer.checkpoint_every_n_steps must be 0 (epoch ends only) or positive")
+    check_instantiated(merged)
+    if merged.callbacks.checkpoint.every_n_steps < 0:
+        raise MedtuneError("callbacks.checkpoint.every_n_steps must be 0 (epoch ends only) or positive")
     for key in (
         "data.train_size",
         "data.max_chunks",
+        "loop.batch_size",
         "trainer.max_epochs",
-        "trainer.batch_size",
         "trainer.num_nodes",
         "trainer.accumulate_grad_batches",
         "lora.r",
@@ -272,8 +328,76 @@ def validate(cfg: DictConfig) -> DictConfig:
             "for the classifier family (the code-scoring head is trained and saved by that name)"
         )
     check_strategy(merged.trainer)
-    effective_batch(merged.trainer)
+    effective_batch(merged)
     return merged
+
+
+def instantiate_with(node: DictConfig | dict, **from_code: Any) -> Any:
+    """node._target_ called with node's keys (as plain lists and dicts) and from_code, the objects
+    only the code has (the run dir, a strategy, the logger). Those never pass through OmegaConf,
+    which would recurse into them or turn them into strings in a typed node."""
+    return instantiate(node, _partial_=True, _convert_="all")(**from_code)
+
+
+def split_trainer_args(cfg: DictConfig) -> tuple[DictConfig, dict[str, Any]]:
+    """cfg without the Trainer arguments TrainerConfig does not list (`+trainer.limit_train_batches=5`),
+    and those arguments as given (interpolations kept): they join the merged trainer node after
+    the schema's type checks, and check_instantiated checks their names."""
+    listed = {f.name for f in fields(TrainerConfig)}
+    extra = [key for key in cfg.trainer if key not in listed]
+    if not extra:
+        return cfg, {}
+    raw = OmegaConf.to_container(cfg.trainer)
+    cfg = copy.deepcopy(cfg)
+    with open_dict(cfg):
+        for key in extra:
+            del cfg.trainer[key]
+    return cfg, {key: raw[key] for key in extra}
+
+
+def check_instantiated(cfg: DictConfig) -> None:
+    """The nodes src/train.py instantiates name only arguments of their _target_: a typo fails
+    here, not after the data and the base model were loaded. Types: the schemas' for the keys
+    they list; Lightning checks the values of the other arguments when it builds the object."""
+    # trainer.lr and co. were Trainer keys before conf/loop/ existed: say where they are now.
+    moved = {f.name: f"not a Trainer argument but medtune's loop.{f.name}" for f in fields(LoopConfig)}
+    check_arguments(cfg.trainer, "trainer", refused=TRAINER_SET_IN_CODE | moved)
+    for name, node in cfg.callbacks.items():
+        if not OmegaConf.is_dict(node) or not node.get("_target_"):
+            raise MedtuneError(
+                f"callbacks.{name} needs a _target_: a Lightning callback class and its arguments, "
+                "e.g. conf/callbacks/early_stopping.yaml"
+            )
+        check_arguments(node, f"callbacks.{name}")
+    if "_target_" not in cfg.logger:
+        raise MedtuneError(
+            "logger needs a _target_: a Lightning logger class, or null for no logger (conf/logger/)"
+        )
+    if cfg.logger._target_ is not None:
+        refused = {"save_dir": "set by medtune to the run dir: set hydra.run.dir"}
+        check_arguments(cfg.logger, "logger", refused=refused, own=LOGGER_OWN_KEYS)
+
+
+def check_arguments(
+    node: DictConfig, key: str, refused: dict[str, str] | None = None, own: tuple[str, ...] = ()
+) -> None:
+    """Each key of node is an argument of node._target_ (any name when it takes **kwargs).
+    refused: names not allowed here (arguments the code passes), with what to do instead;
+    own: medtune's keys beside the arguments."""
+    target = node._target_
+    try:
+        parameters = inspect.signature(get_object(target)).parameters
+    except Exception as err:  # hydra wraps import errors in several types
+        raise MedtuneError(f"{key}._target_={target!r} cannot be imported: {err}") from None
+    open_ended = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    for name in node:
+        if refused and name in refused:
+            raise MedtuneError(f"invalid config key '{key}.{name}': {refused[name]}")
+        if name == "_target_" or name in own or name in parameters or open_ended:
+            continue
+        close = difflib.get_close_matches(name, list(parameters), n=1)
+        hint = f"; did you mean {key}.{close[0]}?" if close else ""
+        raise MedtuneError(f"invalid config key '{key}.{name}': not an argument of {target}{hint}")
 
 
 def check_strategy(trainer: DictConfig) -> None:
@@ -306,29 +430,30 @@ def device_count(devices: Any) -> int | None:
     return count if count > 0 else None
 
 
-def effective_batch(trainer: DictConfig) -> None:
-    """trainer.effective_batch_size (examples per optimizer step, over every process) sets
-    accumulate_grad_batches to effective / (batch_size * devices * num_nodes)."""
-    effective = trainer.effective_batch_size
+def effective_batch(cfg: DictConfig) -> None:
+    """loop.effective_batch_size (examples per optimizer step, over every process) sets
+    trainer.accumulate_grad_batches to effective / (loop.batch_size * devices * num_nodes)."""
+    loop, trainer = cfg.loop, cfg.trainer
+    effective = loop.effective_batch_size
     if effective is None:
         return
     devices = device_count(trainer.devices)
     if devices is None:
         raise MedtuneError(
-            f"trainer.effective_batch_size={effective} needs trainer.devices as a number or a list of "
+            f"loop.effective_batch_size={effective} needs trainer.devices as a number or a list of "
             f"ids, not {trainer.devices!r}: set trainer.devices, or trainer.accumulate_grad_batches instead"
         )
-    per_step = trainer.batch_size * devices * trainer.num_nodes
+    per_step = loop.batch_size * devices * trainer.num_nodes
     if effective % per_step:
         raise MedtuneError(
-            f"trainer.effective_batch_size={effective} is not a multiple of trainer.batch_size "
-            f"({trainer.batch_size}) x trainer.devices ({devices}) x trainer.num_nodes ({trainer.num_nodes}) "
+            f"loop.effective_batch_size={effective} is not a multiple of loop.batch_size "
+            f"({loop.batch_size}) x trainer.devices ({devices}) x trainer.num_nodes ({trainer.num_nodes}) "
             f"= {per_step}: choose a multiple of {per_step}, or change those keys"
         )
     accumulate = effective // per_step
     if trainer.accumulate_grad_batches not in (1, accumulate):
         raise MedtuneError(
             f"trainer.accumulate_grad_batches={trainer.accumulate_grad_batches} contradicts "
-            f"trainer.effective_batch_size={effective}, which needs {accumulate}: set only one of them"
+            f"loop.effective_batch_size={effective}, which needs {accumulate}: set only one of them"
         )
     trainer.accumulate_grad_batches = accumulate

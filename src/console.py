@@ -10,7 +10,7 @@ from rich.tree import Tree
 
 console = Console(soft_wrap=True)  # long paths in messages stay on one line: copyable, greppable
 
-GROUPS = ("task", "model", "lora", "data", "trainer", "logger", "paths")
+GROUPS = ("task", "model", "lora", "data", "loop", "trainer", "callbacks", "logger", "paths")
 
 
 def print_config(cfg: DictConfig) -> None:

@@ -142,7 +142,7 @@ def _settings_table(cfg: dict) -> str:
         ("training examples", cfg["data"]["train_size"] or "all"),
         (
             "epochs / batch / lr",
-            f"{cfg['trainer']['max_epochs']} / {cfg['trainer']['batch_size']} / {cfg['trainer']['lr']}",
+            f"{cfg['trainer']['max_epochs']} / {cfg['loop']['batch_size']} / {cfg['loop']['lr']}",
         ),
         ("precision", cfg["trainer"]["precision"]),
         ("seed", cfg["seed"]),

@@ -64,7 +64,7 @@ def preflight(cfg: DictConfig, task: Task, run_dir: Path) -> None:
         ("data", task.check_data),
         ("model", lambda: check_model(cfg.model)),
         ("quantization", lambda: check_quantized_trainer(cfg)),
-        ("compile", lambda: check_compile(cfg.trainer)),
+        ("compile", lambda: check_compile(cfg)),
         ("run dir", lambda: check_run_dir(run_dir)),
     ]
     problems = []

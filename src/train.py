@@ -22,11 +22,12 @@ import torch
 import transformers
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
+from lightning.pytorch.loggers import Logger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from src import base_once
-from src.config import validate
+from src.config import instantiate_with, validate
 from src.console import console, print_config, print_metric_lines, print_results
 from src.errors import MedtuneError, RunInterrupted, exit_on_user_error
 from src.manifest import build_manifest, now
@@ -85,8 +86,8 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict | None:
     lead = is_rank_zero()
     started_at = now()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    if cfg.trainer.num_threads:
-        torch.set_num_threads(cfg.trainer.num_threads)
+    if cfg.loop.num_threads:
+        torch.set_num_threads(cfg.loop.num_threads)
     task = make_task(cfg)
     preflight(cfg, task, run_dir)
     timing: dict[str, float] = {}
@@ -109,30 +110,14 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict | None:
     console.print(f"model: {trainable:,} trainable of {total:,} parameters ({100 * trainable / total:.2f}%)")
 
     logger = build_logger(cfg, run_dir, resume) if lead else None  # one W&B run per job
-    checkpointer = Checkpointer(run_dir, cfg.trainer.checkpoint_every_n_steps, checkpoint_path(cfg, run_dir))
+    checkpointer, callbacks = build_callbacks(cfg, run_dir)
     try:
-        module = FineTuneModule(model, task, cfg.trainer)
-        trainer = L.Trainer(
-            accelerator=cfg.trainer.accelerator,
-            devices=cfg.trainer.devices,
-            strategy=build_strategy(cfg.trainer, model),
-            num_nodes=cfg.trainer.num_nodes,
-            use_distributed_sampler=False,  # ResumableLoader shards the batches itself
-            precision=cfg.trainer.precision,
-            max_epochs=cfg.trainer.max_epochs,
-            gradient_clip_val=cfg.trainer.gradient_clip_val,
-            accumulate_grad_batches=cfg.trainer.accumulate_grad_batches,
-            log_every_n_steps=cfg.trainer.log_every_n_steps,
-            logger=logger if logger is not None else False,
-            enable_checkpointing=False,  # Checkpointer writes the one checkpoint a run keeps
-            callbacks=[checkpointer],
-            enable_model_summary=False,
-            num_sanity_val_steps=0,
-            default_root_dir=run_dir,
-        )
+        module = FineTuneModule(model, task, cfg.loop)
+        # The checkpoint last: its saves hold what the other callbacks decided at the same hook.
+        trainer = build_trainer(cfg, run_dir, model, logger, [*callbacks, checkpointer])
         start = time.perf_counter()
         train_set, val_set = task.training_sets(model, data)
-        datamodule = TaskDataModule(train_set, val_set, task, cfg.trainer, cfg.seed)
+        datamodule = TaskDataModule(train_set, val_set, task, cfg.loop, cfg.seed)
         fit(trainer, module, datamodule, checkpointer, checkpointer.path if resume else None)
         model = whole_model(trainer, task, data, model)
         if not lead:
@@ -140,7 +125,7 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict | None:
         timing["train_s"] = time.perf_counter() - start
         timing["train_tokens_per_s"] = sum(r["tokens"] for r in module.rank_counts) / timing["train_s"]
         timing["padding_efficiency"] = module.padding_efficiency()  # rank 0's batches
-        per_step = cfg.trainer.batch_size * cfg.trainer.accumulate_grad_batches
+        per_step = cfg.loop.batch_size * trainer.accumulate_grad_batches
         timing["effective_batch_size"] = per_step * trainer.world_size  # examples per optimizer step
 
         start = time.perf_counter()
@@ -167,7 +152,7 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict | None:
         manifest = build_manifest(cfg, run_dir, task.lineage(data), metrics, started_at)
         write_json(run_dir / "manifest.json", manifest)
         (run_dir / "MODEL_CARD.md").write_text(render_model_card(manifest, task.card(manifest)))
-        if not cfg.trainer.keep_checkpoints:  # the adapter is the result; checkpoints only served resuming
+        if not checkpointer.keep:  # the adapter is the result; checkpoints only served resuming
             remove_checkpoints(cfg, run_dir)
         log_artefact_lineage(logger, run_dir, manifest)
         summary = {
@@ -176,11 +161,37 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict | None:
             for key, value in metrics[part].items()
         }
         log_summary(logger, summary)
-        if cfg.logger.log_examples:  # the user's explicit opt-in: note text leaves the run dir
+        if cfg.logger.get("log_examples"):  # the user's explicit opt-in: note text leaves the run dir
             log_examples(logger, task.examples(data, EXAMPLES_LOGGED))
     finally:
         close(logger)
     return metrics
+
+
+def build_callbacks(cfg: DictConfig, run_dir: Path) -> tuple[Checkpointer, list[L.Callback]]:
+    """Every entry of cfg.callbacks: the checkpoint (always there), told where to write, and the
+    others (+callbacks=early_stopping, ...) as configured."""
+    path = checkpoint_path(cfg, run_dir)  # paths.checkpoint_dir's, or the run dir's
+    checkpointer = instantiate_with(cfg.callbacks.checkpoint, run_dir=run_dir, path=path)
+    others = [instantiate_with(node) for name, node in cfg.callbacks.items() if name != "checkpoint"]
+    return checkpointer, others
+
+
+def build_trainer(
+    cfg: DictConfig, run_dir: Path, model: torch.nn.Module, logger: Logger | None, callbacks: list[L.Callback]
+) -> L.Trainer:
+    """Lightning's Trainer from cfg.trainer (its arguments, +trainer.<name> included) and what only
+    the code has. use_distributed_sampler and enable_checkpointing are forced here, not left to
+    the config (validate refuses them there): no other value of theirs works with medtune."""
+    return instantiate_with(
+        cfg.trainer,
+        strategy=build_strategy(cfg, model),  # fsdp: sharded by this model's layer classes
+        logger=logger if logger is not None else False,  # None would make Lightning add its own
+        callbacks=callbacks,
+        default_root_dir=run_dir,
+        use_distributed_sampler=False,  # ResumableLoader shards the batches itself
+        enable_checkpointing=False,  # callbacks.checkpoint writes the one checkpoint a run keeps
+    )
 
 
 def fit(trainer: L.Trainer, module, datamodule, checkpointer: Checkpointer, ckpt_path: Path | None) -> None:

@@ -22,7 +22,7 @@ from omegaconf import OmegaConf
 from wandb_workspaces import expr
 
 from src.errors import MedtuneError
-from src.training.loggers import group_name, summary_key
+from src.training.loggers import group_name, is_wandb, summary_key
 
 # The top-level config keys src.training.loggers.flat_config gives every run.
 COMPARED_KEYS = ("task", "model", "train_size", "lora_r", "seed")
@@ -45,7 +45,7 @@ class SweepRuns:
 def sweep_runs(sweep_dir: Path, jobs: Iterable[str]) -> SweepRuns:
     """jobs: the job folder names src.report collected."""
     configs = [OmegaConf.load(sweep_dir / job / ".hydra" / "config.yaml") for job in jobs]
-    configs = [cfg for cfg in configs if cfg.logger.backend == "wandb"]
+    configs = [cfg for cfg in configs if is_wandb(cfg.logger)]
     if not configs:
         raise MedtuneError(f"{sweep_dir}: no job logged to W&B (they ran with logger=none or csv)")
     # Named as the jobs' logger named it; a sweep folder renamed since training no longer

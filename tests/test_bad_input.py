@@ -120,8 +120,8 @@ def test_unknown_config_key_and_wrong_type():
         compose_config("+trainer.max_epoch=3")
     with pytest.raises(MedtuneError, match=r"invalid config key 'trainer.max_epochs'"):
         compose_config("trainer.max_epochs=three")
-    with pytest.raises(MedtuneError, match=r"logger.backend='tensorboard' is not one of"):
-        compose_config("logger.backend=tensorboard")
+    with pytest.raises(MedtuneError, match=r"logger.mode='onlin' is not one of"):
+        compose_config("logger.mode=onlin")
     with pytest.raises(MedtuneError, match=r"lora.modules_to_save=\[\] must include 'classifier'"):
         compose_config("lora.modules_to_save=[]")
 

@@ -16,7 +16,7 @@ TINY = [
     "data.synthetic.n_eval=20",
     "data.synthetic.val_size=8",
     "model.max_length=64",
-    "trainer.batch_size=4",
+    "loop.batch_size=4",
 ]
 
 

@@ -1,6 +1,6 @@
 """Several training processes: trainer=ddp on 2 CPU processes (gloo) trains on the global
 batches one process with twice the batch size trains on, and only rank 0 writes the run dir;
-the fsdp preset builds Lightning's FSDPStrategy; trainer.effective_batch_size sets accumulation."""
+the fsdp preset builds Lightning's FSDPStrategy; loop.effective_batch_size sets accumulation."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def runs(tmp_path_factory, tiny_bert) -> SimpleNamespace:
             stderr=subprocess.STDOUT,
         )
         cache = f"paths.cache_dir={folder / 'cache-single'}"
-        cfg = compose_config(*overrides(folder, tiny_bert, "trainer.batch_size=16", "logger=none", cache))
+        cfg = compose_config(*overrides(folder, tiny_bert, "loop.batch_size=16", "logger=none", cache))
         single = train(cfg, folder / "single")
         ddp.wait(timeout=600)
     assert ddp.returncode == 0, log.read_text()[-3000:]
@@ -173,12 +173,12 @@ def test_fsdp_preset_builds_a_strategy_sharding_by_transformer_layer(tiny_bert):
 
     cfg = compose_config("trainer=fsdp")
     assert (cfg.trainer.accelerator, cfg.trainer.devices, cfg.trainer.num_nodes) == ("gpu", 2, 1)
-    strategy = build_strategy(cfg.trainer, torch.nn.Sequential(AutoModel.from_pretrained(tiny_bert)))
+    strategy = build_strategy(cfg, torch.nn.Sequential(AutoModel.from_pretrained(tiny_bert)))
     assert isinstance(strategy, FSDPStrategy)
     assert strategy.sharding_strategy == ShardingStrategy.FULL_SHARD
     assert strategy.kwargs["auto_wrap_policy"]._module_classes == {BertLayer, BertEmbeddings}
     assert strategy.kwargs["use_orig_params"]  # LoRA: trained and frozen weights share a shard
-    assert build_strategy(compose_config("trainer=ddp").trainer, torch.nn.Linear(1, 1)) == "ddp"
+    assert build_strategy(compose_config("trainer=ddp"), torch.nn.Linear(1, 1)) == "ddp"
     with pytest.raises(MedtuneError, match="trainer.strategy=fsdp runs on GPUs only"):
         compose_config("trainer=fsdp", "trainer.accelerator=cpu")
     with pytest.raises(MedtuneError, match="trainer.strategy='dpp' is not a Lightning strategy"):
@@ -218,10 +218,10 @@ def test_fsdp_gathers_the_trained_model_into_a_fresh_copy_for_rank_zero(tiny_ber
 @pytest.mark.parametrize(
     ("overrides", "accumulate"),
     [
-        (["trainer.effective_batch_size=64"], 8),  # 64 / (8 x 1 device)
-        (["trainer=ddp", "trainer.effective_batch_size=64"], 4),  # / (8 x 2 devices)
-        (["trainer=ddp", "trainer.num_nodes=2", "trainer.effective_batch_size=64"], 2),
-        (["trainer=ddp", "trainer.devices=[0,1,2,3]", "trainer.effective_batch_size=32"], 1),
+        (["loop.effective_batch_size=64"], 8),  # 64 / (8 x 1 device)
+        (["trainer=ddp", "loop.effective_batch_size=64"], 4),  # / (8 x 2 devices)
+        (["trainer=ddp", "trainer.num_nodes=2", "loop.effective_batch_size=64"], 2),
+        (["trainer=ddp", "trainer.devices=[0,1,2,3]", "loop.effective_batch_size=32"], 1),
         (["trainer.accumulate_grad_batches=3"], 3),  # no effective_batch_size: as given
     ],
 )
@@ -233,14 +233,14 @@ def test_effective_batch_size_sets_gradient_accumulation(overrides, accumulate):
     ("overrides", "message"),
     [
         (
-            ["trainer=ddp", "trainer.effective_batch_size=24"],
-            r"trainer.effective_batch_size=24 is not a multiple of trainer.batch_size \(8\) x "
+            ["trainer=ddp", "loop.effective_batch_size=24"],
+            r"loop.effective_batch_size=24 is not a multiple of loop.batch_size \(8\) x "
             r"trainer.devices \(2\) x trainer.num_nodes \(1\) = 16",
         ),
-        (["trainer.devices=auto", "trainer.effective_batch_size=16"], "needs trainer.devices as a number"),
+        (["trainer.devices=auto", "loop.effective_batch_size=16"], "needs trainer.devices as a number"),
         (
-            ["trainer.accumulate_grad_batches=4", "trainer.effective_batch_size=16"],
-            "trainer.accumulate_grad_batches=4 contradicts trainer.effective_batch_size=16",
+            ["trainer.accumulate_grad_batches=4", "loop.effective_batch_size=16"],
+            "trainer.accumulate_grad_batches=4 contradicts loop.effective_batch_size=16",
         ),
     ],
 )

@@ -1,4 +1,4 @@
-"""model.gradient_checkpointing and trainer.compile on a tiny random BERT: they reach the model,
+"""model.gradient_checkpointing and loop.compile on a tiny random BERT: they reach the model,
 leave the loss and gradients as they were, and a run with them trains."""
 
 from __future__ import annotations
@@ -64,9 +64,9 @@ def loss_of(model, data):
 
 def test_new_keys_default_off_and_are_validated():
     cfg = compose_config()
-    assert cfg.model.gradient_checkpointing is False and cfg.trainer.compile is False
+    assert cfg.model.gradient_checkpointing is False and cfg.loop.compile is False
     assert compose_config("lora=qlora").model.gradient_checkpointing is True  # QLoRA's recipe
-    for key in ("model.gradient_checkpointing", "trainer.compile"):
+    for key in ("model.gradient_checkpointing", "loop.compile"):
         with pytest.raises(MedtuneError, match=f"invalid config key '{key}'"):
             compose_config(f"{key}=sometimes")
 
@@ -107,8 +107,8 @@ def test_compile_flag_compiles_the_encoder_layers_and_the_model_trains(tiny_bert
         return real_compile(fn, backend="eager")
 
     monkeypatch.setattr(torch, "compile", eager_compile)
-    model, cfg = tiny_model(tiny_bert, "trainer.compile=true")
-    FineTuneModule(model, task=None, trainer_cfg=cfg.trainer)
+    model, cfg = tiny_model(tiny_bert, "loop.compile=true")
+    FineTuneModule(model, task=None, loop_cfg=cfg.loop)
     assert compiled == list(model.get_base_model().encoder.encoder.layer)
     names = {name for name, _ in model.named_parameters()}
     assert not any("_orig_mod" in name for name in names)  # checkpoints and adapters keep their keys
@@ -130,11 +130,11 @@ def test_compile_on_the_cpu_without_a_cpp_compiler_is_refused(monkeypatch):
     from torch._inductor import config as inductor_config
 
     monkeypatch.setattr(inductor_config.cpp, "cxx", ("medtune-no-such-compiler",))
-    check_compile(compose_config().trainer)  # compile off: nothing is checked
-    with pytest.raises(MedtuneError, match=r"CPU needs a C\+\+ compiler.*or set trainer.compile=false"):
-        check_compile(compose_config("trainer.compile=true").trainer)
+    check_compile(compose_config())  # compile off: nothing is checked
+    with pytest.raises(MedtuneError, match=r"CPU needs a C\+\+ compiler.*or set loop.compile=false"):
+        check_compile(compose_config("loop.compile=true"))
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    check_compile(compose_config("trainer=gpu", "trainer.compile=true").trainer)  # GPU kernels are Triton
+    check_compile(compose_config("trainer=gpu", "loop.compile=true"))  # GPU kernels are Triton
 
 
 def test_run_with_gradient_checkpointing_and_the_frozen_layer_cache(tmp_path, tiny_bert, coding_files):

@@ -30,9 +30,9 @@ def train(tmp_path: Path, run_dir: Path, model: Path, files, *overrides: str) ->
 
 def test_non_finite_loss_stops_the_run_with_a_clear_message(tmp_path, tiny_bert, coding_files):
     run_dir = tmp_path / "run"
-    result = train(tmp_path, run_dir, tiny_bert, coding_files, "trainer.lr=1e30")
+    result = train(tmp_path, run_dir, tiny_bert, coding_files, "loop.lr=1e30")
     assert result.returncode == 2, result.stderr[-2000:]
-    assert "training loss became nan" in result.stderr and "lower trainer.lr" in result.stderr
+    assert "training loss became nan" in result.stderr and "lower loop.lr" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (run_dir / "metrics.json").exists() and not (run_dir / "adapter").exists()
 

@@ -31,7 +31,7 @@ SMALL = (
     "data.synthetic.eval_size=6",
     "data.synthetic.val_size=6",
     "task.max_new_tokens=8",
-    "trainer.eval_batch_size=4",
+    "loop.eval_batch_size=4",
 )
 FAMILIES = {
     "llama": ("model=tiny_llama",),

@@ -39,7 +39,7 @@ def test_the_preset_selects_the_optuna_sweeper_and_takes_overrides():
     assert sweeper.sampler.seed == 7  # follows ${seed}: a rerun proposes the same trials
     assert sweeper.study_name == "hpo-eligibility-minilm"
     assert cfg.hydra.sweep.dir == "multirun/hpo-eligibility-minilm"
-    assert set(sweeper.params) == {"trainer.lr", "lora.r", "lora.alpha", "lora.dropout"}
+    assert set(sweeper.params) == {"loop.lr", "lora.r", "lora.alpha", "lora.dropout"}
 
 
 def test_trials_sample_the_declared_ranges_and_the_best_is_the_highest_validation_metric(
@@ -56,12 +56,12 @@ def test_trials_sample_the_declared_ranges_and_the_best_is_the_highest_validatio
         cfg = OmegaConf.load(job / ".hydra" / "resolved.yaml")  # what the job trained with
         metrics = json.loads((job / "metrics.json").read_text())
         params = {
-            "trainer.lr": cfg.trainer.lr,
+            "loop.lr": cfg.loop.lr,
             "lora.r": cfg.lora.r,
             "lora.alpha": cfg.lora.alpha,
             "lora.dropout": cfg.lora.dropout,
         }
-        assert 1e-4 <= params["trainer.lr"] <= 1e-2 and 0.0 <= params["lora.dropout"] <= 0.3
+        assert 1e-4 <= params["loop.lr"] <= 1e-2 and 0.0 <= params["lora.dropout"] <= 0.3
         assert params["lora.r"] in RANKS and params["lora.alpha"] in ALPHAS
         assert metrics["main_metric"] == "micro_f1"
         trials.append((metrics["validation"]["micro_f1"], params))  # never the eval split

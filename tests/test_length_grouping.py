@@ -1,4 +1,4 @@
-"""Length-grouped training batches (trainer.group_by_length) and their padding efficiency."""
+"""Length-grouped training batches (loop.group_by_length) and their padding efficiency."""
 
 from __future__ import annotations
 

@@ -70,8 +70,8 @@ def test_cache_stays_off_when_lower_layers_change(tiny_bert, tmp_path):
     for overrides, reason in [
         (("model.encoder_dropout=0.1",), "use dropout"),
         (("lora.top_layers=null",), "top layers only"),
-        (("trainer.cache_frozen_layers=false",), "off (trainer.cache_frozen_layers=false)"),
-        (("trainer.cache_max_gb=0.0",), "trainer.cache_max_gb=0.0"),
+        (("loop.cache_frozen_layers=false",), "off (loop.cache_frozen_layers=false)"),
+        (("loop.cache_max_gb=0.0",), "loop.cache_max_gb=0.0"),
     ]:
         task, data, model = setup(tiny_bert, tmp_path, *overrides)
         n_frozen, why = prefix_cache.frozen_layers(model, task.cfg, 1000)
@@ -87,7 +87,7 @@ def test_base_evaluation_keeps_features_that_validation_and_tuned_scoring_reuse(
     assert val_set.features is task.features["val"]  # not computed a second time
     tuned = task.evaluate_tuned(model, data)
 
-    plain_task, plain_data, plain_model = setup(tiny_bert, tmp_path, "trainer.cache_frozen_layers=false")
+    plain_task, plain_data, plain_model = setup(tiny_bert, tmp_path, "loop.cache_frozen_layers=false")
     assert plain_task.evaluate_base(plain_data) == pytest.approx(base)
     assert plain_task.features["layers"] == 0
     assert plain_task.evaluate_tuned(plain_model, plain_data) == pytest.approx(tuned)

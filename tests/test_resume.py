@@ -30,7 +30,7 @@ def setup(tmp_path_factory, tiny_bert) -> SimpleNamespace:
     args = [
         *(f"model.name_or_path={tiny_bert}", f"data.path={train_file}", f"data.eval_path={eval_file}"),
         *("data.train_size=null", "trainer.max_epochs=2", "model.max_length=32", "logger=csv"),
-        "trainer.checkpoint_every_n_steps=4",
+        "callbacks.checkpoint.every_n_steps=4",
     ]
     return SimpleNamespace(folder=folder, args=args, model=tiny_bert)
 
@@ -52,7 +52,7 @@ def launch(setup, run_dir: Path, *extra: str, interrupt: tuple[str, int] | None 
 @pytest.fixture(scope="module")
 def uninterrupted(setup) -> Path:
     run_dir = setup.folder / "uninterrupted"
-    result = launch(setup, run_dir, "trainer.keep_checkpoints=true")
+    result = launch(setup, run_dir, "callbacks.checkpoint.keep=true")
     assert result.returncode == 0, result.stderr[-3000:]
     return run_dir
 
@@ -142,7 +142,7 @@ def test_resume_of_another_config_names_the_differences(tmp_path):
     with pytest.raises(MedtuneError, match=r"lora.r: 8 then, 4 now"):
         resolve_resume(compose_config(f"resume={run_dir}", "lora.r=4"), tmp_path / "new")
     # Logging and thread settings may change between sessions.
-    same = compose_config(f"resume={run_dir}", "lora.r=8", "logger=none", "trainer.num_threads=1")
+    same = compose_config(f"resume={run_dir}", "lora.r=8", "logger=none", "loop.num_threads=1")
     assert resolve_resume(same, tmp_path / "new") == run_dir
 
 

@@ -24,7 +24,7 @@ ARGS = [
     "trainer.max_epochs=2",
     "model.max_length=32",
     "logger=none",
-    "trainer.checkpoint_every_n_steps=2",
+    "callbacks.checkpoint.every_n_steps=2",
 ]
 
 

@@ -39,7 +39,7 @@ def train(tmp_path: Path, run_dir: Path, *overrides: str) -> subprocess.Complete
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("e2e")
-    result = train(tmp_path, tmp_path / "run", "trainer.keep_checkpoints=true")
+    result = train(tmp_path, tmp_path / "run", "callbacks.checkpoint.keep=true")
     assert result.returncode == 0, result.stderr[-3000:]
     return tmp_path, tmp_path / "run", result
 

@@ -84,7 +84,7 @@ def chunk_texts(
     A text takes as many chunks as max_length windows with `overlap` would need, but its chunks
     share its tokens evenly (a 300-token note: 2 chunks of ~150, not 126 + 174 padded to 128):
     every chunk of a note has the same width, so a batch wastes almost nothing on padding once
-    notes of similar length are batched together (trainer.group_by_length).
+    notes of similar length are batched together (loop.group_by_length).
     """
     prefix, suffix = special_tokens(tokenizer)
     window = max_length - len(prefix) - len(suffix)  # content tokens a chunk can hold

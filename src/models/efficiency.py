@@ -5,7 +5,7 @@
   extra forward pass of the layers that backpropagation reaches (the ones at and above the
   lowest LoRA layer). Layers that run without gradients (the frozen-layer cache pass,
   evaluation) are not affected.
-* trainer.compile: torch.compile on each encoder layer, in place, so parameter names, training
+* loop.compile: torch.compile on each encoder layer, in place, so parameter names, training
   checkpoints and saved adapters stay the same. Every new input shape and every new mode
   (training, evaluation) compiles on first use: tens of seconds each on a CPU.
 """
@@ -33,13 +33,13 @@ def enable_gradient_checkpointing(model: PreTrainedModel) -> None:
     model.disable_input_require_grads()
 
 
-def check_compile(trainer_cfg: DictConfig) -> None:
-    """MedtuneError when trainer.compile=true cannot work on this machine.
+def check_compile(cfg: DictConfig) -> None:
+    """MedtuneError when loop.compile=true cannot work on this machine (trainer.accelerator's).
 
     On the CPU, torch.compile's backend (inductor) writes C++ and needs a C++ compiler; without
     one the run would fail at its first training step with a long compiler traceback.
     """
-    if not trainer_cfg.compile or (trainer_cfg.accelerator != "cpu" and torch.cuda.is_available()):
+    if not cfg.loop.compile or (cfg.trainer.accelerator != "cpu" and torch.cuda.is_available()):
         return
     # Inductor's own lookup (CXX, else g++), imported here only: loading inductor takes seconds.
     from torch._inductor.cpp_builder import get_cpp_compiler
@@ -48,8 +48,8 @@ def check_compile(trainer_cfg: DictConfig) -> None:
         get_cpp_compiler()
     except RuntimeError as err:
         raise MedtuneError(
-            f"trainer.compile=true on the CPU needs a C++ compiler for torch.compile ({err}); "
-            "install one (e.g. apt-get install g++, or set CXX) or set trainer.compile=false"
+            f"loop.compile=true on the CPU needs a C++ compiler for torch.compile ({err}); "
+            "install one (e.g. apt-get install g++, or set CXX) or set loop.compile=false"
         ) from None
 
 

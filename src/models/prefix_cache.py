@@ -1,4 +1,4 @@
-"""Training from cached frozen-layer features (`trainer.cache_frozen_layers`).
+"""Training from cached frozen-layer features (`loop.cache_frozen_layers`).
 
 When LoRA sits only in the top k encoder layers and nothing below them is trained or dropped
 out, the lower layers' output for a chunk is the same in every epoch (see
@@ -36,8 +36,8 @@ class WithPrefix(Dataset):
 
 def plan(cfg: DictConfig, encoder: torch.nn.Module, n_tokens: int) -> tuple[int, str]:
     """How many lower layers of `encoder` can be cached under this config (0: none), and why."""
-    if not cfg.trainer.cache_frozen_layers:
-        return 0, "off (trainer.cache_frozen_layers=false)"
+    if not cfg.loop.cache_frozen_layers:
+        return 0, "off (loop.cache_frozen_layers=false)"
     stack = layers_of(encoder)
     if stack is None or cfg.lora.top_layers is None:
         return 0, "off: needs a BERT-like encoder with LoRA on its top layers only (lora.top_layers)"
@@ -48,8 +48,8 @@ def plan(cfg: DictConfig, encoder: torch.nn.Module, n_tokens: int) -> tuple[int,
     ):
         return 0, "off: the lower layers use dropout (set model.encoder_dropout=0.0)"
     need_gb = n_tokens * encoder.config.hidden_size * BYTES_PER_VALUE / 1e9
-    if need_gb > cfg.trainer.cache_max_gb:
-        return 0, f"off: would need {need_gb:.1f} GB > trainer.cache_max_gb={cfg.trainer.cache_max_gb}"
+    if need_gb > cfg.loop.cache_max_gb:
+        return 0, f"off: would need {need_gb:.1f} GB > loop.cache_max_gb={cfg.loop.cache_max_gb}"
     return (
         n_frozen,
         f"layers 1-{n_frozen} computed once ({need_gb * 1000:.0f} MB); "
@@ -112,7 +112,7 @@ def training_sets(
     if not n_frozen:
         return train, val
     model.get_base_model().frozen_layers = n_frozen
-    batch = cfg.trainer.eval_batch_size
+    batch = cfg.loop.eval_batch_size
     cached_val = kept_val(n_frozen) if kept_val else None
     if cached_val is None:
         cached_val = cache_features(model, val, collate, n_frozen, batch, device)

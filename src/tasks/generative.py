@@ -167,7 +167,7 @@ class GenerativeTask(Task):
             list(split),
             self.cfg.model.family,
             self.cfg.task.max_new_tokens,
-            self.cfg.trainer.eval_batch_size,
+            self.cfg.loop.eval_batch_size,
             self.device,
             desc,
         )

@@ -5,7 +5,7 @@ so that folder alone can continue the run (a SageMaker spot restart brings back 
 A checkpoint holds what training cannot recompute: the trainable weights (LoRA + head, not
 the frozen base model, so it is adapter-sized), the optimizer and scheduler, the loop counters
 and the loader's position (see resumable_loader.py), and the RNG states (dropout). It is
-written every `trainer.checkpoint_every_n_steps` steps, at each epoch end, and when SIGTERM
+written every `callbacks.checkpoint.every_n_steps` steps, at each epoch end, and when SIGTERM
 arrives, always to a temporary file renamed over the last one: a kill at any moment leaves
 the previous complete checkpoint.
 """
@@ -31,10 +31,10 @@ MAY_DIFFER = (
     "resume",
     "logger",
     "paths",
-    "trainer.num_threads",
-    "trainer.num_workers",
-    "trainer.checkpoint_every_n_steps",
-    "trainer.keep_checkpoints",
+    "loop.num_threads",
+    "loop.num_workers",
+    "callbacks.checkpoint.every_n_steps",
+    "callbacks.checkpoint.keep",
 )
 
 
@@ -78,12 +78,20 @@ def remove_checkpoints(cfg: DictConfig, run_dir: Path) -> None:
 
 
 class Checkpointer(L.Callback):
-    """Writes last.ckpt atomically every N optimizer steps, at epoch ends and on SIGTERM."""
+    """Writes last.ckpt atomically every N optimizer steps, at epoch ends and on SIGTERM
+    (callbacks.checkpoint; src/train.py passes run_dir and path, and removes the checkpoint
+    after a finished run unless `keep`).
 
-    def __init__(self, run_dir: Path, every_n_steps: int, path: Path | None = None):
+    It also keeps trainer.should_stop: a run that a callback stopped early (EarlyStopping,
+    Timer) and that was killed before it finished resumes straight to its evaluation instead of
+    training on. Decisions taken after its epoch-end save miss that epoch's checkpoint, hence
+    EarlyStopping deciding at validation end (conf/callbacks/early_stopping.yaml)."""
+
+    def __init__(self, run_dir: Path, every_n_steps: int, keep: bool = False, path: Path | None = None):
         self.run_dir = run_dir
         self.path = path or run_dir / CHECKPOINT
         self.every_n_steps = every_n_steps
+        self.keep = keep
         self.saved_step = -1
         self.start_step = 0  # the step training (re)started from
 
@@ -115,6 +123,13 @@ class Checkpointer(L.Callback):
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.save(trainer)
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
+        checkpoint["should_stop"] = trainer.should_stop
+
+    def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
+        # Restored after Trainer.fit reset it and before the fit loop asks whether it is done.
+        trainer.should_stop = checkpoint.get("should_stop", False)
 
 
 def rng_states() -> dict:

@@ -41,15 +41,15 @@ def check_sweep_strategy(trainer_cfg: DictConfig) -> None:
     )
 
 
-def build_strategy(trainer_cfg: DictConfig, model: torch.nn.Module) -> str | Strategy:
+def build_strategy(cfg: DictConfig, model: torch.nn.Module) -> str | Strategy:
     """trainer.strategy for L.Trainer: the name, or for fsdp an FSDPStrategy that shards the model
-    (base weights included) in units of its transformer layers."""
-    if trainer_cfg.strategy != "fsdp":
-        return trainer_cfg.strategy
+    (base weights included) in units of its transformer layers, as loop.fsdp says."""
+    if cfg.trainer.strategy != "fsdp":
+        return cfg.trainer.strategy
     return FSDPStrategy(
         auto_wrap_policy=layer_classes(model),
-        sharding_strategy=trainer_cfg.fsdp.sharding_strategy,
-        cpu_offload=trainer_cfg.fsdp.cpu_offload,
+        sharding_strategy=cfg.loop.fsdp.sharding_strategy,
+        cpu_offload=cfg.loop.fsdp.cpu_offload,
     )
 
 

@@ -1,4 +1,4 @@
-"""Experiment loggers from conf/logger: W&B (offline by default), CSV, or none."""
+"""Experiment loggers from conf/logger (each names its _target_): W&B (offline by default), CSV, or none."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import json
 import os
 from pathlib import Path
 
-from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
+from lightning.pytorch.loggers import Logger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
+from src.config import LOGGER_OWN_KEYS, WANDB_LOGGER, instantiate_with
 from src.run_dir import sweep_dir
 
 
@@ -59,30 +60,54 @@ def previous_wandb_id(run_dir: Path) -> str | None:
 
 
 def build_logger(cfg: DictConfig, run_dir: Path, resume: bool = False) -> Logger | None:
-    """resume: a resumed run continues the W&B run of its first session (same id)."""
-    log_cfg = cfg.logger
-    if log_cfg.backend == "none":
+    """The logger cfg.logger describes (None for logger=none), given the flat config as its
+    hyperparameters. The code supplies where it writes: medtune's W&B factory gets the config
+    and `resume` (the run of the first session continues); any other logger save_dir=run_dir."""
+    kwargs = OmegaConf.to_container(cfg.logger, resolve=True)
+    for key in LOGGER_OWN_KEYS:  # medtune's settings, not the logger's arguments
+        kwargs.pop(key, None)
+    if kwargs["_target_"] is None:
         return None
-    if log_cfg.backend == "csv":
-        return CSVLogger(save_dir=run_dir, name="csv", version="")
+    if is_wandb(cfg.logger):
+        logger = instantiate_with(kwargs, cfg=cfg, run_dir=run_dir, resume=resume)
+    else:
+        logger = instantiate_with(kwargs, save_dir=run_dir)
+    logger.log_hyperparams(flat_config(cfg))
+    return logger
+
+
+def is_wandb(logger_cfg: DictConfig) -> bool:
+    return logger_cfg.get("_target_") == WANDB_LOGGER
+
+
+def wandb_logger(
+    cfg: DictConfig,
+    run_dir: Path,
+    resume: bool,
+    project: str,
+    entity: str | None,
+    mode: str,
+    group: str | None,
+    tags: list[str],
+) -> WandbLogger:
+    """logger=wandb: a WandbLogger named after the run, its offline files in the run dir; resume:
+    the W&B run of the run dir's first session continues (same id)."""
     os.environ.setdefault("WANDB_SILENT", "true")
     import wandb
 
-    logger = WandbLogger(
+    return WandbLogger(
         name=cfg.run_name,
-        project=log_cfg.project,
-        entity=log_cfg.entity,
-        group=log_cfg.group or default_group(cfg),
-        tags=list(log_cfg.tags),
+        project=project,
+        entity=entity,
+        group=group or default_group(cfg),
+        tags=list(tags),
         save_dir=str(run_dir),  # the offline run lives in the run dir: one self-contained folder
-        offline=log_cfg.mode == "offline",
+        offline=mode == "offline",
         reinit="create_new",  # several Hydra jobs in one process must not share a run
         id=previous_wandb_id(run_dir) if resume else None,
         resume="allow" if resume else None,
         settings=wandb.Settings(console="off"),  # stdout never goes to W&B
     )
-    logger.log_hyperparams(flat_config(cfg))
-    return logger
 
 
 def log_summary(logger: Logger | None, values: dict[str, float]) -> None:

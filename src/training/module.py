@@ -25,15 +25,16 @@ if TYPE_CHECKING:  # the task interface, for type hints only: training imports n
 
 class FineTuneModule(L.LightningModule):
     """Trains `model` with the task's loss: AdamW on trainable (LoRA + head) parameters only,
-    linear warmup then linear decay; trainer.compile compiles the model's encoder in place."""
+    linear warmup then linear decay, as loop_cfg (conf/loop/) says; loop.compile compiles the
+    model's encoder in place."""
 
-    def __init__(self, model: torch.nn.Module, task: Task, trainer_cfg: DictConfig):
+    def __init__(self, model: torch.nn.Module, task: Task, loop_cfg: DictConfig):
         super().__init__()
-        if trainer_cfg.compile:
+        if loop_cfg.compile:
             console.print(f"torch.compile: {compile_encoder(model)}")
         self.model = model
         self.task = task
-        self.trainer_cfg = trainer_cfg
+        self.loop_cfg = loop_cfg
         self._val_outputs: list[dict] = []
         self.tokens_seen = 0  # real (non-pad) training tokens, for throughput
         self.batches_seen = self.examples_seen = 0  # this process's, this session
@@ -102,7 +103,7 @@ class FineTuneModule(L.LightningModule):
             # Stop at once: further steps only spread NaN through the adapter; nothing is saved.
             raise MedtuneError(
                 f"training loss became {loss.item()} at epoch {self.current_epoch + 1}, step "
-                f"{self.global_step + 1}; lower trainer.lr (now {self.trainer_cfg.lr}), keep "
+                f"{self.global_step + 1}; lower loop.lr (now {self.loop_cfg.lr}), keep "
                 "trainer.gradient_clip_val set, and check the data. No adapter or metrics were written"
             )
         self.log(
@@ -152,14 +153,16 @@ class FineTuneModule(L.LightningModule):
             )
 
     def configure_optimizers(self):
-        cfg = self.trainer_cfg
+        cfg, trainer = self.loop_cfg, self.trainer
         params = [p for p in self.model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        # Counted here: trainer.estimated_stepping_batches would build the train loader before a
-        # checkpoint's loader position is restored, and a resumed epoch would start over.
-        size = len(self.trainer.datamodule.train)
-        batches = batches_per_epoch(size, cfg.batch_size, self.trainer.world_size)
-        total = math.ceil(batches / cfg.accumulate_grad_batches) * cfg.max_epochs
+        # Counted here as Lightning's trainer.estimated_stepping_batches counts, which would build
+        # the train loader before a checkpoint's loader position is restored, and a resumed epoch
+        # would start over.
+        batches = batches_per_epoch(len(trainer.datamodule.train), cfg.batch_size, trainer.world_size)
+        total = math.ceil(batches / trainer.accumulate_grad_batches) * trainer.max_epochs
+        if trainer.max_steps != -1:  # +trainer.max_steps=N
+            total = min(total, trainer.max_steps)
         scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total), total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
@@ -167,18 +170,17 @@ class FineTuneModule(L.LightningModule):
 class TaskDataModule(L.LightningDataModule):
     """Shuffled, resumable training batches and ordered validation batches, batched by the task."""
 
-    def __init__(self, train: Dataset, val: Dataset, task: Task, trainer_cfg: DictConfig, seed: int):
+    def __init__(self, train: Dataset, val: Dataset, task: Task, loop_cfg: DictConfig, seed: int):
         super().__init__()
-        self.train, self.val, self.task, self.cfg, self.seed = train, val, task, trainer_cfg, seed
+        self.train, self.val, self.task, self.cfg, self.seed = train, val, task, loop_cfg, seed
 
     def train_dataloader(self) -> DataLoader:
-        grouped = self.cfg.get("group_by_length", False)
         return ResumableLoader(
             self.train,
             batch_size=self.cfg.batch_size,
             seed=self.seed,
-            lengths=example_lengths(self.train) if grouped else None,
-            group_size=self.cfg.get("length_group_size", 50),
+            lengths=example_lengths(self.train) if self.cfg.group_by_length else None,
+            group_size=self.cfg.length_group_size,
             rank=self.trainer.global_rank if self.trainer else 0,
             world_size=self.trainer.world_size if self.trainer else 1,
             collate_fn=self.task.collate,

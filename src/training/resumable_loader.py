@@ -5,7 +5,7 @@ the shuffle: only the epoch and how many batches of it were consumed. Lightning 
 position with the checkpoint (`state_dict`) and hands it back before the first batch of the
 resumed run (`load_state_dict`), because the loader counts as `Stateful`.
 
-With `lengths` (trainer.group_by_length) the order is grouped by length, still a pure function
+With `lengths` (loop.group_by_length) the order is grouped by length, still a pure function
 of (seed, epoch): batches hold examples of similar padded width, in a shuffled order.
 
 With several processes (DDP) every rank draws the same order, cut into global batches of
@@ -78,7 +78,7 @@ class EpochShuffleSampler(Sampler[int]):
 
 
 class LengthGroupedSampler(EpochShuffleSampler):
-    """Batches of similar length in a random order (trainer.group_by_length).
+    """Batches of similar length in a random order (loop.group_by_length).
 
     Each epoch: the seeded permutation is cut into groups of global_batch * group_size examples,
     each group is sorted by length (longest first; stable, so ties keep the random order) and

@@ -136,7 +136,7 @@ class CodingTask(Task):
 
     def _loader(self, dataset: Dataset) -> DataLoader:
         return DataLoader(
-            dataset, batch_size=self.cfg.trainer.eval_batch_size, shuffle=False, collate_fn=self.collate
+            dataset, batch_size=self.cfg.loop.eval_batch_size, shuffle=False, collate_fn=self.collate
         )
 
     # -- base model ------------------------------------------------------------------------

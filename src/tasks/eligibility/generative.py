@@ -71,7 +71,7 @@ class GenerativeEligibilityTask(GenerativeTask):
                 model,
                 rows,
                 self.cfg.model.family,
-                self.cfg.trainer.eval_batch_size,
+                self.cfg.loop.eval_batch_size,
                 self.device,
                 f"{name.capitalize()} model: {split} label scores",
             ).reshape(-1, 2)

@@ -156,7 +156,7 @@ class EligibilityTask(Task):
                 encoder,
                 tokenizer,
                 texts,
-                cfg.trainer.eval_batch_size,
+                cfg.loop.eval_batch_size,
                 cfg.task.criterion_max_length,
                 "Evidence lines",
                 contextual=False,
@@ -205,7 +205,7 @@ class EligibilityTask(Task):
 
         def embed(texts: list[str], desc: str) -> torch.Tensor:
             return embed_texts(
-                encoder, data.tokenizer, texts, self.cfg.trainer.eval_batch_size, max_length, desc
+                encoder, data.tokenizer, texts, self.cfg.loop.eval_batch_size, max_length, desc
             )
 
         # Trials repeat across pairs: embed each distinct criteria text once.
@@ -310,7 +310,7 @@ class EligibilityTask(Task):
         return self._screen("tuned", data)
 
     def _probabilities(self, model: torch.nn.Module, dataset: Dataset, split: str) -> np.ndarray:
-        loader = DataLoader(dataset, batch_size=self.cfg.trainer.eval_batch_size, collate_fn=self.collate)
+        loader = DataLoader(dataset, batch_size=self.cfg.loop.eval_batch_size, collate_fn=self.collate)
         parts = []
         with torch.inference_mode():
             for batch in tqdm(loader, desc=f"Tuned model: {split} pairs", leave=False):
