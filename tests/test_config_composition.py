@@ -10,8 +10,9 @@ import pytest
 from conftest import ROOT, compose_config
 from omegaconf import MISSING, OmegaConf
 
-from src.config import MedtuneConfig, schema_for
 from src.config import compose_config as compose_raw
+from src.config import schema_for
+from src.schemas import MedtuneConfig
 
 CONF = ROOT / "conf"
 TASKS = sorted(path.stem for path in (CONF / "task").glob("*.yaml"))

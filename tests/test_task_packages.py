@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from omegaconf import MISSING
 
-from src.config import DataConfig
+from src.schemas import DataConfig
 
 
 @dataclass
@@ -47,7 +47,7 @@ from types import SimpleNamespace
 import torch
 import torch.nn.functional as F
 
-from src.config import TaskConfig
+from src.schemas import TaskConfig
 from src.data.chunking import collate_chunks
 from src.data.records import table_rows
 from src.data.splits import split_counts, split_examples

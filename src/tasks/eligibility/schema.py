@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from omegaconf import MISSING
 
-from src.config import DataConfig, TaskConfig, one_of
+from src.schemas import DataConfig, TaskConfig, one_of
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """The summarisation tasks' data keys (conf/data/summarize_*.yaml): types and choices only;
-every default is in those files. Their task keys are the ones every task has (src/config.py)."""
+every default is in those files. Their task keys are the ones every task has (src/schemas.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from omegaconf import MISSING
 
-from src.config import DataConfig, one_of
+from src.schemas import DataConfig, one_of
 
 
 @dataclass

@@ -6,10 +6,10 @@ each). Scored with ROUGE-1/2/L, structure compliance and clinical fact recall
 
 from __future__ import annotations
 
-from src.config import TaskConfig
 from src.data.synthetic import SyntheticSource
 from src.errors import MedtuneError
 from src.model_card import CardText
+from src.schemas import TaskConfig
 from src.tasks.base import TaskPackage
 from src.tasks.generative import GenerativeTask
 from src.tasks.summarization.card import summary_card
