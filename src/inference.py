@@ -22,7 +22,7 @@ from src.errors import MedtuneError
 META_FILE = "medtune.json"
 
 
-def task_class(path: Path) -> type:
+def trained_by(path: Path) -> type:
     """The task class recorded in the medtune.json of a run dir or an export."""
     if not path.is_dir():
         raise MedtuneError(
@@ -49,13 +49,13 @@ def task_class(path: Path) -> type:
 
 def read_meta(path: Path) -> dict:
     """The settings of a run dir or an export that prediction needs; cheap, loads no weights."""
-    return task_class(path).read_meta(path)
+    return trained_by(path).read_meta(path)
 
 
 def load_predictor(path: str | Path, device: str = "auto") -> Any:
     """The trained model of a run dir or an export, on `device` (auto: the GPU when there is one)."""
     path = Path(path)
-    return task_class(path).load_predictor(path, resolve_device(device))
+    return trained_by(path).load_predictor(path, resolve_device(device))
 
 
 def resolve_device(name: str) -> torch.device:
