@@ -20,6 +20,11 @@ class CardText:
 
 
 TOP_CODES = 15
+# A limitation of every task whose decision threshold is tuned on the validation slice.
+TUNED_THRESHOLDS = (
+    "Decision thresholds were tuned on a validation slice of the training data; "
+    "a different case mix may need them re-tuned."
+)
 
 
 def render(manifest: dict, card: CardText) -> str:

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from src.model_card import CardText
+from src.model_card import TUNED_THRESHOLDS, CardText
 
 USES = (
     "Suggests ICD-10-CM / CPT codes for a clinical note, for review by a certified coder. "
     "It is a decision-support tool, not an autonomous coder: every suggested code set must be "
     "checked before it is billed or reported."
-)
-THRESHOLDS = (
-    "Decision thresholds were tuned on a validation slice of the training data; "
-    "a different case mix may need them re-tuned."
 )
 # A classifier adapter is what src.predict and src.export serve.
 CLASSIFIER_USAGE = [
@@ -40,7 +36,7 @@ def coding_card(manifest: dict, classifier: bool) -> CardText:
             "predict codes outside its label space."
         )
     if classifier:
-        limitations.append(THRESHOLDS)
+        limitations.append(TUNED_THRESHOLDS)
     return CardText(
         uses=USES,
         limitations=limitations,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from src.model_card import CardText
+from src.model_card import TUNED_THRESHOLDS, CardText
 
 ELIGIBILITY_CARD = CardText(
     uses=(
@@ -11,8 +11,5 @@ ELIGIBILITY_CARD = CardText(
         "(chosen for the target recall) may be left unread. It is a pre-screening aid: it never "
         "enrols or excludes a patient, and every flagged pair is checked against the full record."
     ),
-    limitations=[
-        "Decision thresholds were tuned on a validation slice of the training data; "
-        "a different case mix may need them re-tuned."
-    ],
+    limitations=[TUNED_THRESHOLDS],
 )
