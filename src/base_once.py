@@ -4,8 +4,9 @@ Every job of a sweep scores the same evaluation split with the same untuned mode
 the same validation slice (splits.py keeps that slice fixed across train_size). So the first job
 evaluates the base model and stores the result in <sweep dir>/base/<key>.json; the others read it
 back. The key covers everything the result depends on (model, task, data settings other than
-train_size, and the calibration and evaluation rows themselves), so a sweep over a setting that
-does change the base model (another model, data.seed, ...) evaluates it once per value.
+train_size and subset_seed, and the calibration and evaluation rows themselves), so a sweep over
+a setting that does change the base model (another model, data.seed, ...) evaluates it once per
+value.
 
 Generating with the base model is the slow part of a generative run, so those tasks keep their
 results in paths.cache_dir/base/ (Task.base_cache_dir) and every later run with the same task,
@@ -28,6 +29,7 @@ from src.tasks.base import Task
 def base_key(cfg: DictConfig, task: Task, data) -> str:
     settings = OmegaConf.to_container(cfg, resolve=True)
     settings["data"].pop("train_size")
+    settings["data"].pop("subset_seed")  # which training subset: the base model never sees it
     material = {
         "model": settings["model"],
         "task": settings["task"],

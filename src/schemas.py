@@ -99,7 +99,8 @@ class DataConfig:
     train_size: int | None = MISSING  # None = the whole training pool
     eval_size: int | None = MISSING  # None = the whole evaluation split (synthetic: see there)
     val_size: float | None = MISSING  # count (>= 1) or share (< 1) of the pool; None: see splits.py
-    seed: int = MISSING
+    seed: int = MISSING  # the evaluation subset, the validation slice and the order of the rest
+    subset_seed: int | None = MISSING  # which training subset is drawn from the rest; None = seed
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
 

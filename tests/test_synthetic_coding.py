@@ -31,9 +31,9 @@ def _is_cpt(code: str) -> bool:
 
 @pytest.fixture(scope="module")
 def full(tmp_path_factory):
-    """The default 5,000 / 1,000 generation with seed 0 (about two seconds)."""
+    """The default 5,100 / 1,000 generation with seed 0 (about two seconds)."""
     out = tmp_path_factory.mktemp("coding")
-    stats = generate_coding_dataset(out, seed=0, n_train=5000, n_eval=1000)
+    stats = generate_coding_dataset(out, seed=0, n_train=5100, n_eval=1000)
     return out, stats, _read(out / "train.jsonl"), _read(out / "eval.jsonl")
 
 
@@ -62,12 +62,12 @@ def test_same_seed_is_byte_identical_and_other_seed_differs(tmp_path):
 
 def test_counts_ids_and_disjoint_splits(full):
     _, stats, train, eval_rows = full
-    assert len(train) == 5000 and len(eval_rows) == 1000
+    assert len(train) == 5100 and len(eval_rows) == 1000
     ids = [r["id"] for r in train + eval_rows]
     assert len(set(ids)) == len(ids)
     assert all(re.fullmatch(r"syn-coding-\d{6}", i) for i in ids)
     assert not {r["text"] for r in train} & {r["text"] for r in eval_rows}
-    assert stats["n_train"] == 5000 and stats["n_eval"] == 1000
+    assert stats["n_train"] == 5100 and stats["n_eval"] == 1000
     assert stats["generator_version"] == GENERATOR_VERSION
     print("\nstats:", stats)
 

@@ -1,9 +1,12 @@
 """Deterministic, nested splits: the subset for train_size=500 lies inside the one for 1000.
 
-One seeded permutation of the training pool decides everything. Its first entries are the
-validation slice, which picks decision thresholds; the training subset is the next `train_size`
-entries. Growing train_size only appends to the subset, and the validation slice never changes
-with it: every job of a sweep calibrates on the same examples, so the base model is the same.
+One seeded permutation of the training pool (data.seed) decides everything. Its first entries
+are the validation slice, which picks decision thresholds; the training subset is the next
+`train_size` entries. Growing train_size only appends to the subset, and the validation slice
+never changes with it: every job of a sweep calibrates on the same examples, so the base model is
+the same. data.subset_seed, when set, reorders the entries after the validation slice: another
+draw of nested training subsets (one per seed of experiment=scaling) with the same validation
+slice and evaluation split.
 """
 
 from __future__ import annotations
@@ -41,11 +44,12 @@ def eval_subset(n: int, eval_size: int | None, seed: int) -> list[int]:
 
 
 def train_val_indices(
-    pool_size: int, train_size: int | None, val_size: float, seed: int
+    pool_size: int, train_size: int | None, val_size: float, seed: int, subset_seed: int | None = None
 ) -> tuple[list[int], list[int]]:
     """(train indices, validation indices) into a pool of `pool_size` examples.
 
-    val_size: a number of examples (>= 1) or a share of the pool (< 1).
+    val_size: a number of examples (>= 1) or a share of the pool (< 1). subset_seed: draws the
+    training subset from the rest in its own order (None or seed: the permutation's own order).
     """
     if val_size <= 0:
         raise MedtuneError(f"data.val_size must be a count >= 1 or a share in (0, 1), got {val_size}")
@@ -60,8 +64,11 @@ def train_val_indices(
         )
     if size < 1:
         raise MedtuneError(f"data.train_size must be at least 1, got {size}")
-    order = permutation(pool_size, seed).tolist()
-    return order[n_val : n_val + size], order[:n_val]
+    order = permutation(pool_size, seed)
+    rest = order[n_val:]
+    if subset_seed is not None and subset_seed != seed:
+        rest = rest[permutation(len(rest), subset_seed)]
+    return rest[:size].tolist(), order[:n_val].tolist()
 
 
 def split_examples(
@@ -92,7 +99,9 @@ def split_examples(
     val_size = data_cfg.val_size
     if val_size is None:
         val_size = data_cfg.synthetic.val_size if data_cfg.path is None else DEFAULT_VAL_SHARE
-    train_idx, val_idx = train_val_indices(len(pool), data_cfg.train_size, val_size, data_cfg.seed)
+    train_idx, val_idx = train_val_indices(
+        len(pool), data_cfg.train_size, val_size, data_cfg.seed, data_cfg.subset_seed
+    )
     return pool, [pool[i] for i in train_idx], [pool[i] for i in val_idx], eval_rows
 
 

@@ -82,7 +82,7 @@ def code_description(code: str) -> str:
     return icd.get_description(code)
 
 
-def generate_coding_dataset(out_dir: Path, seed: int = 0, n_train: int = 5000, n_eval: int = 1000) -> dict:
+def generate_coding_dataset(out_dir: Path, seed: int = 0, n_train: int = 5100, n_eval: int = 1000) -> dict:
     """Writes out_dir/train.jsonl, out_dir/eval.jsonl, out_dir/code_descriptions.json; returns stats."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
