@@ -121,6 +121,7 @@ class LoopConfig:
     warmup_ratio: float = MISSING
     batch_size: int = MISSING
     eval_batch_size: int = MISSING
+    val_generations: int = MISSING  # generative: validation examples generated each epoch (best epoch)
     effective_batch_size: int | None = (
         MISSING  # set: trainer.accumulate_grad_batches follows (effective_batch)
     )

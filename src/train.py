@@ -22,6 +22,7 @@ import torch
 import transformers
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import Logger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
@@ -40,6 +41,7 @@ from src.tasks import make_task
 from src.training.checkpoints import (
     Checkpointer,
     checkpoint_path,
+    load_best_epoch,
     remove_checkpoints,
     resolve_resume,
     resumable,
@@ -68,6 +70,7 @@ def quiet_libraries() -> None:
         ".*LeafSpec.*",
         ".*tensorboardX.*",
         ".*all_gather is deprecated.*",  # Lightning's own all_gather, torch 2.13
+        ".*Checkpoint directory .* exists and is not empty.*",  # best.ckpt beside last.ckpt
     ):
         warnings.filterwarnings("ignore", message=pattern)
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda", "httpx"):
@@ -122,6 +125,7 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict | None:
         model = whole_model(trainer, task, data, model)
         if not lead:
             return None
+        best_epoch = load_best_epoch(callbacks, model)  # the shipped adapter: the best epoch's
         timing["train_s"] = time.perf_counter() - start
         timing["train_tokens_per_s"] = sum(r["tokens"] for r in module.rank_counts) / timing["train_s"]
         timing["padding_efficiency"] = module.padding_efficiency()  # rank 0's batches
@@ -142,6 +146,12 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict | None:
             "base_reused_from": str(base_file) if base_file else None,
             "validation": task.validation,
             "intervals": task.intervals(data),
+            "training": {
+                "best_epoch": best_epoch,  # null: the last epoch's weights (no callbacks.best_epoch)
+                "selected_on": OmegaConf.select(cfg, "callbacks.best_epoch.monitor"),
+                "epochs_trained": trainer.current_epoch,
+                "curve": module.curve,  # per epoch: validation loss and metrics
+            },
             "data": data.rows.stats,
             "timing": timing,
             "ranks": module.rank_counts,  # what each training process trained on, this session
@@ -173,7 +183,13 @@ def build_callbacks(cfg: DictConfig, run_dir: Path) -> tuple[Checkpointer, list[
     others (+callbacks=early_stopping, ...) as configured."""
     path = checkpoint_path(cfg, run_dir)  # paths.checkpoint_dir's, or the run dir's
     checkpointer = instantiate_with(cfg.callbacks.checkpoint, run_dir=run_dir, path=path)
-    others = [instantiate_with(node) for name, node in cfg.callbacks.items() if name != "checkpoint"]
+    # The best epoch's weights go beside the resumable checkpoint, and are removed with it.
+    where = {"best_epoch": {"dirpath": path.parent}}
+    others = [
+        instantiate_with(node, **where.get(name, {}))
+        for name, node in cfg.callbacks.items()
+        if name != "checkpoint"
+    ]
     return checkpointer, others
 
 
@@ -181,8 +197,8 @@ def build_trainer(
     cfg: DictConfig, run_dir: Path, model: torch.nn.Module, logger: Logger | None, callbacks: list[L.Callback]
 ) -> L.Trainer:
     """Lightning's Trainer from cfg.trainer (its arguments, +trainer.<name> included) and what only
-    the code has. use_distributed_sampler and enable_checkpointing are forced here, not left to
-    the config (validate refuses them there): no other value of theirs works with medtune."""
+    the code has. use_distributed_sampler and enable_checkpointing are set here, not left to the
+    config (validate refuses them there): no other value of theirs works with medtune."""
     return instantiate_with(
         cfg.trainer,
         strategy=build_strategy(cfg, model),  # fsdp: sharded by this model's layer classes
@@ -190,7 +206,9 @@ def build_trainer(
         callbacks=callbacks,
         default_root_dir=run_dir,
         use_distributed_sampler=False,  # ResumableLoader shards the batches itself
-        enable_checkpointing=False,  # callbacks.checkpoint writes the one checkpoint a run keeps
+        # Lightning's own checkpointing only as callbacks.best_epoch (it would add a default one);
+        # callbacks.checkpoint writes the resumable checkpoint.
+        enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
     )
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import compose_config, train_run
-from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor
+from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from src.errors import MedtuneError
@@ -31,10 +31,12 @@ from src.training.loggers import build_logger
 )
 def test_callbacks_compose_beside_the_checkpoint(overrides, added):
     callbacks = compose_config(*overrides).callbacks
-    assert list(callbacks) == ["checkpoint", *added]
+    assert list(callbacks) == ["checkpoint", "best_epoch", *added]
     assert callbacks.checkpoint._target_ == "src.training.checkpoints.Checkpointer"
+    # Both select on the task's main metric, as the final evaluation computes it on the val slice.
+    assert callbacks.best_epoch.monitor == "val/micro_f1"
     if "early_stopping" in added:
-        assert callbacks.early_stopping.monitor == "val/loss"
+        assert callbacks.early_stopping.monitor == "val/micro_f1"
 
 
 def test_trainer_callbacks_and_logger_are_built_from_their_configs(tmp_path):
@@ -46,15 +48,16 @@ def test_trainer_callbacks_and_logger_are_built_from_their_configs(tmp_path):
     checkpointer, others = build_callbacks(cfg, tmp_path)
     assert isinstance(checkpointer, Checkpointer) and checkpointer.path == tmp_path / CHECKPOINT
     assert (checkpointer.every_n_steps, checkpointer.keep) == (7, True)
-    assert [type(c) for c in others] == [EarlyStopping, LearningRateMonitor]
-    assert others[0].patience == 1 and others[0].monitor == "val/loss"
+    assert [type(c) for c in others] == [ModelCheckpoint, EarlyStopping, LearningRateMonitor]
+    assert others[0].dirpath == str(tmp_path / CHECKPOINT.parent)  # removed with the checkpoint
+    assert others[1].patience == 1 and others[1].monitor == "val/micro_f1"
     logger = build_logger(cfg, tmp_path)
     assert isinstance(logger, CSVLogger) and Path(logger.log_dir) == tmp_path / "csv"
     trainer = build_trainer(cfg, tmp_path, torch.nn.Linear(1, 1), logger, [*others, checkpointer])
     assert (trainer.max_epochs, trainer.limit_train_batches, trainer.num_sanity_val_steps) == (2, 5, 0)
     assert trainer.default_root_dir == str(tmp_path) and trainer.logger is logger
     assert not trainer._accelerator_connector.use_distributed_sampler
-    assert trainer.checkpoint_callback is None  # no ModelCheckpoint: callbacks.checkpoint is the one
+    assert trainer.checkpoint_callback is others[0]  # Lightning's only ModelCheckpoint: the best epoch's
     assert all(callback in trainer.callbacks for callback in (checkpointer, *others))
     assert build_logger(compose_config("logger=none"), tmp_path) is None
     assert build_trainer(compose_config(), tmp_path, torch.nn.Linear(1, 1), None, []).logger is None

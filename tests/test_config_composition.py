@@ -39,11 +39,11 @@ def sagemaker_env(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("task, group, option", CASES, ids=[f"{t}-{g}={o}" for t, g, o in CASES])
 def test_every_option_composes_with_every_task(task, group, option):
-    # callbacks: the checkpoint is in every composition; the others are added (+callbacks=...)
+    # callbacks: the checkpoint and the best epoch are in every composition; the others are
+    # added (+callbacks=...)
     override = f"+{group}={option}" if group == "callbacks" else f"{group}={option}"
-    cfg = compose_config(
-        f"task={task}", *([override] if (group, option) != ("callbacks", "checkpoint") else [])
-    )
+    always = {("callbacks", "checkpoint"), ("callbacks", "best_epoch")}
+    cfg = compose_config(f"task={task}", *([override] if (group, option) not in always else []))
     assert cfg.task.name == task
     assert OmegaConf.missing_keys(cfg) == set()
 

@@ -128,7 +128,7 @@ class FeverTask(Task):
         loss = F.binary_cross_entropy_with_logits(logits, batch["labels"])
         return loss, {"correct": ((logits > 0) == batch["labels"].bool()).float()}
 
-    def epoch_metrics(self, outputs):
+    def epoch_metrics(self, model, outputs):
         return {"accuracy": float(torch.cat([o["correct"] for o in outputs]).mean())}
 
     def evaluate_tuned(self, model, data):

@@ -108,8 +108,10 @@ class Task(ABC):
         """(loss, outputs kept for epoch metrics) for one batch."""
 
     @abstractmethod
-    def epoch_metrics(self, outputs: list[dict]) -> dict[str, float]:
-        """Validation metrics over one epoch's outputs (logged as curves)."""
+    def epoch_metrics(self, model: torch.nn.Module, outputs: list[dict]) -> dict[str, float]:
+        """Validation metrics of one epoch (logged as curves), from the step outputs (and the model,
+        for what steps do not give: generated text). They include the task's main metric computed
+        as evaluate_tuned computes it on the validation slice: callbacks.best_epoch selects on it."""
 
     @abstractmethod
     def evaluate_tuned(self, model: torch.nn.Module, data: Any) -> dict[str, float]:

@@ -49,6 +49,7 @@ class GenerativeTask(Task):
         super().__init__(cfg)
         self.outputs: dict[str, list[str]] = {}  # evaluation-split outputs: base, tuned
         self._model = None  # the peft model; evaluate_base scores it with the adapter disabled
+        self._val: tuple[list[dict], Dataset] = ([], Dataset.from_list([]))  # rows, prompts (training_sets)
 
     # -- what a task supplies ------------------------------------------------------------------
     @abstractmethod
@@ -194,6 +195,7 @@ class GenerativeTask(Task):
 
     # -- training --------------------------------------------------------------------------------
     def training_sets(self, model: torch.nn.Module, data: GenerativeData) -> tuple[Dataset, Dataset]:
+        self._val = (data.rows.val, data.val)  # epoch_metrics generates for its first examples
         return data.train, data.val
 
     def collate(self, rows: list[dict]) -> dict[str, torch.Tensor]:
@@ -204,10 +206,18 @@ class GenerativeTask(Task):
         tokens = int((batch["labels"] != IGNORE).sum())
         return loss, {"loss_sum": float(loss.detach()) * tokens, "tokens": tokens}
 
-    def epoch_metrics(self, outputs: list[dict]) -> dict[str, float]:
-        """Perplexity of the validation references (teacher-forced): a curve, not the result."""
+    def epoch_metrics(self, model: torch.nn.Module, outputs: list[dict]) -> dict[str, float]:
+        """The task's scores of greedy outputs for the first loop.val_generations validation
+        examples (the same ones every epoch, scored as evaluate_tuned scores), and the perplexity
+        of all the validation references (teacher-forced)."""
         tokens = sum(o["tokens"] for o in outputs)
-        return {"perplexity": math.exp(min(sum(o["loss_sum"] for o in outputs) / max(tokens, 1), 50.0))}
+        perplexity = math.exp(min(sum(o["loss_sum"] for o in outputs) / max(tokens, 1), 50.0))
+        rows, prompts = self._val
+        n = min(self.cfg.loop.val_generations, len(rows))
+        if n == 0:
+            return {"perplexity": perplexity}
+        scores = self.score(rows[:n], self._generate(model, prompts.select(range(n)), "Validation outputs"))
+        return {**scores, "perplexity": perplexity}
 
     # -- tuned model -----------------------------------------------------------------------------
     def evaluate_tuned(self, model: torch.nn.Module, data: GenerativeData) -> dict[str, float]:

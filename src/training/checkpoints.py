@@ -20,12 +20,14 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 from src.console import console
 from src.errors import MedtuneError
 
 CHECKPOINT = Path("checkpoints") / "last.ckpt"
+BEST = "best.ckpt"  # callbacks.best_epoch's file, beside last.ckpt
 # Keys that may change between a run and its resumption without changing what is trained.
 MAY_DIFFER = (
     "resume",
@@ -71,7 +73,8 @@ def remove_checkpoints(cfg: DictConfig, run_dir: Path) -> None:
     own) stays, emptied of what this run put there."""
     if OmegaConf.select(cfg, "paths.checkpoint_dir"):
         checkpoint = checkpoint_path(cfg, run_dir)
-        for path in (checkpoint, checkpoint.with_suffix(".ckpt.partial"), config_path(cfg, run_dir)):
+        extra = (checkpoint.with_suffix(".ckpt.partial"), checkpoint.parent / BEST, config_path(cfg, run_dir))
+        for path in (checkpoint, *extra):
             path.unlink(missing_ok=True)
     else:
         shutil.rmtree(run_dir / CHECKPOINT.parent, ignore_errors=True)
@@ -130,6 +133,22 @@ class Checkpointer(L.Callback):
     def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
         # Restored after Trainer.fit reset it and before the fit loop asks whether it is done.
         trainer.should_stop = checkpoint.get("should_stop", False)
+
+
+def load_best_epoch(callbacks: list[L.Callback], model: torch.nn.Module) -> int | None:
+    """Loads the trainable weights callbacks.best_epoch kept into `model` (the peft model) and
+    returns that epoch (1-based); None when there is no such callback or no epoch was validated,
+    and the model keeps its last weights."""
+    best = next((c for c in callbacks if isinstance(c, ModelCheckpoint) and c.best_model_path), None)
+    if best is None:
+        return None
+    saved = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
+    state = {key.removeprefix("model."): value for key, value in saved["state_dict"].items()}
+    # Only trainable tensors are saved (FineTuneModule.on_save_checkpoint): all of them must load.
+    unexpected = model.load_state_dict(state, strict=False).unexpected_keys
+    if unexpected:
+        raise MedtuneError(f"{best.best_model_path} holds tensors this model lacks (e.g. {unexpected[0]})")
+    return saved["epoch"] + 1
 
 
 def rng_states() -> dict:

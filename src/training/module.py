@@ -45,6 +45,9 @@ class FineTuneModule(L.LightningModule):
         # (padding efficiency = real / padded; kept in checkpoints, so it covers a resumed run).
         self.padding = [0, 0]
         self._epoch_padding = (0, 0)
+        # One entry per validation: {"epoch", "val/loss", "val/<metric>", ...} (metrics.json
+        # "training"; kept in checkpoints, so a resumed run's curve is whole).
+        self.curve: list[dict] = []
         # Checkpoints hold the trainable weights only; the frozen base comes from model.name_or_path.
         self.strict_loading = False
 
@@ -59,14 +62,15 @@ class FineTuneModule(L.LightningModule):
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in trainable}
         checkpoint["rng_states"] = rng_states()
         checkpoint["padding_tokens"] = list(self.padding)
+        checkpoint["validation_curve"] = list(self.curve)
 
     # With ddp_spawn the training runs in child processes, and Lightning hands the main process
     # back only rank 0's state_dict: the counts travel in it (checkpoints leave them out, above).
     def get_extra_state(self) -> dict:
-        return {"rank_counts": self.rank_counts, "padding": self.padding}
+        return {"rank_counts": self.rank_counts, "padding": self.padding, "curve": self.curve}
 
     def set_extra_state(self, state: dict) -> None:
-        self.rank_counts, self.padding = state["rank_counts"], state["padding"]
+        self.rank_counts, self.padding, self.curve = state["rank_counts"], state["padding"], state["curve"]
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         missing = self.trainable_keys() - set(checkpoint["state_dict"])
@@ -77,6 +81,7 @@ class FineTuneModule(L.LightningModule):
             )
         restore_rng_states(checkpoint["rng_states"])
         self.padding = list(checkpoint.get("padding_tokens", [0, 0]))
+        self.curve = list(checkpoint.get("validation_curve", []))
 
     def on_train_epoch_start(self) -> None:
         self._epoch_start = (time.perf_counter(), self.tokens_seen)
@@ -135,16 +140,20 @@ class FineTuneModule(L.LightningModule):
     def on_validation_epoch_end(self) -> None:
         if not self._val_outputs:
             return
-        metrics = self.task.epoch_metrics(self._val_outputs)
+        metrics = self.task.epoch_metrics(self.model, self._val_outputs)
         for name, value in metrics.items():
             self.log(f"val/{name}", value, prog_bar=True, sync_dist=True)
         self._val_outputs.clear()
+        loss = self.trainer.callback_metrics.get("val/loss")
+        if not self.trainer.sanity_checking:
+            point = {"val/loss": float(loss)} if loss is not None else {}
+            point |= {f"val/{name}": float(value) for name, value in metrics.items()}
+            self.curve.append({"epoch": self.current_epoch + 1, **point})
         if self.trainer.is_global_zero and not self.trainer.sanity_checking:
             # One plain line per epoch: readable in log files, where progress bars are not.
             started, tokens = self._epoch_start
             rate = (self.tokens_seen - tokens) / max(time.perf_counter() - started, 1e-9)
             shown = ", ".join(f"val {k} {v:.3f}" for k, v in metrics.items())
-            loss = self.trainer.callback_metrics.get("val/loss")
             efficiency = self.padding_efficiency(self._epoch_padding)
             padding = f", padding efficiency {efficiency:.3f}" if efficiency is not None else ""
             console.print(

@@ -219,14 +219,21 @@ class CodingTask(Task):
         loss = F.binary_cross_entropy_with_logits(logits, batch["labels"])
         return loss, {"scores": torch.sigmoid(logits).detach(), "labels": batch["labels"]}
 
-    def epoch_metrics(self, outputs: list[dict]) -> dict[str, float]:
-        """micro-F1 at a fixed 0.5 threshold: a training curve, not the tuned-threshold result."""
+    def epoch_metrics(self, model: torch.nn.Module, outputs: list[dict]) -> dict[str, float]:
+        """micro-F1 of the validation slice at the decision tuned on it, as evaluate_tuned tunes it
+        (its gold: the slice's codes within the label space)."""
         scores = torch.cat([o["scores"] for o in outputs]).cpu().numpy()
         labels = torch.cat([o["labels"] for o in outputs]).cpu().numpy().astype(bool)
         codes = list(self.label_index)
         gold = [[codes[j] for j in np.flatnonzero(row)] for row in labels]
-        pred = Decision("threshold", threshold=0.5).apply(scores, codes)
-        return {"micro_f1": coding_metrics(gold, pred)["micro_f1"]}
+        decision = self._tune(scores, codes, gold)
+        return {"micro_f1": coding_metrics(gold, decision.apply(scores, codes))["micro_f1"]}
+
+    def _tune(self, scores: np.ndarray, codes: list[str], gold: list[list[str]]) -> Decision:
+        """The decision rule task.threshold asks for, tuned on validation scores."""
+        if self.cfg.task.threshold == "per_code":
+            return tune_per_code(scores, codes, gold, self.cfg.task.min_val_positives)
+        return tune_global(scores, codes, gold)
 
     def evaluate_tuned(self, model: torch.nn.Module, data: CodingData) -> dict[str, float]:
         model.eval().to(self.device)
@@ -248,10 +255,7 @@ class CodingTask(Task):
         finally:
             model.unmerge_adapter()
         val_gold = _gold(data.val)
-        if self.cfg.task.threshold == "per_code":
-            decision = tune_per_code(val_scores, labels, val_gold, self.cfg.task.min_val_positives)
-        else:
-            decision = tune_global(val_scores, labels, val_gold)
+        decision = self._tune(val_scores, labels, val_gold)
         self.tuned_decision = decision
         self.validation = coding_metrics(val_gold, decision.apply(val_scores, labels))
         self.predictions["tuned"] = decision.apply(eval_scores, labels)

@@ -32,7 +32,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from datasets import Dataset
-from sklearn.metrics import roc_auc_score
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -292,11 +291,14 @@ class EligibilityTask(Task):
         loss = F.binary_cross_entropy_with_logits(logits, batch["labels"])
         return loss, {"scores": torch.sigmoid(logits).detach(), "labels": batch["labels"]}
 
-    def epoch_metrics(self, outputs: list[dict]) -> dict[str, float]:
-        """AUROC of the validation slice: a training curve that needs no threshold."""
-        scores = torch.cat([o["scores"] for o in outputs]).cpu().numpy()
-        labels = torch.cat([o["labels"] for o in outputs]).cpu().numpy()
-        return {"auroc": float(roc_auc_score(labels, scores))} if 0 < labels.sum() < len(labels) else {}
+    def epoch_metrics(self, model: torch.nn.Module, outputs: list[dict]) -> dict[str, float]:
+        """Work saved at the target recall on the validation slice, its threshold chosen on the
+        slice as _screen chooses it, and the AUROC."""
+        scores = torch.cat([o["scores"] for o in outputs]).double().cpu().numpy()
+        labels = torch.cat([o["labels"] for o in outputs]).cpu().numpy().astype(bool)
+        target = self.cfg.task.target_recall
+        screened = screening_metrics(scores, labels, threshold_for_recall(scores, labels, target), target)
+        return {"wss_at_target": screened["wss_at_target"], "auroc": screened["auroc"]}
 
     def evaluate_tuned(self, model: torch.nn.Module, data: EligibilityData) -> dict[str, float]:
         model.eval().to(self.device)
