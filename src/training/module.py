@@ -141,6 +141,12 @@ class FineTuneModule(L.LightningModule):
         if not self._val_outputs:
             return
         metrics = self.task.epoch_metrics(self.model, self._val_outputs)
+        main = self.task.cfg.task.main_metric
+        if main not in metrics:  # callbacks.best_epoch selects on it (and Lightning's error is vaguer)
+            raise MedtuneError(
+                f"{type(self.task).__name__}.epoch_metrics gave {sorted(metrics)}, without "
+                f"task.main_metric={main}: it must score the validation slice on the main metric"
+            )
         for name, value in metrics.items():
             self.log(f"val/{name}", value, prog_bar=True, sync_dist=True)
         self._val_outputs.clear()

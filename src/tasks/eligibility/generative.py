@@ -56,26 +56,23 @@ class GenerativeEligibilityTask(GenerativeTask):
         return self.cfg.data.positive_label if row["label"] else self.cfg.data.negative_label
 
     # -- label scores ----------------------------------------------------------------------------
+    def _pair_scores(self, model, prompts: list, desc: str) -> np.ndarray:
+        """log P(positive completion) - log P(negative completion) per prompt, teacher-forced."""
+        completions = [self.encoder.target_ids(self.completion({"label": y}))[0] for y in (True, False)]
+        rows = [{"prompt_ids": prompt, "target_ids": target} for prompt in prompts for target in completions]
+        log_p = completion_log_likelihoods(
+            model, rows, self.cfg.model.family, self.cfg.loop.eval_batch_size, self.device, desc
+        ).reshape(-1, 2)
+        return log_p[:, 0] - log_p[:, 1]
+
     def _score_pairs(self, model, data: GenerativeData, name: str) -> None:
         """Pair scores of the val and eval splits, and the operating threshold from val."""
-        # positive first: the score is column 0 minus column 1
-        completions = [self.encoder.target_ids(self.completion({"label": y}))[0] for y in (True, False)]
-        self.scores[name] = {}
-        for split in ("val", "eval"):
-            rows = [
-                {"prompt_ids": prompt, "target_ids": target}
-                for prompt in getattr(data, split)["prompt_ids"]
-                for target in completions
-            ]
-            log_p = completion_log_likelihoods(
-                model,
-                rows,
-                self.cfg.model.family,
-                self.cfg.loop.eval_batch_size,
-                self.device,
-                f"{name.capitalize()} model: {split} label scores",
-            ).reshape(-1, 2)
-            self.scores[name][split] = log_p[:, 0] - log_p[:, 1]
+        self.scores[name] = {
+            split: self._pair_scores(
+                model, getattr(data, split)["prompt_ids"], f"{name.capitalize()} model: {split} label scores"
+            )
+            for split in ("val", "eval")
+        }
         val_labels = [row["label"] for row in data.rows.val]
         self.thresholds[name] = threshold_for_recall(
             self.scores[name]["val"], val_labels, self.cfg.task.target_recall
@@ -87,6 +84,20 @@ class GenerativeEligibilityTask(GenerativeTask):
         ranked = screening_metrics(
             self.scores[name][split], labels, self.thresholds[name], self.cfg.task.target_recall
         )
+        return {**ranked, **decided}
+
+    def epoch_metrics(self, model, outputs: list[dict]) -> dict[str, float]:
+        """The generated decisions' metrics and the score's (wss_at_target, the main metric) on the
+        same validation examples, the threshold chosen on them as evaluate_tuned chooses it."""
+        decided = super().epoch_metrics(model, outputs)
+        rows, prompts = self._val
+        n = min(self.cfg.loop.val_generations, len(rows))
+        labels = [row["label"] for row in rows[:n]]
+        if not any(labels):  # no eligible pair among them: no threshold reaches a recall
+            return {"wss_at_target": float("nan"), **decided}
+        scores = self._pair_scores(model, prompts.select(range(n))["prompt_ids"], "Validation label scores")
+        target = self.cfg.task.target_recall
+        ranked = screening_metrics(scores, labels, threshold_for_recall(scores, labels, target), target)
         return {**ranked, **decided}
 
     # -- evaluation ------------------------------------------------------------------------------
