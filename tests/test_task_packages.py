@@ -172,6 +172,7 @@ train_size: 24
 eval_size: null
 val_size: null
 seed: 0
+subset_seed: null
 synthetic:
   n_train: 40
   n_eval: 12
