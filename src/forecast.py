@@ -15,10 +15,15 @@ below (weights, intervals, rounding) are this module's own choices:
 * weights w = n / n_max: a point from more training data scatters less (seeds, evaluation noise),
   so it counts more; scipy's `sigma` is 1 / sqrt(w) and the noise scale is estimated from the
   residuals (absolute_sigma=False).
-* 95% intervals come from the fit's covariance: parameter draws from a multivariate t (degrees of
-  freedom = points - 3) around the estimate, then percentiles of the curve (the band) and of the
-  size solved for the target (the interval). A draw that never reaches the target puts the
-  interval's upper end beyond reach.
+* 95% intervals come from the fit's covariance: the parameters follow a multivariate t (degrees
+  of freedom = points - 3) around the estimate. Draws are made with the curve written around the
+  size in question, a - beta (n / n_ref)^-c with beta the gap left at n_ref: the same curve, but
+  linear in its parameters at n_ref, so percentiles there keep their nominal coverage. The band
+  at each size is thus the curve's value there plus or minus t times its standard error; the
+  size for a target takes draws around the forecast size and the percentiles of the sizes they
+  solve for, and a draw that never reaches the target puts the upper end beyond reach. (Draws of
+  a, b, c themselves, strongly correlated, gave bands about twice too wide in simulations; draws
+  around one fixed size under-covered values read off at another.)
 * the backtest fits every size below the largest and predicts the mean over seeds at the largest;
   its interval adds the scatter of that mean, since the observed value is itself noisy.
 """
@@ -30,7 +35,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize
+from scipy import optimize, stats
 
 from src.errors import MedtuneError
 
@@ -51,46 +56,61 @@ def curve(n, a, b, c):
 
 @dataclass(frozen=True)
 class Fit:
-    """The fitted curve: a, b, c and their covariance as in metric(n) = a - b n^-c.
-
-    It is fitted, and its draws are made, as a - beta (n / n_ref)^-c with n_ref the largest size
-    fitted (beta = b n_ref^-c, the gap left there): the same curve, but close to linear in its
-    parameters near the data, so percentiles of the draws keep their nominal coverage. (Drawing b
-    and c directly, which are strongly correlated, about doubled the band's width in simulations.)
-    """
+    """The fitted curve, held as a - beta (n / n_max)^-c: beta = b n_max^-c is the gap to the
+    plateau left at the largest size fitted. `at(n)` moves the reference size (b is beta at n = 1)."""
 
     a: float
-    b: float
+    beta: float
     c: float
-    cov: np.ndarray  # 3 x 3 covariance of (a, b, c)
-    n_ref: float
+    cov: np.ndarray  # 3 x 3 covariance of (a, beta, c)
+    n_max: float
     sizes: np.ndarray  # the points fitted
     values: np.ndarray
-    residual_sd: float  # scatter of one point at weight 1, i.e. at n_ref
-    draws: np.ndarray  # N_DRAWS x 3 draws of (a, beta, c) from the multivariate t
-    t_scale: np.ndarray  # each draw's 1 / sqrt(chi2 / dof): the backtest scales its noise alike
+    residual_sd: float  # scatter of one point at weight 1, i.e. at n_max
+    seed: int  # of the draws: the same fit gives the same intervals
+
+    @property
+    def b(self) -> float:
+        return self.beta * self.n_max**self.c
+
+    @property
+    def dof(self) -> int:
+        return len(self.sizes) - 3
 
     @property
     def increasing(self) -> bool:
-        return self.b > 0
+        return self.beta > 0
 
-    @property
-    def beta(self) -> float:
-        return self.b * self.n_ref**-self.c
+    def at(self, n_ref: float) -> tuple[np.ndarray, np.ndarray]:
+        """(a, beta, c) and their covariance with beta the gap at n_ref: the same curve."""
+        ratio = n_ref / self.n_max
+        beta = self.beta * ratio**-self.c
+        to_ref = np.array([[1, 0, 0], [0, ratio**-self.c, -beta * math.log(ratio)], [0, 0, 1]])
+        return np.array([self.a, beta, self.c]), to_ref @ self.cov @ to_ref.T
 
-    def plateau_interval(self) -> tuple[float, float]:
-        low, high = np.percentile(self.draws[:, 0], _TAILS)
-        return float(low), float(high)
+    def value(self, sizes) -> np.ndarray:
+        return curve(np.asarray(sizes, dtype=float) / self.n_max, self.a, self.beta, self.c)
 
-    def drawn_curves(self, sizes) -> np.ndarray:
-        """N_DRAWS x len(sizes): the curve of every draw."""
-        a, beta, c = (self.draws[:, [i]] for i in range(3))
-        return curve(np.asarray(sizes, dtype=float)[None, :] / self.n_ref, a, beta, c)
+    def draws(self, n_ref: float) -> tuple[np.ndarray, np.ndarray]:
+        """N_DRAWS draws of (a, beta at n_ref, c) from the multivariate t around the estimate, and
+        each draw's 1 / sqrt(chi2 / dof) (the backtest scales its noise alike)."""
+        params, cov = self.at(n_ref)
+        rng = np.random.default_rng(self.seed)
+        t_scale = 1 / np.sqrt(rng.chisquare(self.dof, N_DRAWS) / self.dof)
+        return params + rng.multivariate_normal(np.zeros(3), cov, N_DRAWS) * t_scale[:, None], t_scale
 
     def band(self, sizes) -> tuple[np.ndarray, np.ndarray]:
-        """The 95% band of the curve at each size."""
-        low, high = np.percentile(self.drawn_curves(sizes), _TAILS, axis=0)
-        return low, high
+        """The 95% band of the curve: at each size, the interval of a - beta that draws made with
+        that size as reference give, i.e. the value plus or minus t * its standard error."""
+        x = np.asarray(sizes, dtype=float) / self.n_max
+        slopes = np.stack([np.ones_like(x), -(x**-self.c), self.beta * x**-self.c * np.log(x)])
+        se = np.sqrt(np.einsum("in,ij,jn->n", slopes, self.cov, slopes))  # d value / d(a, beta, c)
+        half = stats.t.ppf((1 + LEVEL) / 2, self.dof) * se
+        return self.value(sizes) - half, self.value(sizes) + half
+
+    def plateau_interval(self) -> tuple[float, float]:
+        half = stats.t.ppf((1 + LEVEL) / 2, self.dof) * math.sqrt(self.cov[0, 0])
+        return self.a - half, self.a + half
 
 
 def fit_curve(sizes, values, seed: int = 0) -> Fit:
@@ -101,17 +121,17 @@ def fit_curve(sizes, values, seed: int = 0) -> Fit:
             f"{len(n)} point(s) at {len(np.unique(n))} size(s); a forecast needs at least "
             f"{MIN_POINTS} points at {MIN_SIZES} or more training-set sizes"
         )
-    n_ref = n.max()
-    weights = n / n_ref
+    n_max = n.max()
+    weights = n / n_max
     try:
         with warnings.catch_warnings():
             # scipy only warns when it cannot estimate the covariance; intervals need it.
             warnings.simplefilter("error", optimize.OptimizeWarning)
             params, cov = optimize.curve_fit(
                 curve,
-                n / n_ref,
+                n / n_max,  # beta, the gap at n_max, is of the metric's scale: a well-scaled fit
                 y,
-                p0=_start(n / n_ref, y),
+                p0=_start(n / n_max, y),
                 sigma=1 / np.sqrt(weights),
                 absolute_sigma=False,
                 bounds=([-np.inf, -np.inf, 0.0], np.inf),
@@ -122,18 +142,11 @@ def fit_curve(sizes, values, seed: int = 0) -> Fit:
     if not np.all(np.isfinite(cov)):
         raise ForecastError(f"the curve fit has no usable covariance; {_NOT_A_CURVE}")
     a, beta, c = map(float, params)
-    change = float(np.ptp(curve(n / n_ref, a, beta, c)))
+    change = float(np.ptp(curve(n / n_max, a, beta, c)))
     if c < C_MIN or change < 1e-9:  # c -> 0 sends a and b to infinity: no plateau to speak of
         raise ForecastError(f"no learning curve to fit (c = {c:.2g}, change {change:.2g}); {_NOT_A_CURVE}")
-    dof = len(n) - 3
-    residual_sd = math.sqrt(float(np.sum(weights * (y - curve(n / n_ref, a, beta, c)) ** 2)) / dof)
-    # A multivariate t: normal draws with the covariance, each divided by sqrt(chi2_dof / dof).
-    rng = np.random.default_rng(seed)
-    t_scale = 1 / np.sqrt(rng.chisquare(dof, N_DRAWS) / dof)
-    draws = params + rng.multivariate_normal(np.zeros(3), cov, N_DRAWS) * t_scale[:, None]
-    b = beta * n_ref**c
-    to_b = np.array([[1, 0, 0], [0, n_ref**c, b * math.log(n_ref)], [0, 0, 1]])  # d(a, b, c) / d(a, beta, c)
-    return Fit(a, b, c, to_b @ cov @ to_b.T, n_ref, n, y, residual_sd, draws, t_scale)
+    residual_sd = math.sqrt(float(np.sum(weights * (y - curve(n / n_max, a, beta, c)) ** 2)) / (len(n) - 3))
+    return Fit(a, beta, c, cov, n_max, n, y, residual_sd, seed)
 
 
 _NOT_A_CURVE = (
@@ -142,7 +155,7 @@ _NOT_A_CURVE = (
 
 
 def _start(x: np.ndarray, y: np.ndarray) -> list[float]:
-    """A start for the fit of a - beta x^-c (x = n / n_ref): the plateau a little past the
+    """A start for the fit of a - beta x^-c (x = n / n_max): the plateau a little past the
     largest size's mean, c = 0.5, and beta such that the curve passes the smallest size's mean."""
     small, large = y[x == x.min()].mean(), y[x == x.max()].mean()
     direction = 1.0 if large >= small else -1.0
@@ -160,8 +173,10 @@ class SizeForecast:
 
 def size_for_target(fit: Fit, target: float) -> SizeForecast:
     """The training-set size at which the fitted curve reaches target, with its 95% interval."""
-    n = fit.n_ref * _solve(np.array([[fit.a, fit.beta, fit.c]]), target, fit.increasing)[0]
-    drawn = fit.n_ref * _solve(fit.draws, target, fit.increasing)
+    n = fit.n_max * _solve(np.array([[fit.a, fit.beta, fit.c]]), target, fit.increasing)[0]
+    # Draws around the forecast size, where the interval is read off (the largest size if none).
+    n_ref = n if math.isfinite(n) else fit.n_max
+    drawn = n_ref * _solve(fit.draws(n_ref)[0], target, fit.increasing)
     low, high = np.percentile(drawn, _TAILS, method="inverted_cdf")  # no interpolation next to inf
     return SizeForecast(float(target), *(float(v) if math.isfinite(v) else None for v in (n, low, high)))
 
@@ -203,11 +218,12 @@ def backtest(sizes, values, seed: int = 0) -> Backtest:
     held_out = n == n.max()
     fit = fit_curve(n[~held_out], y[~held_out], seed)
     seeds, size = int(held_out.sum()), float(n.max())
+    draws, t_scale = fit.draws(size)  # around the size predicted: its value there is a - beta
     # The mean of `seeds` points at `size` scatters with variance residual_sd^2 / (weight * seeds).
-    sd = fit.residual_sd / math.sqrt(size / fit.n_ref * seeds)
-    noise = sd * np.random.default_rng(seed + 1).standard_normal(N_DRAWS) * fit.t_scale
-    low, high = np.percentile(fit.drawn_curves([size])[:, 0] + noise, _TAILS)
-    predicted = float(curve(size, fit.a, fit.b, fit.c))
+    sd = fit.residual_sd / math.sqrt(size / fit.n_max * seeds)
+    noise = sd * np.random.default_rng(seed + 1).standard_normal(N_DRAWS) * t_scale
+    low, high = np.percentile(draws[:, 0] - draws[:, 1] + noise, _TAILS)
+    predicted = float(fit.value(size))
     return Backtest(size, predicted, float(low), float(high), float(y[held_out].mean()), seeds)
 
 

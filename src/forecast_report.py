@@ -15,7 +15,7 @@ import pandas as pd  # noqa: E402
 
 from src.console import console  # noqa: E402
 from src.errors import MedtuneError  # noqa: E402
-from src.forecast import RankForecast, curve, forecast_rank, round_size  # noqa: E402
+from src.forecast import RankForecast, forecast_rank, round_size  # noqa: E402
 
 AUDIT = "audit_failure_rate"  # coding's lower-is-better metric, the target of --target-audit-drop
 
@@ -103,7 +103,7 @@ def plot_forecast(points: pd.DataFrame, metric: str, target, ranks: list[RankFor
         if fit is None:
             ax.plot([], [], "o", color=f"C{i}", label=f"LoRA r={int(rank)} (no fit)")
             continue
-        ax.plot(grid, curve(grid, fit.a, fit.b, fit.c), color=f"C{i}", label=f"LoRA r={int(rank)}")
+        ax.plot(grid, fit.value(grid), color=f"C{i}", label=f"LoRA r={int(rank)}")
         ax.fill_between(grid, *fit.band(grid), color=f"C{i}", alpha=0.2, linewidth=0)
     if target is not None:
         ax.axhline(target, color="k", linestyle=":", label=f"target {target:.3g}")
@@ -168,7 +168,7 @@ def as_json(forecast: RankForecast) -> dict:
             "a": fit.a,
             "b": fit.b,
             "c": fit.c,
-            "covariance": fit.cov.tolist(),  # of (a, b, c)
+            "covariance": fit.at(1)[1].tolist(),  # of (a, b, c): b is the gap at n = 1
             "points": [[float(n), float(y)] for n, y in zip(fit.sizes, fit.values, strict=True)],
             "plateau_interval": list(fit.plateau_interval()),
         }
