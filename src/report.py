@@ -6,8 +6,10 @@ configuration in bold) and, in plots/, PNG plots: the main metric against traini
 per LoRA rank and the base model dashed, a rank x size heatmap, and the delta against the base
 per job. With several seeds per configuration, points are means with a 95% t-interval.
 
---wandb-report then also saves a W&B Report of the sweep's runs (src/wandb_report.py), once they
-are synced to a W&B server.
+--target / --target-audit-drop / --backtest add a labelling-budget forecast per LoRA rank
+(src/forecast.py): forecast.md, forecast.json and plots/forecast_<metric>.png, logged to the
+sweep's W&B group too when its jobs logged to W&B. --wandb-report then also saves a W&B Report of
+the sweep's runs (src/wandb_report.py), once they are synced to a W&B server.
 """
 
 from __future__ import annotations
@@ -28,8 +30,11 @@ from scipy import stats  # noqa: E402
 
 from src.console import console  # noqa: E402
 from src.errors import MedtuneError, exit_on_user_error  # noqa: E402
+from src.forecast_report import forecast, forecast_targets  # noqa: E402
+from src.schemas import WANDB_LOGGER  # noqa: E402
 
 PLOTS = ("metric_vs_train_size.png", "rank_size_heatmap.png", "delta_per_job.png")
+TIMING = ("data_s", "base_eval_s", "train_s")  # from each job's metrics.json, for the sweep's cost
 
 
 def _read_json(path: Path) -> dict | None:
@@ -70,7 +75,11 @@ def collect(sweep_dir: Path) -> pd.DataFrame:
         }
         for part in ("base", "tuned", "delta"):
             row.update({f"{part}_{key}": value for key, value in metrics.get(part, {}).items()})
+        for key, (low, high) in metrics.get("intervals", {}).get("tuned", {}).items():
+            row[f"tuned_{key}_low"], row[f"tuned_{key}_high"] = low, high  # 95% bootstrap
         row["wall_s"] = status.get("wall_s")
+        row.update({key: metrics.get("timing", {}).get(key) for key in TIMING})
+        row["base_reused"] = metrics.get("base_reused_from") is not None if metrics else None
         row["error"] = status.get("error", "")
         rows.append(row)
     return pd.DataFrame(rows)
@@ -140,12 +149,42 @@ def write_markdown(results: pd.DataFrame, summary: pd.DataFrame, path: Path) -> 
                     text = [f"**{c}**" for c in text]
                 lines.append("| " + " | ".join(text) + " |")
         lines.append("")
-    lines += ["## Jobs", "", "| job | status | overrides | wall (s) | error |", "|---|---|---|---|---|"]
+    cost = sweep_cost(results)
+    if cost:
+        lines += ["## Sweep cost", "", *cost, ""]
+    lines += [
+        "## Jobs",
+        "",
+        "| job | status | overrides | wall (s) | training (s) | error |",
+        "|---|---|---|---|---|---|",
+    ]
     for row in results.itertuples():
-        wall = "" if row.wall_s is None or pd.isna(row.wall_s) else f"{row.wall_s:.0f}"
+        wall, train = ("" if pd.isna(value) else f"{value:.0f}" for value in (row.wall_s, row.train_s))
         error = " ".join(str(row.error).split())  # one table row, even for a multi-line message
-        lines.append(f"| {row.job} | {row.status} | `{row.overrides}` | {wall} | {error} |")
+        lines.append(f"| {row.job} | {row.status} | `{row.overrides}` | {wall} | {train} | {error} |")
     path.write_text("\n".join(lines) + "\n")
+
+
+def sweep_cost(results: pd.DataFrame) -> list[str]:
+    """The finished jobs' wall and training time, and what the sweep spent beyond training."""
+    done = results[results.status == "complete"].dropna(subset=["wall_s", "train_s"])
+    if done.empty:
+        return []
+    wall, train = done.wall_s.sum(), done.train_s.sum()
+    lines = [
+        f"{len(done)} finished job(s): {wall:,.0f} s wall time summed over the jobs, {train:,.0f} s of "
+        f"it training. Overhead beyond training, sum of (wall - training): {wall - train:,.0f} s, "
+        f"{(wall - train) / wall:.0%} of the wall time (data, model set-up, evaluations, saving)."
+    ]
+    reused = done[done.base_reused.astype(bool)]
+    if len(reused):
+        evaluated = done[~done.base_reused.astype(bool)]
+        lines.append(
+            f"Paid once: tokenization (cached) and the base evaluation ({evaluated.base_eval_s.sum():.0f} s "
+            f"in {', '.join(evaluated.job)}); the other {len(reused)} job(s) read the base from the "
+            "sweep folder's base/ (`base_reused_from` in their metrics.json)."
+        )
+    return lines
 
 
 def plot(results: pd.DataFrame, summary: pd.DataFrame, out_dir: Path) -> None:
@@ -212,12 +251,35 @@ def report(sweep_dir: Path) -> pd.DataFrame:
         f"{sweep_dir}: {len(results)} jobs {counts}; wrote results.csv, results.md"
         + (", plots" if not summary.empty else "")
     )
+    for row in results.dropna(subset=["wall_s"]).itertuples():
+        train = "" if pd.isna(row.train_s) else f", training {row.train_s:,.0f} s"
+        console.print(f"  {row.job}: wall {row.wall_s:,.0f} s{train}")
+    for line in sweep_cost(results):
+        console.print(line)
     return results
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m src.report", description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", type=Path, help="a sweep folder, e.g. multirun/<date>/<time>")
+    parser.add_argument(
+        "--target",
+        type=float,
+        help="forecast the training-set size each LoRA rank needs to reach this value of the main "
+        "metric (writes forecast.md, forecast.json, plots/forecast_<metric>.png)",
+    )
+    parser.add_argument(
+        "--target-audit-drop",
+        type=float,
+        metavar="FRACTION",
+        help="coding: also forecast the size that brings audit_failure_rate to (1 - FRACTION) x the "
+        "base model's, e.g. 0.40 for 40%% fewer audit failures",
+    )
+    parser.add_argument(
+        "--backtest",
+        action="store_true",
+        help="check the forecast: fit the sizes below the largest and predict the largest",
+    )
     parser.add_argument(
         "--wandb-report",
         action="store_true",
@@ -230,26 +292,49 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--project", help="W&B project of the runs (default: the jobs' logger.project, WANDB_PROJECT)"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.target_audit_drop is not None and not 0 < args.target_audit_drop < 1:
+        parser.error("--target-audit-drop is a fraction between 0 and 1, e.g. 0.40")
+    return args
 
 
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     results = report(args.sweep_dir)
+    targets = forecast_targets(results, args.target, args.target_audit_drop, args.backtest)
+    if targets:
+        logged = forecast(args.sweep_dir, results, targets, args.backtest)
+        log_forecast(args.sweep_dir, results, logged)
     if args.wandb_report:  # last: a W&B failure leaves the local report written
-        try:
-            from src import wandb_report  # wandb-workspaces is only needed here
-        except ModuleNotFoundError as err:
-            if err.name != "wandb_workspaces":
-                raise
-            raise MedtuneError(
-                "--wandb-report needs wandb-workspaces: pip install wandb-workspaces"
-            ) from None
-
+        wandb_report = _wandb_report()
         sweep = wandb_report.sweep_runs(args.sweep_dir, results.job)
         url = wandb_report.publish(args.sweep_dir, sweep, entity=args.entity, project=args.project)
         console.print(f"W&B report: {url}")
+
+
+def _wandb_report():
+    try:
+        from src import wandb_report  # wandb-workspaces is only needed here
+    except ModuleNotFoundError as err:
+        if err.name != "wandb_workspaces":
+            raise
+        raise MedtuneError("--wandb-report needs wandb-workspaces: pip install wandb-workspaces") from None
+    return wandb_report
+
+
+def log_forecast(sweep_dir: Path, results: pd.DataFrame, logged: dict) -> None:
+    """The forecast's plots and table in the sweep's W&B group, when its jobs logged to W&B. Never
+    fatal: the forecast files are written already."""
+    loggers = [OmegaConf.load(sweep_dir / job / ".hydra" / "config.yaml").logger for job in results.job]
+    if not any(logger.get("_target_") == WANDB_LOGGER for logger in loggers):
+        return  # checked before importing src.wandb_report, which loads Lightning and torch
+    try:
+        run_dir = _wandb_report().log_forecast(sweep_dir, results.job, logged)
+    except Exception as err:  # W&B raises many types (network, credentials); the files are what matter
+        console.print(f"W&B: forecast not logged ({type(err).__name__}: {err})")
+        return
+    console.print(f"W&B: forecast logged to {run_dir}")
 
 
 if __name__ == "__main__":

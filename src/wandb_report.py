@@ -7,10 +7,17 @@ W&B line plots take their x from logged history, never from config (wandb/wandb#
 the sweep's metrics exist only in each run's summary. So "tuned metric vs train_size by lora_r" is
 a scatter of the runs plus a bar chart of the runs grouped by (train_size, lora_r); the local
 report's plots/metric_vs_train_size.png draws it as lines.
+
+The labelling-budget forecast (`src.report --target ...`) is no run's metric either: `log_forecast`
+logs its plots and table to one extra run of the sweep's group (job type "forecast"), and the
+report shows them from that run. That run has no train_size or lora_r, so the sweep's panels
+leave it out by themselves; the runs table lists it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Iterable
 from contextlib import contextmanager
@@ -27,6 +34,12 @@ from src.training.loggers import group_name, is_wandb, summary_key
 # The top-level config keys src.training.loggers.flat_config gives every run.
 COMPARED_KEYS = ("task", "model", "train_size", "lora_r", "seed")
 OFFLINE_MODES = ("offline", "dryrun", "disabled")
+FORECAST_JOB_TYPE = "forecast"
+FORECAST_TABLE = "forecast_table"
+
+
+def forecast_image_key(metric: str) -> str:
+    return f"forecast_{metric}"
 
 
 @dataclass(frozen=True)
@@ -42,10 +55,14 @@ class SweepRuns:
     n_jobs: int
 
 
+def _wandb_configs(sweep_dir: Path, jobs: Iterable[str]) -> list:
+    configs = [OmegaConf.load(sweep_dir / job / ".hydra" / "config.yaml") for job in jobs]
+    return [cfg for cfg in configs if is_wandb(cfg.logger)]
+
+
 def sweep_runs(sweep_dir: Path, jobs: Iterable[str]) -> SweepRuns:
     """jobs: the job folder names src.report collected."""
-    configs = [OmegaConf.load(sweep_dir / job / ".hydra" / "config.yaml") for job in jobs]
-    configs = [cfg for cfg in configs if is_wandb(cfg.logger)]
+    configs = _wandb_configs(sweep_dir, jobs)
     if not configs:
         raise MedtuneError(f"{sweep_dir}: no job logged to W&B (they ran with logger=none or csv)")
     # Named as the jobs' logger named it; a sweep folder renamed since training no longer
@@ -68,14 +85,58 @@ def sweep_runs(sweep_dir: Path, jobs: Iterable[str]) -> SweepRuns:
     return targets.pop()
 
 
+def log_forecast(sweep_dir: Path, jobs: Iterable[str], logged: dict[str, tuple[Path, list[dict]]]) -> Path:
+    """Logs the forecast ({metric: (plot, table rows)}) to the sweep's forecast run, offline into
+    <sweep>/forecast/wandb unless the jobs ran online; returns the run's folder."""
+    import wandb
+
+    jobs = list(jobs)
+    sweep = sweep_runs(sweep_dir, jobs)
+    folder = sweep_dir / "forecast"  # under <sweep>/*/wandb, where `wandb sync` is told to look
+    folder.mkdir(exist_ok=True)
+    rows = [{"metric": metric, **row} for metric, (_, table) in logged.items() for row in table]
+    run = wandb.init(
+        project=sweep.project,
+        entity=sweep.entity,
+        group=sweep.group,
+        job_type=FORECAST_JOB_TYPE,
+        name=f"{sweep.group}-forecast",
+        # One forecast run per group, whatever characters the group holds: a new forecast resumes it.
+        id="forecast-" + hashlib.sha256(sweep.group.encode()).hexdigest()[:16],
+        resume="allow",
+        dir=folder,
+        mode="online" if _wandb_configs(sweep_dir, jobs)[0].logger.mode == "online" else "offline",
+        settings=wandb.Settings(console="off"),
+        reinit="create_new",
+    )
+    with run:
+        run.log(
+            {forecast_image_key(metric): wandb.Image(str(plot)) for metric, (plot, _) in logged.items()}
+            | {FORECAST_TABLE: wandb.Table(columns=list(rows[0]), data=[list(row.values()) for row in rows])}
+        )
+    return Path(run.dir).parent
+
+
 def build_report(
-    entity: str, project: str, group: str, task: str, model: str, main_metric: str, n_jobs: int
+    entity: str,
+    project: str,
+    group: str,
+    task: str,
+    model: str,
+    main_metric: str,
+    n_jobs: int,
+    forecast_metrics: Iterable[str] = (),
 ) -> wr.Report:
+    """forecast_metrics: the metrics of the forecast run (forecast.json), shown after the sweep."""
     base, tuned, delta = (summary_key(part, main_metric) for part in ("base", "tuned", "delta"))
 
-    def runset(**kwargs) -> wr.Runset:
+    def runset(*filters, **kwargs) -> wr.Runset:
         return wr.Runset(
-            entity=entity, project=project, name=group, filters=[expr.Metric("Group") == group], **kwargs
+            entity=entity,
+            project=project,
+            name=group,
+            filters=[expr.Metric("Group") == group, *filters],
+            **kwargs,
         )
 
     runs = runset(
@@ -90,6 +151,25 @@ def build_report(
         f"(`{tuned}` for the fine-tuned model, `{base}` for the base model, `{delta}` the gain in "
         "percentage points). `python -m src.report` draws the same sweep locally (results.md, plots/)."
     )
+    forecast = [
+        wr.MarkdownBlock(
+            text="Labelling-budget forecast (`python -m src.report <sweep folder> --target ...`; "
+            "forecast.md there explains it): per LoRA rank, the learning curve a - b n^-c fitted to "
+            "the jobs, its 95% band and the training-set size that reaches the target."
+        ),
+        wr.PanelGrid(
+            runsets=[runset(expr.Metric("JobType") == FORECAST_JOB_TYPE)],
+            panels=[
+                wr.MediaBrowser(
+                    title=f"{metric} forecast",
+                    media_keys=[forecast_image_key(metric)],
+                    layout=wr.Layout(w=12, h=10),
+                )
+                for metric in forecast_metrics
+            ]
+            + [wr.WeavePanelSummaryTable(table_name=FORECAST_TABLE, layout=wr.Layout(w=24, h=8))],
+        ),
+    ]
     return wr.Report(
         entity=entity,
         project=project,
@@ -136,6 +216,7 @@ def build_report(
                     ),
                 ],
             ),
+            *(forecast if forecast_metrics else []),
         ],
     )
 
@@ -184,8 +265,17 @@ def publish(sweep_dir: Path, sweep: SweepRuns, entity: str | None = None, projec
             sweep_dir,
             f"no runs of group {sweep.group} in {entity}/{project} (elsewhere? give --entity, --project)",
         )
+    forecast = sweep_dir / "forecast.json"  # written by src.report --target, logged to the forecast run
+    forecast_metrics = list(json.loads(forecast.read_text())) if forecast.exists() else []
     report = build_report(
-        entity, project, sweep.group, sweep.task, sweep.model, sweep.main_metric, sweep.n_jobs
+        entity,
+        project,
+        sweep.group,
+        sweep.task,
+        sweep.model,
+        sweep.main_metric,
+        sweep.n_jobs,
+        forecast_metrics,
     )
     with _server_errors(sweep_dir):
         return save_report(report)

@@ -1,23 +1,29 @@
 """src/wandb_report.py: the W&B Report of a sweep, built without a server, checked against what a
-real (offline) sweep job logs, and `src.report --wandb-report` failing clearly without W&B."""
+real (offline) sweep job logs, and `src.report --wandb-report` failing clearly without W&B; the
+forecast's extra run and its panels."""
 
 from __future__ import annotations
 
+import glob
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import wandb_workspaces.reports.v2 as wr
 from conftest import ROOT
+from test_forecast import RISING, write_sweep
 from test_sweep import sweep
-from wandb_offline import find_offline_runs, read_offline_run
+from wandb_offline import find_offline_runs, finished_records, read_offline_run
 from wandb_workspaces import expr
 
+from src import wandb_report
 from src.errors import MedtuneError
 from src.report import collect
 from src.training.loggers import summary_key
-from src.wandb_report import COMPARED_KEYS, build_report, publish, sweep_runs
+from src.wandb_report import COMPARED_KEYS, FORECAST_TABLE, build_report, publish, sweep_runs
 
 GROUP = "coding-minilm-grid"
 SWEEP = {"group": GROUP, "task": "coding", "model": "minilm", "main_metric": "micro_f1", "n_jobs": 4}
@@ -155,3 +161,105 @@ def test_without_wandb_the_local_report_is_written_and_the_error_says_how(sweep_
     assert "wandb login" in message and sync in message
     assert list(sweep_dir.glob("*/wandb/offline-run-*"))  # the command given finds the runs
     assert (sweep_dir / "results.csv").exists() and (sweep_dir / "results.md").exists()
+
+
+# The labelling-budget forecast in W&B: one extra run of the sweep's group, and its panels.
+
+WANDB_JOBS = {
+    "_target_": "src.training.loggers.wandb_logger",
+    "project": "medtune",
+    "entity": None,
+    "mode": "offline",
+    "group": None,
+    "tags": [],
+    "log_examples": False,
+}
+
+
+def test_report_shows_the_forecast_run():
+    report = build_report("lab", "medtune", **SWEEP, forecast_metrics=["micro_f1", "audit_failure_rate"])
+    *_, forecast = grids(report)
+    (runset,) = forecast.runsets
+    f = expr.expr_to_filters(runset.filters)
+    assert [(g.key.name, g.op, g.value) for g in f.filters] == [
+        ("group", "=", GROUP),
+        ("jobType", "=", "forecast"),
+    ]
+    images, table = forecast.panels[:2], forecast.panels[2]
+    assert [p.media_keys for p in images] == [["forecast_micro_f1"], ["forecast_audit_failure_rate"]]
+    assert isinstance(table, wr.WeavePanelSummaryTable) and table.table_name == FORECAST_TABLE
+    assert len(grids(build_report("lab", "medtune", **SWEEP))) == 2  # no forecast: no forecast panels
+
+
+def test_forecast_is_logged_to_an_offline_run_of_the_sweeps_group(tmp_path):
+    sweep_dir = write_sweep(tmp_path / "grid", {4: (0.80, 3.0, 0.5), 16: RISING}, logger=WANDB_JOBS)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    env.update(HOME=str(tmp_path), WANDB_CONFIG_DIR=str(tmp_path / "wandb"), WANDB_SILENT="true")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "src.report",
+            str(sweep_dir),
+            "--target",
+            "0.85",
+            "--target-audit-drop",
+            "0.4",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run_dir,) = find_offline_runs(sweep_dir / "forecast")
+    assert f"W&B: forecast logged to {run_dir}" in result.stdout
+    # `wandb sync <sweep>/*/wandb/offline-run-*`, as the README and error messages say, finds it.
+    assert run_dir in [Path(p) for p in glob.glob(f"{sweep_dir}/*/wandb/offline-run-*")]
+    run = read_offline_run(run_dir)
+    (wandb_file,) = run_dir.glob("run-*.wandb")
+    job_types = {r.run.job_type for r in finished_records(wandb_file) if r.WhichOneof("record_type") == "run"}
+    assert run.group == sweep_runs(sweep_dir, collect(sweep_dir).job).group and job_types == {"forecast"}
+
+    # What the report's forecast panels read: an image per metric and the table, in the summary.
+    report = build_report(
+        "lab", "medtune", **SWEEP, forecast_metrics=json.loads((sweep_dir / "forecast.json").read_text())
+    )
+    *_, forecast = grids(report)
+    for panel in forecast.panels[:-1]:
+        (key,) = panel.media_keys
+        assert run.summary[key]["_type"] == "image-file"
+        assert (run_dir / "files" / run.summary[key]["path"]).read_bytes()[:4] == b"\x89PNG"
+    logged = run.summary[forecast.panels[-1].table_name]
+    assert logged["_type"] == "table-file"
+    table = json.loads((run_dir / "files" / logged["path"]).read_text())
+    assert table["columns"][:3] == ["metric", "rank", "points"] and len(table["data"]) == 4
+    rows = {(row[0], row[1]): dict(zip(table["columns"], row, strict=True)) for row in table["data"]}
+    assert rows["micro_f1", 4]["notes"] is None and rows["micro_f1", 16]["notes"] > 3200  # 0.85: beyond r=4
+    assert rows["audit_failure_rate", 16]["target"] == pytest.approx(0.24)
+
+
+def test_published_report_has_the_forecast_panels_once_a_forecast_exists(tmp_path, monkeypatch):
+    import wandb
+
+    sweep_dir = write_sweep(tmp_path / "grid", {16: RISING}, logger=WANDB_JOBS)
+    sweep = sweep_runs(sweep_dir, collect(sweep_dir).job)
+
+    class Server:  # the runs are on it
+        default_entity = "lab"
+
+        def runs(self, *args, **kwargs):
+            return [object()]
+
+    saved = []
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.setattr(wandb, "login", lambda **kwargs: True)
+    monkeypatch.setattr(wandb, "Api", Server)
+    monkeypatch.setattr(wandb_report, "save_report", lambda report: saved.append(report) or "url")
+    publish(sweep_dir, sweep)
+    (sweep_dir / "forecast.json").write_text(json.dumps({"micro_f1": {}}))
+    publish(sweep_dir, sweep)
+    assert [len(grids(report)) for report in saved] == [2, 3]
+    assert grids(saved[1])[-1].panels[0].media_keys == ["forecast_micro_f1"]
