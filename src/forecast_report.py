@@ -17,7 +17,7 @@ from src.console import console  # noqa: E402
 from src.errors import MedtuneError  # noqa: E402
 from src.forecast import RankForecast, forecast_rank, round_size  # noqa: E402
 
-AUDIT = "audit_failure_rate"  # coding's lower-is-better metric, the target of --target-audit-drop
+AUDIT = "audit_failure_rate"  # lower is better: the target of --target-audit-drop
 
 
 def forecast_targets(results: pd.DataFrame, target, audit_drop, with_backtest) -> list[tuple]:
@@ -28,7 +28,7 @@ def forecast_targets(results: pd.DataFrame, target, audit_drop, with_backtest) -
     if audit_drop is not None:
         base = results.get(f"base_{AUDIT}", pd.Series(dtype=float)).dropna()
         if base.empty:
-            raise MedtuneError(f"--target-audit-drop: the jobs report no {AUDIT} (coding sweeps do)")
+            raise MedtuneError(f"--target-audit-drop: the jobs report no {AUDIT} (only tasks that audit code sets do)")
         # The base model is the same for every job of a sweep (evaluated once, base/).
         rate = float(base.iloc[0])
         out.append((AUDIT, (1 - audit_drop) * rate, f"{audit_drop:.0%} below the base model's {rate:.3g}"))

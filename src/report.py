@@ -272,8 +272,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--target-audit-drop",
         type=float,
         metavar="FRACTION",
-        help="coding: also forecast the size that brings audit_failure_rate to (1 - FRACTION) x the "
-        "base model's, e.g. 0.40 for 40%% fewer audit failures",
+        help="also forecast the size that brings audit_failure_rate (where the task reports it) to "
+        "(1 - FRACTION) x the base model's, e.g. 0.40 for 40%% fewer audit failures",
     )
     parser.add_argument(
         "--backtest",
