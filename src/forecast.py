@@ -20,10 +20,10 @@ below (weights, intervals, rounding) are this module's own choices:
   size in question, a - beta (n / n_ref)^-c with beta the gap left at n_ref: the same curve, but
   linear in its parameters at n_ref, so percentiles there keep their nominal coverage. The band
   at each size is thus the curve's value there plus or minus t times its standard error; the
-  size for a target takes draws around the forecast size and the percentiles of the sizes they
-  solve for, and a draw that never reaches the target puts the upper end beyond reach. (Draws of
-  a, b, c themselves, strongly correlated, gave bands about twice too wide in simulations; draws
-  around one fixed size under-covered values read off at another.)
+  size interval for a target is where that band crosses it, read outward from the forecast (the
+  upper end is beyond reach when the band's far side never gets there). (Draws of a, b, c
+  themselves, strongly correlated, gave bands about twice too wide in simulations; draws around
+  one fixed size under-covered values read off at another.)
 * the backtest fits every size below the largest and predicts the mean over seeds at the largest;
   its interval adds the scatter of that mean, since the observed value is itself noisy.
 """
@@ -174,10 +174,20 @@ class SizeForecast:
 def size_for_target(fit: Fit, target: float) -> SizeForecast:
     """The training-set size at which the fitted curve reaches target, with its 95% interval."""
     n = fit.n_max * _solve(np.array([[fit.a, fit.beta, fit.c]]), target, fit.increasing)[0]
-    # Draws around the forecast size, where the interval is read off (the largest size if none).
-    n_ref = n if math.isfinite(n) else fit.n_max
-    drawn = n_ref * _solve(fit.draws(n_ref)[0], target, fit.increasing)
-    low, high = np.percentile(drawn, _TAILS, method="inverted_cdf")  # no interpolation next to inf
+    # The interval is where the 95% band crosses the target, read outward from the forecast: the
+    # sizes the plot shows. (Solving each parameter draw for n instead sent the upper end to
+    # "beyond reach" whenever a few draws had c <= 0, even under a narrow band.)
+    grid = np.geomspace(fit.n_max / 1e3, fit.n_max * 1e4, 7001)
+    lower, upper = fit.band(grid)
+    if fit.increasing:
+        surely, maybe = lower >= target, upper >= target
+    else:  # a falling metric has surely reached the target once the band's top is below it
+        surely, maybe = upper <= target, lower <= target
+    start = int(np.searchsorted(grid, n)) if math.isfinite(n) else len(grid) - 1
+    below = np.flatnonzero(~maybe[:start])  # the last size below the forecast the band cannot reach
+    low = grid[below[-1] + 1] if len(below) else grid[0]
+    reached = np.flatnonzero(surely[start:])
+    high = grid[start + reached[0]] if len(reached) else math.inf
     return SizeForecast(float(target), *(float(v) if math.isfinite(v) else None for v in (n, low, high)))
 
 

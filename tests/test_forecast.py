@@ -115,6 +115,8 @@ def test_a_falling_metric_reaches_targets_above_its_plateau_only():
     fit = fit_curve(SIZES, noisy(FALLING, sd=0.01))
     assert size_for_target(fit, 0.10).n == pytest.approx(1600, rel=0.3)  # 0.05 + 2 / sqrt(1600)
     assert size_for_target(fit, fit.a - 0.01).n is None  # below the plateau of a falling curve
+    found = size_for_target(fit, 0.10)
+    assert found.low < found.n < found.high  # the interval of a falling metric brackets its forecast
 
 
 @pytest.mark.parametrize(
