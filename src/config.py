@@ -51,7 +51,10 @@ TRAINER_SET_IN_CODE = {
     "callbacks": "set by medtune: add one with +callbacks=<name> (conf/callbacks/)",
     "default_root_dir": "set by medtune to the run dir: set hydra.run.dir",
     "use_distributed_sampler": "always false: medtune's ResumableLoader shards the training batches itself",
-    "enable_checkpointing": "set by medtune: callbacks.checkpoint writes the resumable checkpoint, callbacks.best_epoch the best epoch's",
+    "enable_checkpointing": (
+        "set by medtune: callbacks.checkpoint writes the resumable checkpoint, "
+        "callbacks.best_epoch the best epoch's"
+    ),
 }
 
 

@@ -28,7 +28,9 @@ def forecast_targets(results: pd.DataFrame, target, audit_drop, with_backtest) -
     if audit_drop is not None:
         base = results.get(f"base_{AUDIT}", pd.Series(dtype=float)).dropna()
         if base.empty:
-            raise MedtuneError(f"--target-audit-drop: the jobs report no {AUDIT} (only tasks that audit code sets do)")
+            raise MedtuneError(
+                f"--target-audit-drop: the jobs report no {AUDIT} (only tasks that audit code sets do)"
+            )
         # The base model is the same for every job of a sweep (evaluated once, base/).
         rate = float(base.iloc[0])
         out.append((AUDIT, (1 - audit_drop) * rate, f"{audit_drop:.0%} below the base model's {rate:.3g}"))
@@ -44,7 +46,8 @@ def forecast(sweep_dir: Path, results: pd.DataFrame, targets: list[tuple], with_
         "",
         "Learning curve metric(n) = a - b n^-c fitted per LoRA rank over every finished job "
         "(weighted least squares, weight n / n_max); 95% intervals from the fit's covariance "
-        "(multivariate t draws). Sizes rounded to two significant figures.",
+        "(multivariate t; a size's interval is where the band crosses the target). Sizes rounded to two "
+        "significant figures.",
         "",
     ]
     document, logged = {}, {}

@@ -61,7 +61,8 @@ def test_without_the_callback_the_last_epoch_ships(tmp_path, tiny_bert, coding_f
 def test_the_epoch_score_is_the_tuned_validation_metric(tmp_path, tiny_bert, coding_files, threshold):
     """One epoch: the score callbacks.best_epoch saw is the validation micro-F1 of the final
     evaluation (tuned decision on the slice), not a fixed-0.5-threshold curve."""
-    cfg = tiny_coding(tmp_path, tiny_bert, coding_files, "trainer.max_epochs=1", f"task.threshold={threshold}")
+    overrides = ("trainer.max_epochs=1", f"task.threshold={threshold}")
+    cfg = tiny_coding(tmp_path, tiny_bert, coding_files, *overrides)
     metrics = train(cfg, tmp_path / "run")
     epoch = metrics["training"]["curve"][-1]["val/micro_f1"]
     assert epoch == pytest.approx(metrics["validation"]["micro_f1"], abs=1e-6)

@@ -104,7 +104,7 @@ def test_a_target_beyond_the_plateau_is_beyond_reach():
     assert size.n is None and size.high is None
     (line,) = describe(forecast_rank(4, SIZES, values, fit.a + 0.01, False), "micro_f1")
     assert line.startswith(f"rank 4: micro_f1 {fit.a + 0.01:.3g} lies beyond the fitted plateau a = ")
-    # Just short of the plateau: the estimate reaches it, but some draws level off below it.
+    # Just short of the plateau: the estimate reaches it, but the band's lower side never does.
     close = size_for_target(fit, fit.a - 0.002)
     assert close.n is not None and close.high is None
     (line,) = describe(forecast_rank(4, SIZES, values, fit.a - 0.002, False), "micro_f1")

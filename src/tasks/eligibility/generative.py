@@ -28,6 +28,7 @@ from src.tasks.eligibility.parsing import parse_decision
 from src.tasks.eligibility.screening import (
     decision_metrics,
     paired_intervals,
+    screening_at_target,
     screening_metrics,
     threshold_for_recall,
 )
@@ -96,9 +97,7 @@ class GenerativeEligibilityTask(GenerativeTask):
         if not any(labels):  # no eligible pair among them: no threshold reaches a recall
             return {"wss_at_target": float("nan"), **decided}
         scores = self._pair_scores(model, prompts.select(range(n))["prompt_ids"], "Validation label scores")
-        target = self.cfg.task.target_recall
-        ranked = screening_metrics(scores, labels, threshold_for_recall(scores, labels, target), target)
-        return {**ranked, **decided}
+        return {**screening_at_target(scores, labels, self.cfg.task.target_recall), **decided}
 
     # -- evaluation ------------------------------------------------------------------------------
     def evaluate_base(self, data: GenerativeData) -> dict[str, float]:

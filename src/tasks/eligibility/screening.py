@@ -102,6 +102,15 @@ def screening_metrics(
     }
 
 
+def screening_at_target(
+    scores: Sequence[float], labels: Sequence[bool | int], target_recall: float
+) -> dict[str, float]:
+    """screening_metrics at the threshold chosen on these very scores for target_recall: what a
+    validation slice says of its own operating point (the per-epoch score training selects on)."""
+    threshold = threshold_for_recall(scores, labels, target_recall)
+    return screening_metrics(scores, labels, threshold, target_recall)
+
+
 def decision_metrics(flagged: Sequence[bool], labels: Sequence[bool | int]) -> dict[str, float]:
     """accuracy, precision, recall and f1 of given decisions (True = flagged as eligible), counted
     as screening_metrics counts them at its threshold."""

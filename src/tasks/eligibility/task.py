@@ -48,7 +48,12 @@ from src.tasks.eligibility.data import PACKAGE, EligibilityRows, eligibility_lin
 from src.tasks.eligibility.evidence import criterion_sequences
 from src.tasks.eligibility.pairs import tokenize_pairs
 from src.tasks.eligibility.rule import eligibility_loss, log_eligible
-from src.tasks.eligibility.screening import screening_intervals, screening_metrics, threshold_for_recall
+from src.tasks.eligibility.screening import (
+    screening_at_target,
+    screening_intervals,
+    screening_metrics,
+    threshold_for_recall,
+)
 
 log = logging.getLogger(__name__)
 SEQUENCES_PER_PASS = 32  # criteria reader: (criterion, evidence) sequences per encoder call
@@ -296,8 +301,7 @@ class EligibilityTask(Task):
         slice as _screen chooses it, and the AUROC."""
         scores = torch.cat([o["scores"] for o in outputs]).double().cpu().numpy()
         labels = torch.cat([o["labels"] for o in outputs]).cpu().numpy().astype(bool)
-        target = self.cfg.task.target_recall
-        screened = screening_metrics(scores, labels, threshold_for_recall(scores, labels, target), target)
+        screened = screening_at_target(scores, labels, self.cfg.task.target_recall)
         return {"wss_at_target": screened["wss_at_target"], "auroc": screened["auroc"]}
 
     def evaluate_tuned(self, model: torch.nn.Module, data: EligibilityData) -> dict[str, float]:
