@@ -1,8 +1,10 @@
 """manifest.json: everything a compliance reviewer needs to trace a run's adapter to its inputs.
 
 Hashes, not contents: data files, the exact training subset and evaluation split (their ids,
-in order), the base model's weights and the adapter are identified by sha256, so the
-manifest itself holds no note text and `python -m src.verify` can re-check it later.
+in order), the base model's weights and every file the run wrote (adapter, metrics, model
+card, resolved config) are identified by sha256, so the manifest itself holds no note text and
+`python -m src.verify` can re-check it later. Paths are relative (run files to the run dir,
+data files to the launch dir recorded as `data.root`), so a run moved elsewhere still verifies.
 """
 
 from __future__ import annotations
@@ -20,8 +22,14 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from src.models.build import resolve_checkpoint
+from src.run_dir import write_json
+from src.signing import sign_if_configured
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
+# Run-dir entries the manifest does not cover: itself and its signature, and what keeps changing
+# after it is written (the run's status marker, Hydra's log, W&B's own offline store).
+UNSEALED = ("manifest.json", "manifest.sig.json", "status.json", "wandb")
+UNSEALED_SUFFIXES = (".log", ".tmp")
 LIBRARIES = ("torch", "transformers", "peft", "lightning", "datasets", "hydra-core", "wandb")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".h5", ".msgpack")
 
@@ -42,6 +50,15 @@ def sha256_tree(folder: str | Path) -> dict[str, str]:
     """{relative path: sha256} for every file under folder, sorted."""
     folder = Path(folder)
     return {str(p.relative_to(folder)): sha256_file(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def run_files(run_dir: Path) -> dict[str, str]:
+    """{path relative to run_dir: sha256} of every file the manifest covers."""
+    return {
+        name: digest
+        for name, digest in sha256_tree(run_dir).items()
+        if Path(name).parts[0] not in UNSEALED and not name.endswith(UNSEALED_SUFFIXES)
+    }
 
 
 def ids_digest(rows: list[dict]) -> str:
@@ -122,8 +139,9 @@ def build_manifest(
         "config": OmegaConf.to_container(cfg, resolve=True),
         "base_model": base_model_identity(cfg.model.name_or_path),
         "data": {
+            "root": str(Path.cwd()),  # the launch dir, which relative data paths start from
             "files": {
-                role: {"path": str(Path(path).resolve()), "sha256": sha256_file(path)}
+                role: {"path": os.path.relpath(Path(path).resolve()), "sha256": sha256_file(path)}
                 for role, path in lineage["files"].items()
             },
             "splits": {
@@ -139,6 +157,15 @@ def build_manifest(
         **environment(),
         "metrics": {key: metrics[key] for key in ("main_metric", "base", "tuned", "delta", "intervals")},
     }
+
+
+def seal(run_dir: Path, manifest: dict) -> dict:
+    """Writes manifest.json once every other result is in run_dir, listing each file's sha256,
+    and signs it when a signing key is configured (src/signing.py)."""
+    manifest = {**manifest, "files": run_files(run_dir)}
+    write_json(run_dir / "manifest.json", manifest)
+    sign_if_configured(run_dir)
+    return manifest
 
 
 def read_manifest(run_dir: Path) -> dict:

@@ -31,7 +31,7 @@ from src import base_once
 from src.config import instantiate_with, validate
 from src.console import console, print_config, print_metric_lines, print_results
 from src.errors import MedtuneError, RunInterrupted, exit_on_user_error
-from src.manifest import build_manifest, now
+from src.manifest import build_manifest, now, seal
 from src.model_card import render as render_model_card
 from src.paths import CONF_DIR
 from src.preflight import preflight
@@ -40,6 +40,7 @@ from src.run_dir import existing_results, finished, sweep_dir, write_json, write
 from src.tasks import make_task
 from src.training.checkpoints import (
     Checkpointer,
+    check_checkpoint,
     checkpoint_path,
     load_best_epoch,
     remove_checkpoints,
@@ -160,10 +161,10 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict | None:
         task.save_adapter(model, data, run_dir / "adapter")
         write_json(run_dir / "metrics.json", metrics)
         manifest = build_manifest(cfg, run_dir, task.lineage(data), metrics, started_at)
-        write_json(run_dir / "manifest.json", manifest)
         (run_dir / "MODEL_CARD.md").write_text(render_model_card(manifest, task.card(manifest)))
         if not checkpointer.keep:  # the adapter is the result; checkpoints only served resuming
             remove_checkpoints(cfg, run_dir)
+        manifest = seal(run_dir, manifest)  # last: it hashes every file written above
         log_artefact_lineage(logger, run_dir, manifest)
         summary = {
             summary_key(part, key): value
@@ -214,8 +215,10 @@ def build_trainer(
 
 def fit(trainer: L.Trainer, module, datamodule, checkpointer: Checkpointer, ckpt_path: Path | None) -> None:
     """trainer.fit, with SIGTERM and a diverging loss turned into messages that say what was kept."""
+    if ckpt_path:
+        check_checkpoint(ckpt_path)
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     except SIGTERMException:
         raise RunInterrupted(
             f"stopped by SIGTERM at step {trainer.global_step}; the checkpoint {checkpointer.path} "

@@ -14,6 +14,8 @@ import pytest
 from conftest import ROOT, coding_rows, write_jsonl
 from wandb_offline import find_offline_runs, read_offline_run
 
+from src.signing import keygen, load_private_key, sign
+
 # Stand-ins for PHI: if any of these reaches a file of the run dir, note text leaked.
 CANARIES = ["Zebulon Quarrington", "MRN-7Q3X-CANARY", "4471 Brindlewood Lane"]
 
@@ -26,7 +28,7 @@ def with_canaries(rows: list[dict]) -> list[dict]:
 
 
 def train_on(
-    train_file: Path, eval_file: Path, run_dir: Path, *overrides: str
+    train_file: Path, eval_file: Path, run_dir: Path, *overrides: str, **env: str
 ) -> subprocess.CompletedProcess:
     cache = run_dir.parent / f"{run_dir.name}-cache"
     return subprocess.run(
@@ -36,7 +38,7 @@ def train_on(
             *("trainer.max_epochs=1", "model.max_length=64", *overrides),
         ],
         cwd=ROOT,
-        env={**os.environ, "MEDTUNE_CACHE_DIR": str(cache), "WANDB_DIR": str(run_dir.parent)},
+        env={**os.environ, "MEDTUNE_CACHE_DIR": str(cache), "WANDB_DIR": str(run_dir.parent), **env},
         capture_output=True,
         text=True,
         timeout=900,
@@ -48,14 +50,15 @@ def artefact_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("artefact")
     train_file = write_jsonl(tmp / "train.jsonl", with_canaries(coding_rows(48, "t")))
     eval_file = write_jsonl(tmp / "eval.jsonl", with_canaries(coding_rows(16, "e")))
-    result = train_on(train_file, eval_file, tmp / "run")
+    private_key, _ = keygen(tmp / "keys")  # the run signs its own manifest
+    result = train_on(train_file, eval_file, tmp / "run", MEDTUNE_SIGNING_KEY=str(private_key))
     assert result.returncode == 0, result.stderr[-3000:]
     return tmp / "run", train_file, eval_file, result
 
 
-def verify(run_dir: Path) -> subprocess.CompletedProcess:
+def verify(run_dir: Path, *options: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "src.verify", str(run_dir)],
+        [sys.executable, "-m", "src.verify", str(run_dir), *options],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -145,6 +148,95 @@ def test_verify_passes_an_intact_run_and_names_a_tampered_adapter(artefact_run, 
     assert bad.returncode == 1
     assert "adapter/adapter_model.safetensors: changed" in bad.stdout
     assert "adapter/extra.bin: not in the manifest" in bad.stdout
+
+
+def test_manifest_covers_every_file_the_run_wrote(artefact_run):
+    run_dir, *_ = artefact_run
+    files = json.loads((run_dir / "manifest.json").read_text())["files"]
+    assert {
+        "metrics.json",
+        "MODEL_CARD.md",
+        ".hydra/resolved.yaml",
+        "adapter/adapter_model.safetensors",
+    } <= set(files)
+    assert files["metrics.json"] == hashlib.sha256((run_dir / "metrics.json").read_bytes()).hexdigest()
+    assert not any(name.startswith("wandb/") for name in files)  # W&B's store keeps changing after
+
+
+def tamper(run_dir: Path, tmp_path: Path, change) -> subprocess.CompletedProcess:
+    """verify on a copy of the run with one change made by change(copy)."""
+    copy = tmp_path / "copy"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(run_dir, copy)
+    change(copy)
+    return verify(copy)
+
+
+def edit_one_digit(path: Path) -> None:
+    text = path.read_text()
+    at = next(i for i, c in enumerate(text) if c.isdigit() and text[i - 2 : i] == "0.")
+    path.write_text(text[:at] + str((int(text[at]) + 1) % 10) + text[at + 1 :])
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (lambda run: edit_one_digit(run / "metrics.json"), "metrics.json: changed"),
+        (lambda run: edit_one_digit(run / "MODEL_CARD.md"), "MODEL_CARD.md: changed"),
+        (
+            lambda run: (run / "predictions.jsonl").write_text("{}\n"),
+            "predictions.jsonl: not in the manifest",
+        ),
+        (lambda run: (run / ".hydra" / "resolved.yaml").unlink(), ".hydra/resolved.yaml: missing"),
+    ],
+    ids=["edited metric", "edited card", "added file", "removed file"],
+)
+def test_verify_names_each_change_to_the_run(artefact_run, tmp_path, change, expected):
+    run_dir, *_ = artefact_run
+    result = tamper(run_dir, tmp_path, change)
+    assert result.returncode == 1 and f"FAILED  {expected}" in result.stdout, result.stdout + result.stderr
+
+
+def test_a_moved_run_verifies_with_its_signature(artefact_run, tmp_path):
+    run_dir, *_ = artefact_run
+    public_key = run_dir.parent / "keys" / "signing_key.pub.pem"
+    moved = tmp_path / "review-share" / "run"
+    shutil.copytree(run_dir, moved)
+    result = subprocess.run(  # from another working directory too
+        [sys.executable, "-m", "src.verify", str(moved), "--public-key", str(public_key)],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "signed by key" in result.stdout and "the given public key" in result.stdout
+
+
+def test_verify_refuses_a_signature_by_another_key_or_of_another_manifest(artefact_run, tmp_path):
+    run_dir, *_ = artefact_run
+    public_key = str(run_dir.parent / "keys" / "signing_key.pub.pem")
+    other_key, _ = keygen(tmp_path / "other")
+    signed_by_other = tamper(run_dir, tmp_path, lambda run: sign(run, load_private_key(other_key)))
+    assert signed_by_other.returncode == 0  # a valid signature, by somebody...
+    result = verify(tmp_path / "copy", "--public-key", public_key)
+    assert result.returncode == 1 and "not by" in result.stdout  # ...who is not the expected signer
+
+    def rewrite_manifest(run: Path) -> None:  # metrics and manifest edited together, hash updated
+        edit_one_digit(run / "metrics.json")
+        manifest = json.loads((run / "manifest.json").read_text())
+        manifest["files"]["metrics.json"] = hashlib.sha256((run / "metrics.json").read_bytes()).hexdigest()
+        manifest["metrics"] = {
+            k: v
+            for k, v in json.loads((run / "metrics.json").read_text()).items()
+            if k in manifest["metrics"]
+        }
+        (run / "manifest.json").write_text(json.dumps(manifest))
+
+    tamper(run_dir, tmp_path, rewrite_manifest)
+    result = verify(tmp_path / "copy", "--public-key", public_key)
+    assert result.returncode == 1 and "manifest.json: does not match its signature" in result.stdout
 
 
 def test_verify_names_a_changed_data_file(artefact_run):

@@ -16,7 +16,7 @@ from lightning.pytorch.strategies import SingleDeviceStrategy
 from omegaconf import OmegaConf
 
 from src.errors import MedtuneError
-from src.training.checkpoints import CHECKPOINT, Checkpointer, resolve_resume
+from src.training.checkpoints import CHECKPOINT, MARK, Checkpointer, check_checkpoint, resolve_resume
 
 # 180 training notes / batch 8 = 23 steps per epoch; checkpoints every 4 steps and at epoch ends.
 STEPS_PER_EPOCH = 23
@@ -159,3 +159,35 @@ def test_a_fresh_run_refuses_a_dir_holding_an_unfinished_checkpoint(setup, tmp_p
     result = launch(setup, run_dir)
     assert result.returncode == 2 and "holds the checkpoint of an unfinished run" in result.stderr
     assert (run_dir / CHECKPOINT).read_bytes() == b"checkpoint"  # untouched
+
+
+class RunsCode:
+    """Unpickling this runs a shell command: what a crafted checkpoint would do."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_resume_refuses_a_crafted_pickle_without_running_it(setup, tmp_path):
+    marker = tmp_path / "code-ran"
+    run_dir = fake_run(tmp_path, "10-00-00", compose_config(*setup.args))
+    torch.save({MARK: 1, "state_dict": {}, "payload": RunsCode(marker)}, run_dir / CHECKPOINT)
+    result = launch(setup, run_dir, "resume=auto")
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "is not a checkpoint medtune can load safely" in result.stderr and "Traceback" not in result.stderr
+    assert not marker.exists()
+    torch.load(run_dir / CHECKPOINT, weights_only=False)  # the file is armed: a plain load runs it
+    assert marker.exists()
+
+
+def test_resume_refuses_a_checkpoint_medtune_did_not_write(tmp_path):
+    foreign = tmp_path / "other.ckpt"
+    torch.save({"state_dict": {"w": torch.zeros(2)}, "epoch": 0}, foreign)
+    with pytest.raises(MedtuneError, match="is not a medtune checkpoint"):
+        check_checkpoint(foreign)
+    (tmp_path / "junk.ckpt").write_bytes(b"not a checkpoint")
+    with pytest.raises(MedtuneError, match="can load safely"):
+        check_checkpoint(tmp_path / "junk.ckpt")

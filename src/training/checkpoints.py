@@ -8,11 +8,15 @@ and the loader's position (see resumable_loader.py), and the RNG states (dropout
 written every `callbacks.checkpoint.every_n_steps` steps, at each epoch end, and when SIGTERM
 arrives, always to a temporary file renamed over the last one: a kill at any moment leaves
 the previous complete checkpoint.
+
+It holds tensors, numbers and strings only, so resuming loads it with
+torch.load(weights_only=True), which cannot run code; a file without medtune's mark is refused.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 import random
 import shutil
 from pathlib import Path
@@ -28,6 +32,7 @@ from src.errors import MedtuneError
 
 CHECKPOINT = Path("checkpoints") / "last.ckpt"
 BEST = "best.ckpt"  # callbacks.best_epoch's file, beside last.ckpt
+MARK = "medtune_checkpoint"  # set by FineTuneModule.on_save_checkpoint: the format's version
 # Keys that may change between a run and its resumption without changing what is trained.
 MAY_DIFFER = (
     "resume",
@@ -149,6 +154,19 @@ def load_best_epoch(callbacks: list[L.Callback], model: torch.nn.Module) -> int 
     if unexpected:
         raise MedtuneError(f"{best.best_model_path} holds tensors this model lacks (e.g. {unexpected[0]})")
     return saved["epoch"] + 1
+
+
+def check_checkpoint(path: Path) -> None:
+    """Resume loads only medtune's own checkpoints, and only what a weights-only load accepts:
+    a crafted pickle is refused before anything in it runs."""
+    fix = "start a fresh run, or give resume= the dir of a run medtune wrote"
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as err:
+        reason = str(err).strip().splitlines()[0][:160]
+        raise MedtuneError(f"{path} is not a checkpoint medtune can load safely ({reason}); {fix}") from None
+    if not isinstance(saved, dict) or MARK not in saved:
+        raise MedtuneError(f"{path} is not a medtune checkpoint (it lacks the {MARK!r} mark); {fix}")
 
 
 def rng_states() -> dict:

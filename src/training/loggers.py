@@ -133,7 +133,8 @@ def log_artefact_lineage(logger: Logger | None, run_dir: Path, manifest: dict) -
         metadata={"files": manifest["data"]["files"], "splits": manifest["data"]["splits"]},
     )
     for role, entry in manifest["data"]["files"].items():
-        data.add_reference(Path(entry["path"]).as_uri(), name=f"{role}{Path(entry['path']).suffix}")
+        where = (Path(manifest["data"]["root"]) / entry["path"]).resolve()  # paths are relative to root
+        data.add_reference(where.as_uri(), name=f"{role}{where.suffix}")
     if run.offline:
         run.log_artifact(data)
     else:

@@ -16,7 +16,7 @@ from transformers import get_linear_schedule_with_warmup
 from src.console import console
 from src.errors import MedtuneError
 from src.models.efficiency import compile_encoder
-from src.training.checkpoints import restore_rng_states, rng_states
+from src.training.checkpoints import MARK, restore_rng_states, rng_states
 from src.training.resumable_loader import ResumableLoader, batches_per_epoch, example_lengths, padding_counts
 
 if TYPE_CHECKING:  # the task interface, for type hints only: training imports no task code
@@ -61,6 +61,7 @@ class FineTuneModule(L.LightningModule):
         trainable = self.trainable_keys()
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in trainable}
         checkpoint["rng_states"] = rng_states()
+        checkpoint[MARK] = 1
         checkpoint["padding_tokens"] = list(self.padding)
         checkpoint["validation_curve"] = list(self.curve)
 
