@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,16 @@ RESULT_FILES = ("metrics.json", "manifest.json", "MODEL_CARD.md", "adapter")
 
 def existing_results(run_dir: Path) -> list[str]:
     return [name for name in RESULT_FILES if (run_dir / name).exists()]
+
+
+def clear_results(run_dir: Path) -> None:
+    """Removes an unfinished run's result files (its checkpoints and configs stay)."""
+    for name in (*RESULT_FILES, "manifest.sig.json"):
+        path = run_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def finished(run_dir: Path) -> bool:

@@ -36,7 +36,14 @@ from src.model_card import render as render_model_card
 from src.paths import CONF_DIR
 from src.preflight import preflight
 from src.ranks import is_rank_zero
-from src.run_dir import existing_results, finished, sweep_dir, write_json, write_resolved_config
+from src.run_dir import (
+    clear_results,
+    existing_results,
+    finished,
+    sweep_dir,
+    write_json,
+    write_resolved_config,
+)
 from src.tasks import make_task
 from src.training.checkpoints import (
     Checkpointer,
@@ -108,12 +115,15 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict | None:
     if base_file:
         console.print(f"base model: evaluated by an earlier run, read from {base_file}")
 
+    # Whether this job evaluated the base model or read it back (a sweep's later jobs, a generative
+    # task's later runs), training starts from the same random state: same initial weights.
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
     model = task.build_model(data)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     console.print(f"model: {trainable:,} trainable of {total:,} parameters ({100 * trainable / total:.2f}%)")
 
-    logger = build_logger(cfg, run_dir, resume) if lead else None  # one W&B run per job
+    logger = build_logger(cfg, run_dir) if lead else None  # one W&B run per job
     checkpointer, callbacks = build_callbacks(cfg, run_dir)
     try:
         module = FineTuneModule(model, task, cfg.loop)
@@ -254,6 +264,10 @@ def execute(raw_cfg: DictConfig, sweep: bool = False) -> dict:
         return json.loads((run_dir / "metrics.json").read_text())
     if sweep and cfg.paths.checkpoint_dir:
         raise MedtuneError("paths.checkpoint_dir is a single folder, which the jobs of a sweep cannot share")
+    if sweep and lead and existing_results(run_dir):
+        # Killed while writing its results (status.json comes last): they are incomplete; redo them.
+        console.print(f"{run_dir}: an earlier attempt stopped while writing results; writing them again")
+        clear_results(run_dir)
     resume_dir = resolve_resume(cfg, run_dir)
     if resume_dir is None and sweep and resumable(run_dir):
         resume_dir = resolve_resume(OmegaConf.merge(cfg, {"resume": str(run_dir)}), run_dir)

@@ -59,17 +59,17 @@ def previous_wandb_id(run_dir: Path) -> str | None:
     return runs[0].name.rsplit("-", 1)[1] if runs else None
 
 
-def build_logger(cfg: DictConfig, run_dir: Path, resume: bool = False) -> Logger | None:
+def build_logger(cfg: DictConfig, run_dir: Path) -> Logger | None:
     """The logger cfg.logger describes (None for logger=none), given the flat config as its
     hyperparameters. The code supplies where it writes: medtune's W&B factory gets the config
-    and `resume` (the run of the first session continues); any other logger save_dir=run_dir."""
+    (the run dir's earlier W&B run, if any, continues); any other logger save_dir=run_dir."""
     kwargs = OmegaConf.to_container(cfg.logger, resolve=True)
     for key in LOGGER_OWN_KEYS:  # medtune's settings, not the logger's arguments
         kwargs.pop(key, None)
     if kwargs["_target_"] is None:
         return None
     if is_wandb(cfg.logger):
-        logger = instantiate_with(kwargs, cfg=cfg, run_dir=run_dir, resume=resume)
+        logger = instantiate_with(kwargs, cfg=cfg, run_dir=run_dir)
     else:
         logger = instantiate_with(kwargs, save_dir=run_dir)
     logger.log_hyperparams(flat_config(cfg))
@@ -83,17 +83,19 @@ def is_wandb(logger_cfg: DictConfig) -> bool:
 def wandb_logger(
     cfg: DictConfig,
     run_dir: Path,
-    resume: bool,
     project: str,
     entity: str | None,
     mode: str,
     group: str | None,
     tags: list[str],
 ) -> WandbLogger:
-    """logger=wandb: a WandbLogger named after the run, its offline files in the run dir; resume:
-    the W&B run of the run dir's first session continues (same id)."""
+    """logger=wandb: a WandbLogger named after the run, its offline files in the run dir."""
     os.environ.setdefault("WANDB_SILENT", "true")
     import wandb
+
+    # A resumed run, or a sweep job started again after an attempt killed before its first
+    # checkpoint: the run dir's earlier W&B run continues, one W&B run per run dir.
+    previous = previous_wandb_id(run_dir)
 
     return WandbLogger(
         name=cfg.run_name,
@@ -104,8 +106,8 @@ def wandb_logger(
         save_dir=str(run_dir),  # the offline run lives in the run dir: one self-contained folder
         offline=mode == "offline",
         reinit="create_new",  # several Hydra jobs in one process must not share a run
-        id=previous_wandb_id(run_dir) if resume else None,
-        resume="allow" if resume else None,
+        id=previous,
+        resume="allow" if previous else None,
         settings=wandb.Settings(console="off"),  # stdout never goes to W&B
     )
 
