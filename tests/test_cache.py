@@ -10,13 +10,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import NOTES, ROOT, write_jsonl
+from conftest import NOTES, ROOT, compose_config, write_jsonl
 from datasets import Dataset
 from transformers import AutoTokenizer
 
+from src.base_once import evaluate_base
 from src.cache import main as cache_main
 from src.data.caches import record_sources, sidecar_path
 from src.errors import MedtuneError
@@ -126,6 +128,26 @@ def test_eligibility_caches_hold_no_criteria_or_record_text(tmp_path, tiny_bert)
     caches = list((tmp_path / "tokenized").glob("*.arrow"))
     assert len(caches) == 2
     assert all(CANARY.encode() not in cache.read_bytes() for cache in caches)
+
+
+def test_a_kept_base_result_names_its_data_files(tmp_path, capsys):
+    class Generative:  # the calls base_once makes of a task
+        def base_dependencies(self) -> dict:
+            return {}
+
+        def evaluate_base(self, data) -> dict:
+            return {"rouge_l": 0.5}
+
+        def base_state(self) -> dict:
+            return {"outputs": ["a generated summary"]}
+
+    train = write_jsonl(tmp_path / "train.jsonl", canary_rows(4, "t"))
+    rows = SimpleNamespace(val=canary_rows(1, "v"), eval=canary_rows(2, "e"), files={"train": str(train)})
+    store = tmp_path / "cache" / "base"
+    evaluate_base(Generative(), compose_config(), SimpleNamespace(rows=rows), store)
+    cache_main(["list", "--cache-dir", str(tmp_path / "cache")])
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("base/")]
+    assert f"from train train.jsonl (sha256 {sha256(train)[:12]})" in line
 
 
 @pytest.fixture
