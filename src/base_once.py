@@ -11,6 +11,8 @@ value.
 Generating with the base model is the slow part of a generative run, so those tasks keep their
 results in paths.cache_dir/base/ (Task.base_cache_dir) and every later run with the same task,
 model, evaluation split and seed reads them back (the seed draws a warm start's new layers).
+Those results are generated text that may quote the notes: they live only there, owner-only
+(paths.private), with a sidecar naming the data files (src/data/caches.py) for src.cache.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from filelock import FileLock
 from omegaconf import DictConfig, OmegaConf
 
+from src.data.caches import record_sources
 from src.run_dir import write_json
 from src.tasks.base import Task
 
@@ -56,4 +59,5 @@ def evaluate_base(task: Task, cfg: DictConfig, data, store: Path | None) -> tupl
             return saved["metrics"], path
         metrics = task.evaluate_base(data)
         write_json(path, {"run_name": cfg.run_name, "metrics": metrics, "state": task.base_state()})
+        record_sources(path, data.rows.files, task=cfg.task.name, model=cfg.model.name_or_path)
     return metrics, None

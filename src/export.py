@@ -22,6 +22,7 @@ from omegaconf import MISSING
 from src.console import console
 from src.errors import MedtuneError, exit_on_user_error
 from src.inference import load_predictor, parse_args
+from src.paths import keep_private, private_from_env
 
 USAGE = "python -m src.export run=<run dir> out=<new dir>"
 
@@ -53,6 +54,7 @@ def export(run: Path, out: Path) -> None:
 
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
+    keep_private(private_from_env())
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
     args = parse_args(ExportArgs, sys.argv[1:] if argv is None else argv, USAGE)

@@ -14,11 +14,13 @@ from src.config import compose_config, validate
 from src.console import console
 from src.data.synthetic import ensure_synthetic
 from src.errors import MedtuneError, exit_on_user_error
+from src.paths import keep_private
 from src.tasks import make_task
 
 
 def run(raw_cfg: DictConfig) -> None:
     cfg = validate(raw_cfg)
+    keep_private(cfg.paths.private, cfg.paths.cache_dir)
     source = make_task(cfg).synthetic()
     if source is None:
         raise MedtuneError(f"task={cfg.task.name} embeds no synthetic data; give your own with data.path")

@@ -22,6 +22,7 @@ from src.console import console
 from src.data.records import is_missing, read_table
 from src.errors import MedtuneError, exit_on_user_error
 from src.inference import load_predictor, parse_args, read_meta
+from src.paths import keep_private, private_from_env
 
 USAGE = "python -m src.predict run=<run dir or export> input=<notes file> output=<codes.jsonl>"
 
@@ -92,6 +93,7 @@ def predict_file(args: DictConfig) -> None:
 
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
+    keep_private(private_from_env())
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
     predict_file(parse_args(PredictArgs, sys.argv[1:] if argv is None else argv, USAGE))

@@ -31,6 +31,7 @@ from scipy import stats  # noqa: E402
 from src.console import console  # noqa: E402
 from src.errors import MedtuneError, exit_on_user_error  # noqa: E402
 from src.forecast_report import forecast, forecast_targets  # noqa: E402
+from src.paths import keep_private, private_from_env  # noqa: E402
 from src.schemas import WANDB_LOGGER  # noqa: E402
 
 PLOTS = ("metric_vs_train_size.png", "rank_size_heatmap.png", "delta_per_job.png")
@@ -300,6 +301,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
+    keep_private(private_from_env())
     args = parse_args(argv)
     results = report(args.sweep_dir)
     targets = forecast_targets(results, args.target, args.target_audit_drop, args.backtest)

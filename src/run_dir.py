@@ -1,4 +1,4 @@
-"""The run directory: refuse to overwrite results, write metrics and the resolved config."""
+"""The run directory: refuse to overwrite results, keep files owner-only, write metrics and config."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+
+from src.errors import MedtuneError
+from src.paths import PRIVATE_ENV, as_flag, keep_private
 
 RESULT_FILES = ("metrics.json", "manifest.json", "MODEL_CARD.md", "adapter")
 
@@ -58,6 +61,24 @@ class RefuseExistingResults(Callback):
                 file=sys.stderr,
             )
             sys.exit(2)
+
+
+class OwnerOnlyFiles(Callback):
+    """paths.private: every file of the run or sweep, Hydra's own dir and logs among them, and
+    every cache entry is owner-only (src.paths.keep_private). Set here, before Hydra creates the
+    run or sweep dir, which the task function would be too late for; processes started later
+    (launchers, DDP ranks, W&B) inherit it, and a job started elsewhere (SLURM) sets it again."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        try:
+            private = as_flag(config.paths.private, f"paths.private (or {PRIVATE_ENV})")
+        except MedtuneError as err:
+            print(f"medtune: error: {err}", file=sys.stderr)
+            sys.exit(2)
+        keep_private(private, config.paths.cache_dir)
+
+    on_multirun_start = on_run_start
+    on_job_start = on_run_start
 
 
 def write_json(path: Path, payload: dict) -> None:

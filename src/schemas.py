@@ -188,6 +188,7 @@ class LoggerConfig:
 @dataclass
 class PathsConfig:
     cache_dir: str = MISSING
+    private: bool = MISSING  # owner-only files and folders (src.paths.keep_private)
     checkpoint_dir: str | None = MISSING  # None = <run dir>/checkpoints; paths=sagemaker: /opt/ml/checkpoints
     train_file: str | None = MISSING  # paths=sagemaker: file names inside the train / eval channel folders
     eval_file: str | None = MISSING

@@ -57,6 +57,7 @@ def test_codiesp_notes_are_read_as_several_chunks(tmp_path):
         cfg.data.max_chunks,
         tmp_path,
         "codiesp-dev",
+        rows.files,
     )
     chunks = [len(c) for c in out["chunks"]]
     assert sum(chunks) / len(chunks) > 2  # real case reports run past one 128-token window

@@ -181,14 +181,14 @@ def test_pairs_keep_the_criteria_whole_and_count_what_is_cut(tmp_path, tiny_bert
         ]
     )
     encoded, stats = tokenize_pairs(
-        rows, tokenizer, ("criteria", "patient"), 64, "only_second", tmp_path, "fp"
+        rows, tokenizer, ("criteria", "patient"), 64, "only_second", tmp_path, "fp", {}
     )
     assert stats == {"reused_cache": False, "pairs_truncated": 2, "pairs_cut_both_sides": 1}
     criteria_ids = tokenizer(CRITERIA, add_special_tokens=False)["input_ids"]
     first, second, third = (chunks[0] for chunks in encoded["chunks"])
     assert len(second) == 64 and second[1 : 1 + len(criteria_ids)] == criteria_ids  # record's tail cut
     assert len(third) == 64 and "short record" in tokenizer.decode(third)  # both sides cut
-    assert tokenize_pairs(rows, tokenizer, ("criteria", "patient"), 64, "only_second", tmp_path, "fp")[1][
+    assert tokenize_pairs(rows, tokenizer, ("criteria", "patient"), 64, "only_second", tmp_path, "fp", {})[1][
         "reused_cache"
     ]
 

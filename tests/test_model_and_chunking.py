@@ -20,7 +20,7 @@ def test_long_notes_become_overlapping_chunks_and_the_cache_is_reused(tmp_path, 
     tokenizer = AutoTokenizer.from_pretrained(tiny_bert)
     long_note = " ".join(f"word{i}" for i in range(300))
     data = Dataset.from_list([{"text": long_note}, {"text": "short note"}])
-    out, stats = tokenize_chunks(data, tokenizer, 64, 16, 3, tmp_path, "fp1")
+    out, stats = tokenize_chunks(data, tokenizer, 64, 16, 3, tmp_path, "fp1", {})
     assert not stats["reused_cache"]
     assert len(out[0]["chunks"]) == 3 and out[0]["n_chunks_total"] > 3  # cut at max_chunks
     assert stats["notes_cut_at_max_chunks"] == 1
@@ -29,9 +29,9 @@ def test_long_notes_become_overlapping_chunks_and_the_cache_is_reused(tmp_path, 
     assert first[-17:-1] == second[1:17]  # 16 tokens of overlap (between [CLS]/[SEP])
     width = len(first)
     assert width <= 64 and all(len(chunk) == width for chunk in out[0]["chunks"])  # shared evenly
-    again, stats = tokenize_chunks(data, tokenizer, 64, 16, 3, tmp_path, "fp1")
+    again, stats = tokenize_chunks(data, tokenizer, 64, 16, 3, tmp_path, "fp1", {})
     assert stats["reused_cache"] and again["chunks"] == out["chunks"]
-    _, stats = tokenize_chunks(data, tokenizer, 48, 16, 3, tmp_path, "fp1")
+    _, stats = tokenize_chunks(data, tokenizer, 48, 16, 3, tmp_path, "fp1", {})
     assert not stats["reused_cache"]  # a chunking setting is part of the key
 
     batch = collate_chunks(list(out), tokenizer.pad_token_id)

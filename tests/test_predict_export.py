@@ -92,7 +92,7 @@ def direct_scores(run_dir: Path, tiny_bert: Path, texts: list[str], cache_dir: P
     model = PeftModel.from_pretrained(base, run_dir / "adapter").eval()
     tokenizer = build.load_tokenizer(cfg.model)
     dataset, stats = tokenize_chunks(
-        Dataset.from_list([{"text": t} for t in texts]), tokenizer, 32, 4, 3, cache_dir, "x"
+        Dataset.from_list([{"text": t} for t in texts]), tokenizer, 32, 4, 3, cache_dir, "x", {}
     )
     assert stats["notes_cut_at_max_chunks"] == 1  # the long note really is read in part
     with torch.no_grad():

@@ -30,7 +30,7 @@ def setup(tiny_bert, tmp_path, *overrides):
     ]
     labels = sorted({code for row in rows for code in row["codes"]})
     tokenizer = build.load_tokenizer(cfg.model)
-    tokenized, _ = tokenize_chunks(Dataset.from_list(rows), tokenizer, 16, 4, 4, tmp_path, "notes")
+    tokenized, _ = tokenize_chunks(Dataset.from_list(rows), tokenizer, 16, 4, 4, tmp_path, "notes", {})
     task.label_index = {code: i for i, code in enumerate(labels)}
     task.pad_token_id = tokenizer.pad_token_id
     coding_rows = CodingRows(rows, rows, rows, labels, descriptions={c: c for c in labels}, files={})

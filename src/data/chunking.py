@@ -11,8 +11,10 @@ import torch
 from datasets import Dataset
 from transformers import PreTrainedTokenizerBase
 
+from src.data.caches import record_sources
+
 # Bump when the cached layout changes, so old caches are not reused.
-CHUNKING_VERSION = "2"  # 2: a note's chunks share its tokens evenly
+CHUNKING_VERSION = "3"  # 2: a note's chunks share its tokens evenly; 3: no text column
 
 
 def tokenize_chunks(
@@ -23,11 +25,14 @@ def tokenize_chunks(
     max_chunks: int,
     cache_dir: str | Path,
     data_fingerprint: str,
+    sources: dict[str, str],
 ) -> tuple[Dataset, dict]:
-    """Adds `chunks` (list of token-id lists, at most max_chunks per note) to each row.
+    """Adds `chunks` (list of token-id lists, at most max_chunks per note) to each row and drops
+    `text`: the cache holds token ids, never the note (the rows in memory still have it).
 
-    Returns the dataset and stats: whether the cache was reused, how many notes were cut at
-    max_chunks. The cache key covers the data, the tokenizer and every chunking setting.
+    sources: role -> path of the data files the rows come from (the cache's sidecar). Returns
+    the dataset and stats: whether the cache was reused, how many notes were cut at max_chunks.
+    The cache key covers the data, the tokenizer and every chunking setting.
     """
     if overlap >= max_length - 2:
         raise ValueError("data.chunk_overlap must be smaller than model.max_length - 2")
@@ -45,16 +50,28 @@ def tokenize_chunks(
         chunks, total = chunk_texts(batch["text"], tokenizer, max_length, overlap, max_chunks)
         return {"chunks": chunks, "n_chunks_total": total}
 
-    tokenized, reused, cache_file = cached_map(dataset, encode, "chunks", key, cache_dir, "Tokenizing notes")
+    tokenized, reused, cache_file = cached_map(
+        dataset, encode, "chunks", key, cache_dir, "Tokenizing notes", ["text"], sources
+    )
     cut = sum(1 for n in tokenized["n_chunks_total"] if n > max_chunks)
     return tokenized, {"reused_cache": reused, "notes_cut_at_max_chunks": cut, "cache_file": str(cache_file)}
 
 
 def cached_map(
-    dataset: Dataset, encode, name: str, key: list, cache_dir: str | Path, desc: str
+    dataset: Dataset,
+    encode,
+    name: str,
+    key: list,
+    cache_dir: str | Path,
+    desc: str,
+    text_columns: list[str],
+    sources: dict[str, str],
 ) -> tuple[Dataset, bool, Path]:
     """dataset.map(encode) in batches, stored as <cache_dir>/tokenized/<name>-<hash of key>.arrow and
-    reused by any later run with the same key; returns (dataset, reused, cache file)."""
+    reused by any later run with the same key; returns (dataset, reused, cache file).
+
+    text_columns are left out of the result, so no text reaches the file; sources (role -> data
+    file) go into its sidecar (src/data/caches.py)."""
     digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
     cache_file = Path(cache_dir) / "tokenized" / f"{name}-{digest}.arrow"
     cache_file.parent.mkdir(parents=True, exist_ok=True)
@@ -67,7 +84,9 @@ def cached_map(
         load_from_cache_file=True,
         new_fingerprint=digest,
         desc=desc,
+        remove_columns=text_columns,
     )
+    record_sources(cache_file, sources)
     return mapped, reused, cache_file
 
 

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from src.data.caches import record_sources
+
 
 @dataclass(frozen=True)
 class SyntheticSource:
@@ -31,8 +33,14 @@ def ensure_synthetic(
     and renamed, so an interrupted generation leaves nothing half-written behind.
     """
     target = Path(cache_dir) / "synthetic" / f"{source.name}-v{source.version}-seed{seed}-{n_train}-{n_eval}"
-    if (target / "eval.jsonl").exists():
-        return target
+    if not (target / "eval.jsonl").exists():
+        _generate(source, target, n_train, n_eval, seed)
+    settings = {"version": source.version, "seed": seed, "n_train": n_train, "n_eval": n_eval}
+    record_sources(target, {}, generator=source.name, **settings)
+    return target
+
+
+def _generate(source: SyntheticSource, target: Path, n_train: int, n_eval: int, seed: int) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tmp-"))
     try:
@@ -43,7 +51,6 @@ def ensure_synthetic(
             raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return target
 
 
 def data_files(source: SyntheticSource, data_cfg, cache_dir: str | Path) -> dict[str, str]:

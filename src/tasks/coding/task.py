@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class CodingData:
     rows: CodingRows
-    train: Dataset  # tokenized: id, codes, chunks
+    train: Dataset  # tokenized: id, codes, chunks (no text: rows has it)
     val: Dataset
     eval: Dataset
     tokenizer: object
@@ -80,6 +80,7 @@ class CodingTask(Task):
                 cfg.data.max_chunks,
                 cfg.paths.cache_dir,
                 rows_fingerprint(split_rows),
+                rows.files,
             )
         cut = sum(s["notes_cut_at_max_chunks"] for s in token_stats.values())
         if cut:

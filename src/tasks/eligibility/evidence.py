@@ -20,7 +20,7 @@ from transformers import PreTrainedTokenizerBase
 from src.data.chunking import cached_map
 from src.tasks.eligibility.criteria import criteria_list, record_lines
 
-EVIDENCE_VERSION = "2"  # bump when the selection or the cached layout changes
+EVIDENCE_VERSION = "3"  # bump when the selection or the cached layout changes (3: no text)
 
 
 def select_evidence(
@@ -40,9 +40,11 @@ def criterion_sequences(
     max_length: int,
     cache_dir: str | Path,
     key: list,
+    sources: dict[str, str],
 ) -> tuple[Dataset, dict]:
     """Adds per pair: `chunks` (one token-id list per criterion), `exclusion` and `met` (1, 0, or -1
-    when the row has no criteria labels), one entry per criterion.
+    when the row has no criteria labels), one entry per criterion; drops the `criteria` and
+    `patient` texts, so the cache holds none. sources: the data files (role -> path).
 
     embed: unit-vector embeddings of texts (called only when the cache misses); key: what else the
     result depends on (data, embedding model). Sequences longer than max_length lose the tail of
@@ -69,6 +71,8 @@ def criterion_sequences(
             out["n_cut"].append(sum(len(f) > max_length for f in full))
         return out
 
-    encoded, reused, _ = cached_map(dataset, encode, "criteria", key, cache_dir, "Criteria and evidence")
+    encoded, reused, _ = cached_map(
+        dataset, encode, "criteria", key, cache_dir, "Criteria and evidence", ["criteria", "patient"], sources
+    )
     n_criteria = sum(len(e) for e in encoded["exclusion"])
     return encoded, {"reused_cache": reused, "criteria": n_criteria, "criteria_cut": sum(encoded["n_cut"])}

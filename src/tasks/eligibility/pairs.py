@@ -13,7 +13,7 @@ from transformers import PreTrainedTokenizerBase
 
 from src.data.chunking import cached_map
 
-PAIRS_VERSION = "1"  # bump when the cached layout changes
+PAIRS_VERSION = "2"  # bump when the cached layout changes (2: no text columns)
 
 
 def tokenize_pairs(
@@ -24,8 +24,10 @@ def tokenize_pairs(
     truncation: str,
     cache_dir: str | Path,
     data_fingerprint: str,
+    sources: dict[str, str],
 ) -> tuple[Dataset, dict]:
-    """Adds `chunks` ([token ids of the pair]) and `n_tokens_total` (the untruncated length).
+    """Adds `chunks` ([token ids of the pair]) and `n_tokens_total` (the untruncated length), and
+    drops the two text columns: the cache holds no text. sources: the data files (role -> path).
 
     truncation: the tokenizer's strategy for pairs longer than max_length (only_second cuts the
     second text's tail). A pair whose other side alone exceeds max_length is cut longest_first
@@ -71,7 +73,9 @@ def tokenize_pairs(
             "cut_both_sides": [i in too_long for i in range(len(first))],
         }
 
-    tokenized, reused, _ = cached_map(dataset, encode, "pairs", key, cache_dir, "Tokenizing pairs")
+    tokenized, reused, _ = cached_map(
+        dataset, encode, "pairs", key, cache_dir, "Tokenizing pairs", list(columns), sources
+    )
     truncated = sum(1 for n in tokenized["n_tokens_total"] if n > max_length)
     both = sum(tokenized["cut_both_sides"])
     return tokenized, {"reused_cache": reused, "pairs_truncated": truncated, "pairs_cut_both_sides": both}

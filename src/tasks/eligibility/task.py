@@ -126,6 +126,7 @@ class EligibilityTask(Task):
                 cfg.task.truncation,
                 cfg.paths.cache_dir,
                 rows_fingerprint(split_rows),
+                rows.files,
             )
             truncated += stats["pairs_truncated"]
             both += stats["pairs_cut_both_sides"]
@@ -177,6 +178,7 @@ class EligibilityTask(Task):
                 cfg.task.criterion_max_length,
                 cfg.paths.cache_dir,
                 [rows_fingerprint(split_rows), cfg.model.name_or_path],
+                rows.files,
             )
             counts = {k: counts[k] + stats[k] for k in counts}
             reused &= stats["reused_cache"]
