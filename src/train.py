@@ -135,6 +135,9 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict | None:
         start = time.perf_counter()
         tuned = task.evaluate_tuned(model, data)
         timing["tuned_eval_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        reference = task.evaluate_reference(data)  # a naive rule, no model: seconds
+        timing["reference_eval_s"] = time.perf_counter() - start
 
         metrics = {
             "task": cfg.task.name,
@@ -143,6 +146,7 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict | None:
             "base": base,
             "tuned": tuned,
             "delta": task.delta(base, tuned),
+            "reference": reference,
             "base_reused_from": str(base_file) if base_file else None,
             "validation": task.validation,
             "intervals": task.intervals(data),
@@ -161,7 +165,7 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict | None:
         write_json(run_dir / "metrics.json", metrics)
         manifest = build_manifest(cfg, run_dir, task.lineage(data), metrics, started_at)
         write_json(run_dir / "manifest.json", manifest)
-        (run_dir / "MODEL_CARD.md").write_text(render_model_card(manifest, task.card(manifest)))
+        (run_dir / "MODEL_CARD.md").write_text(render_model_card(manifest, task.card(manifest), reference))
         if not checkpointer.keep:  # the adapter is the result; checkpoints only served resuming
             remove_checkpoints(cfg, run_dir)
         log_artefact_lineage(logger, run_dir, manifest)
