@@ -26,12 +26,25 @@ def print_config(cfg: DictConfig) -> None:
 
 
 def print_results(title: str, metrics: dict) -> None:
+    reference = metrics.get("reference")  # absent from runs made before it existed
     table = Table(title=title)
-    for column in ("metric", "base", "tuned", "delta (pp)"):
+    columns = ["metric", "base", "tuned", "delta (pp)", *(["reference"] if reference else [])]
+    for column in columns:
         table.add_column(column, justify="right" if column != "metric" else "left")
     for key, base in metrics["base"].items():
-        table.add_row(key, f"{base:.4f}", f"{metrics['tuned'][key]:.4f}", f"{metrics['delta'][key]:+.2f}")
+        cells = [key, f"{base:.4f}", f"{metrics['tuned'][key]:.4f}", f"{metrics['delta'][key]:+.2f}"]
+        if reference:  # blank where the reference has no such metric (unparseable_rate)
+            value = reference["metrics"].get(key)
+            cells.append("" if value is None else f"{value:.4f}")
+        table.add_row(*cells)
     console.print(table)
+    if reference:
+        main = metrics["main_metric"]
+        low, high = reference["intervals"]["delta"].get(main, [float("nan")] * 2)
+        console.print(
+            f"reference (no model): {reference['name']}; tuned - reference {main}: "
+            f"{reference['delta'][main]:+.2f} pp (95% interval {low:+.2f} to {high:+.2f})"
+        )
     change = metrics["delta"].get("audit_failure_relative_change")
     if change is not None:
         console.print(f"audit failures: {100 * change:+.1f}% relative to the base model")

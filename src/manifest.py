@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from src.data.caches import sha256_file
 from src.models.build import resolve_checkpoint
 from src.run_dir import write_json
 from src.signing import sign_if_configured
@@ -36,14 +37,6 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".h5", ".msgpack")
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def sha256_tree(folder: str | Path) -> dict[str, str]:
@@ -155,7 +148,11 @@ def build_manifest(
         "adapter": {"path": "adapter", "sha256": sha256_tree(run_dir / "adapter")},
         "code": code_version(),
         **environment(),
-        "metrics": {key: metrics[key] for key in ("main_metric", "base", "tuned", "delta", "intervals")},
+        "metrics": {
+            key: metrics[key]
+            for key in ("main_metric", "base", "tuned", "delta", "intervals", "reference")
+            if key in metrics
+        },
     }
 
 

@@ -24,3 +24,19 @@ def percentile_intervals(samples: dict[str, dict], level: float = 0.95) -> dict[
         }
         for part, values in samples.items()
     }
+
+
+def reference_block(
+    name: str, description: str, metrics: dict[str, float], tuned: dict[str, float], paired: dict, **more
+) -> dict:
+    """metrics.json's `reference`: a naive reference's metrics on the evaluation split, tuned -
+    reference in percentage points, and `paired`, the bootstrap intervals of (reference as the
+    base side, tuned), as {"reference": its own interval, "delta": tuned - reference}."""
+    return {
+        "name": name,
+        "description": description,
+        "metrics": metrics,
+        "delta": metric_delta(metrics, tuned),
+        "intervals": {"reference": paired["base"], "delta": paired["delta"]},
+        **more,
+    }

@@ -60,6 +60,9 @@ def render(manifest: dict, card: CardText) -> str:
         _results_table(metrics),
         "",
     ]
+    reference = metrics.get("reference")  # Task.evaluate_reference's block; older manifests lack it
+    if reference is not None:
+        lines += ["## Against a naive reference", "", *reference_lines(metrics, reference), ""]
     change = metrics["delta"].get("audit_failure_relative_change")
     if change is not None:
         lines += [
@@ -173,6 +176,55 @@ def _results_table(metrics: dict) -> str:
             f"{cell('delta', key, 1, '+.1f')} |"
         )
     return "\n".join(rows)
+
+
+def reference_lines(metrics: dict, reference: dict) -> list[str]:
+    """What the reference is, its main metric beside the tuned model's, and plainly whether the
+    tuned model beats it (tuned - reference > 0, and its 95% interval above 0)."""
+    main = metrics["main_metric"]
+    tuned, ref = metrics["tuned"][main], reference["metrics"][main]
+    delta = reference["delta"][main]
+    low, high = reference["intervals"]["delta"].get(main, [float("nan")] * 2)
+    figures = (
+        f"`{main}` {tuned:.3f} tuned vs {ref:.3f} for the reference "
+        f"(tuned - reference {delta:+.1f} pp, 95% interval {low:+.1f} to {high:+.1f})"
+    )
+    if delta <= 0:
+        verdict = f"**The tuned model does not beat the naive reference**: {figures}."
+    elif not low > 0:
+        verdict = f"The tuned model is ahead of the naive reference, but not clearly: {figures}."
+    else:
+        verdict = f"The tuned model beats the naive reference: {figures}."
+    lines = [
+        f"Reference: **{reference['name']}**, {reference['description']}; no model, scored on the same "
+        "evaluation split as base and tuned, the delta interval paired over the same examples.",
+        "",
+        verdict,
+        "",
+        "| metric | reference | tuned - reference (pp) |",
+        "|---|---|---|",
+        *[
+            f"| {key} | {_with_interval(value, reference['intervals']['reference'].get(key), '.3f')} | "
+            f"{_with_interval(reference['delta'][key], reference['intervals']['delta'].get(key), '+.1f')} |"
+            for key, value in reference["metrics"].items()
+        ],
+    ]
+    others = {n: c for n, c in reference.get("candidates", {}).items() if n != reference["name"]}
+    if others:
+        lines += [
+            "",
+            f"Chosen by the {reference['chosen_on']} over: "
+            + "; ".join(
+                f"{n} (`{main}` {c['metrics'][main]:.3f} on the evaluation split)" for n, c in others.items()
+            )
+            + ".",
+        ]
+    return lines
+
+
+def _with_interval(value: float, interval: list[float] | None, fmt: str) -> str:
+    text = format(value, fmt)
+    return text if interval is None else f"{text} [{format(interval[0], fmt)}, {format(interval[1], fmt)}]"
 
 
 def _limitations(manifest: dict) -> list[str]:

@@ -78,6 +78,9 @@ def collect(sweep_dir: Path) -> pd.DataFrame:
             row.update({f"{part}_{key}": value for key, value in metrics.get(part, {}).items()})
         for key, (low, high) in metrics.get("intervals", {}).get("tuned", {}).items():
             row[f"tuned_{key}_low"], row[f"tuned_{key}_high"] = low, high  # 95% bootstrap
+        reference = metrics.get("reference") or {}  # absent from runs made before it existed
+        row["reference_name"] = reference.get("name")
+        row.update({f"reference_{key}": value for key, value in reference.get("metrics", {}).items()})
         row["wall_s"] = status.get("wall_s")
         row.update({key: metrics.get("timing", {}).get(key) for key in TIMING})
         row["base_reused"] = metrics.get("base_reused_from") is not None if metrics else None
@@ -110,6 +113,8 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
     for (size, rank), group in done.groupby(["train_size", "lora_r"], dropna=False):
         tuned, tuned_ci = _mean_ci(group[f"tuned_{metric}"])
         base, _ = _mean_ci(group[f"base_{metric}"])
+        column = f"reference_{metric}"
+        reference = _mean_ci(group[column])[0] if column in group else math.nan
         out.append(
             {
                 "train_size": size,
@@ -118,9 +123,16 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
                 "tuned": tuned,
                 "ci": tuned_ci,
                 "base": base,
+                "reference": reference,
+                "reference_name": _names(group.get("reference_name")),
             }
         )
     return pd.DataFrame(out).sort_values(["train_size", "lora_r"])
+
+
+def _names(values: pd.Series | None) -> str:
+    """The distinct non-empty names of a column, in order, joined ('' for none)."""
+    return " / ".join(dict.fromkeys(values.dropna())) if values is not None else ""
 
 
 def write_markdown(results: pd.DataFrame, summary: pd.DataFrame, path: Path) -> None:
@@ -128,10 +140,12 @@ def write_markdown(results: pd.DataFrame, summary: pd.DataFrame, path: Path) -> 
     lines = [f"# Sweep results: {metric}", ""]
     if not summary.empty:
         lines += [
-            "Mean over seeds (± half-width of the 95% interval); **bold**: the best rank for each data size.",
+            "Mean over seeds (± half-width of the 95% interval); **bold**: the best rank for each data size. "
+            "Reference: the task's naive reference (no model) on the same evaluation split.",
             "",
-            f"| train_size | lora_r | seeds | base {metric} | tuned {metric} | delta (pp) |",
-            "|---|---|---|---|---|---|",
+            f"| train_size | lora_r | seeds | base {metric} | tuned {metric} | delta (pp) "
+            f"| reference {metric} |",
+            "|---|---|---|---|---|---|---|",
         ]
         for size, group in summary.groupby("train_size", dropna=False):
             best = group.tuned.idxmax()
@@ -144,6 +158,7 @@ def write_markdown(results: pd.DataFrame, summary: pd.DataFrame, path: Path) -> 
                     f"{row.base:.4f}",
                     tuned,
                     f"{100 * (row.tuned - row.base):+.2f}",
+                    "" if pd.isna(row.reference) else f"{row.reference:.4f} ({row.reference_name})",
                 ]
                 text = [str(c) for c in cells]
                 if row.Index == best:

@@ -146,6 +146,9 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict | None:
         start = time.perf_counter()
         tuned = task.evaluate_tuned(model, data)
         timing["tuned_eval_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        reference = task.evaluate_reference(data)  # a naive rule, no model: seconds
+        timing["reference_eval_s"] = time.perf_counter() - start
 
         metrics = {
             "task": cfg.task.name,
@@ -154,6 +157,7 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict | None:
             "base": base,
             "tuned": tuned,
             "delta": task.delta(base, tuned),
+            "reference": reference,
             "base_reused_from": str(base_file) if base_file else None,
             "validation": task.validation,
             "intervals": task.intervals(data),
@@ -178,8 +182,11 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict | None:
         log_artefact_lineage(logger, run_dir, manifest)
         summary = {
             summary_key(part, key): value
-            for part in ("base", "tuned", "delta")
-            for key, value in metrics[part].items()
+            for part, values in (
+                *[(p, metrics[p]) for p in ("base", "tuned", "delta")],
+                ("reference", reference["metrics"]),
+            )
+            for key, value in values.items()
         }
         log_summary(logger, summary)
         if cfg.logger.get("log_examples"):  # the user's explicit opt-in: note text leaves the run dir

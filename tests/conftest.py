@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -44,6 +45,23 @@ def train_run(tmp_path: Path, run_dir: Path, *overrides: str, timeout: int = 900
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads((run_dir / "metrics.json").read_text())
+
+
+def assert_reference(metrics: dict) -> None:
+    """metrics.json's naive reference block (Task.evaluate_reference): its keys, tuned - reference
+    in points, a finite paired interval on the main metric, and its cost in the timing."""
+    reference, main = metrics["reference"], metrics["main_metric"]
+    assert {"name", "description", "metrics", "delta", "intervals"} <= set(reference)
+    assert reference["name"] and main in reference["metrics"]
+    assert set(reference["metrics"]) <= set(metrics["tuned"])
+    assert set(reference["delta"]) == set(reference["metrics"])
+    expected = 100 * (metrics["tuned"][main] - reference["metrics"][main])
+    assert reference["delta"][main] == pytest.approx(expected, abs=1e-3)
+    assert set(reference["intervals"]) == {"reference", "delta"}
+    low, high = reference["intervals"]["delta"][main]
+    assert math.isfinite(low) and math.isfinite(high) and low <= high
+    assert reference["intervals"]["reference"][main][0] <= reference["intervals"]["reference"][main][1]
+    assert metrics["timing"]["reference_eval_s"] >= 0
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:

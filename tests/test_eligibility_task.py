@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 import torch
-from conftest import compose_config, train_run, write_jsonl
+from conftest import assert_reference, compose_config, train_run, write_jsonl
 
 from src.errors import MedtuneError
 from src.tasks.eligibility.criteria import criteria_list, record_lines, split_criteria
@@ -210,6 +210,8 @@ def test_eligibility_trains_end_to_end(tmp_path, tiny_bert):
     # the default reader: a sequence per criterion (every trial lists 8 or more), trained on their labels
     assert metrics["data"]["criteria"] >= 8 * 190 and "pairs_truncated" not in metrics["data"]
     assert set(metrics["intervals"]["delta"]) == keys
+    assert_reference(metrics)
+    assert set(metrics["reference"]["candidates"]) == {"majority class", "token overlap"}
     meta = json.loads((run_dir / "adapter" / "medtune.json").read_text())
     assert (
         meta["task"] == "eligibility" and meta["labels"] == ["excluded", "eligible"] and "threshold" in meta

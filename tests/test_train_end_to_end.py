@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, assert_reference
 from wandb_offline import find_offline_runs, read_offline_run
 
 METRIC_KEYS = {"micro_f1", "macro_f1", "micro_precision", "micro_recall", "exact_match", "audit_failure_rate"}
@@ -57,6 +57,9 @@ def test_run_dir_holds_config_adapter_and_metrics(finished_run):
         100 * (metrics["tuned"]["micro_f1"] - metrics["base"]["micro_f1"]), abs=1e-3
     )
     assert "micro_f1" in result.stdout and "audit failures" in result.stdout
+    assert_reference(metrics)
+    assert "reference (no model): keyword matcher; tuned - reference micro_f1" in result.stdout
+    assert "## Against a naive reference" in (run_dir / "MODEL_CARD.md").read_text()
 
 
 def test_training_checkpoint_of_the_default_run_is_adapter_sized(finished_run):

@@ -122,6 +122,12 @@ class Task(ABC):
         """95% bootstrap intervals for base, tuned and delta, from the last two evaluations."""
 
     @abstractmethod
+    def evaluate_reference(self, data: Any) -> dict:
+        """Scores the task's naive reference (no model: a rule, a constant, a copy of the input) on
+        the evaluation split, after evaluate_tuned, as src.metrics.reference_block: name,
+        description, metrics, tuned - reference and its paired 95% bootstrap interval."""
+
+    @abstractmethod
     def lineage(self, data: Any) -> dict:
         """What the manifest records about the data: files, splits (rows with ids), labels,
         label_counts per split. Never text."""

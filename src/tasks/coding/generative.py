@@ -11,6 +11,7 @@ from __future__ import annotations
 from src.model_card import CardText
 from src.tasks.coding.card import coding_card
 from src.tasks.coding.data import PACKAGE, CodingRows, coding_lineage, load_coding_rows
+from src.tasks.coding.keyword_baseline import keyword_reference
 from src.tasks.coding.metrics import bootstrap_intervals, coding_delta, coding_metrics
 from src.tasks.coding.parsing import NO_CODES, codes_completion, parse_codes
 from src.tasks.generative import GenerativeTask
@@ -42,6 +43,9 @@ class GenerativeCodingTask(GenerativeTask):
         return bootstrap_intervals(
             [row["codes"] for row in rows], _code_sets(base), _code_sets(tuned), seed=self.cfg.seed
         )
+
+    def evaluate_reference(self, data) -> dict:
+        return keyword_reference(data.rows, _code_sets(self.outputs["tuned"]), self.cfg.seed)
 
     def adapter_meta(self) -> dict:
         return {"completion": f"codes sorted and joined by '; ' ({NO_CODES!r} for none)"}

@@ -36,6 +36,7 @@ from src.tasks.coding import predictor
 from src.tasks.coding.card import coding_card
 from src.tasks.coding.data import PACKAGE, CodingRows, coding_lineage, load_coding_rows
 from src.tasks.coding.decision import Decision, tune_global, tune_per_code
+from src.tasks.coding.keyword_baseline import keyword_reference
 from src.tasks.coding.metrics import bootstrap_intervals, coding_delta, coding_metrics
 
 log = logging.getLogger(__name__)
@@ -261,6 +262,9 @@ class CodingTask(Task):
         self.validation = coding_metrics(val_gold, decision.apply(val_scores, labels))
         self.predictions["tuned"] = decision.apply(eval_scores, labels)
         return coding_metrics(_gold(data.eval), self.predictions["tuned"])
+
+    def evaluate_reference(self, data: CodingData) -> dict:
+        return keyword_reference(data.rows, self.predictions["tuned"], self.cfg.seed)
 
     def delta(self, base: dict[str, float], tuned: dict[str, float]) -> dict[str, float]:
         return coding_delta(base, tuned)

@@ -25,6 +25,7 @@ from src.model_card import CardText
 from src.tasks.eligibility.card import ELIGIBILITY_CARD
 from src.tasks.eligibility.data import PACKAGE, EligibilityRows, eligibility_lineage, load_eligibility_rows
 from src.tasks.eligibility.parsing import parse_decision
+from src.tasks.eligibility.reference import eligibility_reference
 from src.tasks.eligibility.screening import (
     decision_metrics,
     paired_intervals,
@@ -137,21 +138,45 @@ class GenerativeEligibilityTask(GenerativeTask):
         flagged = np.where(unparseable, ~labels, np.array([bool(decision) for decision in parsed]))
         return flagged, unparseable
 
-    def score_intervals(self, rows: list[dict], base: list[str], tuned: list[str]) -> dict:
-        labels = np.array([row["label"] for row in rows], dtype=bool)
+    def _sides(self, labels: np.ndarray, outputs: dict[str, list[str]]) -> list[tuple]:
+        """(evaluation scores, threshold, flagged, unparseable) of each named model's outputs."""
+        return [
+            (self.scores[name]["eval"], self.thresholds[name], *self._decisions(texts, labels))
+            for name, texts in outputs.items()
+        ]
+
+    def _side_metrics(self, labels: np.ndarray):
+        """metrics(side, picked pairs) for paired_intervals; a side without decisions (a naive
+        reference: flagged None) has the score's metrics only."""
         target_recall = self.cfg.task.target_recall
 
         def metrics(side: tuple, pick: np.ndarray) -> dict[str, float]:
             scores, threshold, flagged, unparseable = side
             ranked = screening_metrics(scores[pick], labels[pick], threshold, target_recall)
+            if flagged is None:
+                return ranked
             return {**ranked, **_decided(labels[pick], flagged[pick], unparseable[pick])}
 
+        return metrics
+
+    def score_intervals(self, rows: list[dict], base: list[str], tuned: list[str]) -> dict:
+        labels = np.array([row["label"] for row in rows], dtype=bool)
         # rows are the evaluation split: the one whose pair scores are kept
-        sides = [
-            (self.scores[name]["eval"], self.thresholds[name], *self._decisions(outputs, labels))
-            for name, outputs in (("base", base), ("tuned", tuned))
-        ]
-        return paired_intervals(labels, *sides, metrics, seed=self.cfg.seed)
+        sides = self._sides(labels, {"base": base, "tuned": tuned})
+        return paired_intervals(labels, *sides, self._side_metrics(labels), seed=self.cfg.seed)
+
+    def evaluate_reference(self, data: GenerativeData) -> dict:
+        rows, task = data.rows.eval, self.cfg.task
+        labels = np.array([row["label"] for row in rows], dtype=bool)
+        (tuned_side,) = self._sides(labels, {"tuned": self.outputs["tuned"]})
+        tuned = self._with_ranking(self.score(rows, self.outputs["tuned"]), "tuned", rows, "eval")
+        metrics = self._side_metrics(labels)
+
+        def paired(side: tuple) -> dict:
+            reference = (np.asarray(side[0]), side[1], None, None)
+            return paired_intervals(labels, reference, tuned_side, metrics, seed=self.cfg.seed)
+
+        return eligibility_reference(data.rows, task.main_metric, task.target_recall, tuned, paired)
 
     # -- reporting -------------------------------------------------------------------------------
     def adapter_meta(self) -> dict:

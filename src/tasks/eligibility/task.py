@@ -47,6 +47,7 @@ from src.tasks.eligibility.criteria import split_criteria
 from src.tasks.eligibility.data import PACKAGE, EligibilityRows, eligibility_lineage, load_eligibility_rows
 from src.tasks.eligibility.evidence import criterion_sequences
 from src.tasks.eligibility.pairs import tokenize_pairs
+from src.tasks.eligibility.reference import screened_reference
 from src.tasks.eligibility.rule import eligibility_loss, log_eligible
 from src.tasks.eligibility.screening import (
     screening_at_target,
@@ -339,6 +340,10 @@ class EligibilityTask(Task):
             self.cfg.task.target_recall,
             seed=self.cfg.seed,
         )
+
+    def evaluate_reference(self, data: EligibilityData) -> dict:
+        tuned = (self.scores["tuned"]["eval"], self.thresholds["tuned"])
+        return screened_reference(data.rows, self.cfg.task, tuned, self.cfg.seed)
 
     def _decision(self, name: str, i: int) -> str:
         flagged = self.scores[name]["eval"][i] >= self.thresholds[name]

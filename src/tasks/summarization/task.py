@@ -6,6 +6,8 @@ each). Scored with ROUGE-1/2/L, structure compliance and clinical fact recall
 
 from __future__ import annotations
 
+from functools import partial
+
 from src.data.synthetic import SyntheticSource
 from src.errors import MedtuneError
 from src.model_card import CardText
@@ -15,6 +17,7 @@ from src.tasks.generative import GenerativeTask
 from src.tasks.summarization.card import summary_card
 from src.tasks.summarization.data import SummaryRows, load_summary_rows
 from src.tasks.summarization.metrics import summary_intervals, summary_metric_delta, summary_metrics
+from src.tasks.summarization.reference import summary_reference
 from src.tasks.summarization.schema import SummaryDataConfig
 from src.tasks.summarization.synthetic import synthetic_source
 
@@ -67,6 +70,11 @@ class SummarizationTask(GenerativeTask):
             tuned,
             seed=self.cfg.seed,
         )
+
+    def evaluate_reference(self, data) -> dict:
+        paired = partial(self.score_intervals, data.rows.eval)
+        main = self.cfg.task.main_metric
+        return summary_reference(data.rows, self.score, main, self.outputs["tuned"], paired)
 
     def delta(self, base: dict[str, float], tuned: dict[str, float]) -> dict[str, float]:
         return summary_metric_delta(base, tuned)
