@@ -69,7 +69,8 @@ def collect(sweep_dir: Path) -> pd.DataFrame:
             "status": status["status"],
             "overrides": " ".join(OmegaConf.load(job / ".hydra" / "overrides.yaml")),
             "task": cfg.task.name,
-            "train_size": cfg.data.train_size,
+            # null: the whole training file, whose size the job's data stats give
+            "train_size": cfg.data.train_size or metrics.get("data", {}).get("n_train"),
             "lora_r": cfg.lora.r,
             "seed": cfg.seed,
             "main_metric": cfg.task.main_metric,

@@ -193,7 +193,7 @@ def sweep(s: Scenario, bert: Path) -> None:
         *files,
         *model,
         "trainer.max_epochs=1",
-        "data.train_size=20",
+        "data.train_size=null",  # src.report then reads each job's size from its data stats
         "lora.r=4,8",
     )
     s.command("src.report", str(sweep_dir))

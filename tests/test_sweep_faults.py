@@ -60,7 +60,8 @@ def test_a_killed_worker_and_a_rerun_end_as_an_uninterrupted_sweep(sweep_data, t
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert "resuming" in rerun.stdout + rerun.stderr
     expected, found = results(tmp_path / "reference"), results(sweep_dir)
-    assert sorted(found) == sorted(expected) and len(found) == 2
+    statuses = {p.parent.name: p.read_text() for p in sweep_dir.glob("*/status.json")}
+    assert sorted(found) == sorted(expected) and len(found) == 2, (statuses, rerun.stderr[-3000:])
     for job, metrics in found.items():
         assert {k: metrics[k] for k in ("base", "tuned", "delta")} == {
             k: expected[job][k] for k in ("base", "tuned", "delta")
