@@ -29,6 +29,17 @@ NOTES = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def no_shared_wandb_service():
+    """wandb.init in this process exports WANDB_SERVICE, which makes every later subprocess join
+    its service instead of starting its own as a user's run does. A shared service outlives a
+    killed run and keeps its run id "in use", so resuming that run fails (tests/test_sweep_faults.py
+    after an in-process W&B test on the same worker)."""
+    os.environ.pop("WANDB_SERVICE", None)
+    yield
+    os.environ.pop("WANDB_SERVICE", None)
+
+
 def train_run(tmp_path: Path, run_dir: Path, *overrides: str, timeout: int = 900) -> dict:
     """`python -m src.train <overrides>` in a subprocess writing run_dir, with its own data and
     base-result cache under tmp_path; returns its metrics.json."""
