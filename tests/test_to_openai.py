@@ -121,3 +121,34 @@ def test_existing_files_are_kept_unless_overwrite_true(tmp_path, capsys):
     assert "train.jsonl" in printed and "all-MiniLM-L6-v2" in printed
     note = _lines(out / "train.jsonl")[0]["messages"][0]["content"].split("\n\n")[1]
     assert note[:30] not in printed  # counts only, never note text
+
+
+def test_a_user_file_given_by_data_path(tmp_path, coding_files):
+    train, evaluation = coding_files
+    overrides = ("task=coding", f"data.path={train}", f"data.eval_path={evaluation}", "data.train_size=null")
+    run([*overrides, f"out={tmp_path / 'out'}"])
+    task = make_task(compose_config(*overrides))
+    task.check_data()
+    for split, name in FILES.items():
+        written = _lines(tmp_path / "out" / name)
+        assert [r["id"] for r in written] == [r["id"] for r in getattr(task.rows, split)]
+    assert len(_lines(tmp_path / "out" / "eval.jsonl")) == 16
+
+
+def test_openai_chat_input_is_written_back_as_it_was_read(tmp_path):
+    """A data.format=openai_chat file (here an exported one) comes out conversation for conversation."""
+    run(["task=summarize_radiology", *SMALL, f"out={tmp_path / 'first'}"])
+    chat = (
+        "task=summarize_radiology",
+        "model=tiny_llama",  # conversations train causal models only, as in src.train
+        "data.format=openai_chat",
+        f"data.path={tmp_path / 'first' / 'train.jsonl'}",
+        "data.train_size=null",
+    )
+    run([*chat, f"out={tmp_path / 'again'}"])
+    original = {row["id"]: row for row in _lines(tmp_path / "first" / "train.jsonl")}
+    again = [row for name in FILES.values() for row in _lines(tmp_path / "again" / name)]
+    assert sorted(row["id"] for row in again) == sorted(original)
+    assert all(row == original[row["id"]] for row in again)
+    with pytest.raises(MedtuneError, match="drop system="):
+        run([*chat, f"out={tmp_path / 'third'}", "system=Be brief."])
