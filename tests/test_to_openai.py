@@ -152,3 +152,4 @@ def test_openai_chat_input_is_written_back_as_it_was_read(tmp_path):
     assert all(row == original[row["id"]] for row in again)
     with pytest.raises(MedtuneError, match="drop system="):
         run([*chat, f"out={tmp_path / 'third'}", "system=Be brief."])
+    assert not (tmp_path / "third").exists()

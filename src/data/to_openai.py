@@ -134,13 +134,20 @@ def run(argv: list[str]) -> dict[str, dict[str, int]]:
     # The generative class writes prompts and completions; its rows are every class's (same reader).
     task = task_class(cfg.task, family="causal_lm")(cfg)
     task.check_data()
-    tokenizer = load_tokenizer(cfg.model)  # before writing: a missing tokenizer leaves no files
-    paths["train"].parent.mkdir(parents=True, exist_ok=True)
+    system = options.get("system", "")
+    records = {
+        split: [conversation(task, row, system) for row in getattr(task.rows, split)] for split in paths
+    }
+    tokenizer = load_tokenizer(cfg.model)  # before writing: a refusal or a missing tokenizer leaves no files
     counts = {}
     for split, path in paths.items():
-        write_jsonl(
-            path, [conversation(task, row, options.get("system", "")) for row in getattr(task.rows, split)]
-        )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_jsonl(path, records[split])
+        except OSError as err:
+            raise MedtuneError(
+                f"out={path.parent}: cannot write {path.name} ({err}); choose a writable folder"
+            ) from None
         counts[path.name] = token_counts(path, tokenizer)
     print_summary(cfg, Path(options["out"]), counts)
     return counts
