@@ -1,4 +1,4 @@
-"""python -m src.data.to_openai: the splits a src.train run uses, as OpenAI chat fine-tuning files
+"""python -m src.to_openai: the splits a src.train run uses, as OpenAI chat fine-tuning files
 that medtune's own chat reader reads back; refusals that name the place and the fix."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from collections import Counter
 import pytest
 from conftest import compose_config
 
-from src.data.to_openai import FILES, main, run
 from src.errors import MedtuneError
 from src.tasks import make_task
 from src.tasks.summarization.data import chat_summary_rows
+from src.to_openai import FILES, main, run
 
 # Tiny embedded data: a pool of 60 (10 of them the validation slice), 12 of 20 evaluation rows
 # scored, a training subset of 25.

@@ -148,7 +148,7 @@ class GenerativeTask(Task):
 
     def fill_prompt(self, row: dict, text: str) -> str:
         """task.prompt filled with the row's fields and `text`, its note text (cut or whole):
-        what the model reads, in training and in an OpenAI chat file's user turn (src.data.to_openai)."""
+        what the model reads, in training and in an OpenAI chat file's user turn (src.to_openai)."""
         return self.cfg.task.prompt.format(**self.prompt_fields(row), text=text)
 
     # -- models ------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""python -m src.data.to_openai task=<name> [overrides] out=<folder>: a task's splits as OpenAI chat
+"""python -m src.to_openai task=<name> [overrides] out=<folder>: a task's splits as OpenAI chat
 fine-tuning files, for a hosted fine-tune of the same data a local run trains on.
 
 The rows are the ones `python -m src.train <overrides>` uses: the task's own reading and
@@ -12,6 +12,9 @@ validation files; eval.jsonl is the evaluation split, held out, to score the tun
 out=, overwrite= and system= are this tool's own options, taken off the command line before Hydra
 composes the rest: they are no config keys, so the config stays strict (a typo still fails) and
 the overrides read exactly as for src.train.
+
+An entry point beside src.train rather than in src/data: it drives a task (Task.check_data and
+its prompts), and data/ sits below tasks/ (DESIGN.md: nothing lower imports anything higher).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from src.tasks.summarization.chat import read_conversations
 
 FILES = {"train": "train.jsonl", "val": "validation.jsonl", "eval": "eval.jsonl"}  # split -> file
 OPTIONS = ("out", "overwrite", "system")
-USAGE = "python -m src.data.to_openai task=<name> [overrides] out=<folder> [overwrite=true] [system=<text>]"
+USAGE = "python -m src.to_openai task=<name> [overrides] out=<folder> [overwrite=true] [system=<text>]"
 
 
 def split_options(argv: list[str]) -> tuple[dict[str, str], list[str]]:
