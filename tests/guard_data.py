@@ -16,9 +16,10 @@ finding; the model must learn to find the abnormal sentence and copy it.
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
+
+from conftest import write_jsonl
 
 # code -> (how a note says the patient has it, the words a trap sentence names it by)
 CONDITIONS = {
@@ -109,11 +110,6 @@ def radiology_rows(n: int, seed: int, prefix: str) -> list[dict]:
         text = "EXAM: Chest radiograph, two views.\nFINDINGS: " + " ".join(sentences)
         rows.append({"id": f"{prefix}{i}", "text": text, "summary": f"1. {finding}"})
     return rows
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    return path
 
 
 def coding_files(folder: Path, n_train: int = 200, n_eval: int = 80) -> tuple[Path, Path]:
