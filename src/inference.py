@@ -3,6 +3,8 @@ it load its predictor (Task.read_meta, Task.load_predictor; a task that serves n
 
 A run dir (python -m src.train) holds adapter/medtune.json and an export (python -m src.export)
 medtune.json; both name the task class ("task_class") whose package knows how to load them.
+Every task's predictor has the shape of `Predictor` below, so src.predict, src.serve, src.export
+and src.evaluate never need to know which task they hold.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 import torch
 from hydra.utils import get_class
@@ -20,6 +22,29 @@ from omegaconf.errors import OmegaConfBaseException
 from src.errors import MedtuneError
 
 META_FILE = "medtune.json"
+
+
+class Predictor(Protocol):
+    """A trained model ready for new inputs, as every task's load_predictor returns it.
+
+    meta["data"]["columns"] maps each input field the task reads (coding and summaries: "text";
+    eligibility: "patient" and "criteria") to its column in the run's data files, and
+    meta["data"]["id_column"] names the id column; src.predict lets the user rename both.
+    """
+
+    meta: dict  # the run's or export's medtune.json, completed with what prediction needs
+    device: torch.device
+
+    def predictions(
+        self, inputs: list[dict[str, str]], batch_size: int = 32, progress: bool = False
+    ) -> list[dict]:
+        """One JSON-ready prediction per input (a dict of field -> text), in input order, by the
+        decision rule tuned at training; never echoes the input text."""
+        ...
+
+    def save(self, out: Path, exported_from: Path) -> None:
+        """Writes the standalone model of python -m src.export into the empty dir `out`."""
+        ...
 
 
 def trained_by(path: Path) -> type:
@@ -52,7 +77,7 @@ def read_meta(path: Path) -> dict:
     return trained_by(path).read_meta(path)
 
 
-def load_predictor(path: str | Path, device: str = "auto") -> Any:
+def load_predictor(path: str | Path, device: str = "auto") -> Predictor:
     """The trained model of a run dir or an export, on `device` (auto: the GPU when there is one)."""
     path = Path(path)
     return trained_by(path).load_predictor(path, resolve_device(device))

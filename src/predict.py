@@ -1,10 +1,11 @@
-"""python -m src.predict run=<run dir or export> input=<notes.jsonl|.csv|.parquet> output=<codes.jsonl>
+"""python -m src.predict run=<run dir or export> input=<rows.jsonl|.csv|.parquet> output=<out.jsonl>
 
-Codes every note of the input with a trained model: one JSON line per note, in input order,
-{<id column>: id, "codes": [...], "scores": {code: probability}} for the predicted codes,
-chosen by the decision rule tuned at training. Note text is never written to the output.
-Optional: text_column= and id_column= (default: the run's data config), device=auto|cpu|cuda,
-batch_size=32 (notes per forward pass), overwrite=true (replace an existing output file).
+Runs a trained model on every row of the input: one JSON line per row, in input order,
+{<id column>: id, ...the task's prediction}, by the decision rule tuned at training (coding:
+"codes" and their "scores"; see each task's predictor). Input text is never written to the output.
+The input has the columns the run was trained on (its data config); rename them with
+columns.<field>=<column> (text_column=<column> for the "text" field) and id_column=<column>.
+Optional: device=auto|cpu|cuda, batch_size=32 (rows per forward pass), overwrite=true.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import transformers
@@ -24,7 +25,7 @@ from src.errors import MedtuneError, exit_on_user_error
 from src.inference import load_predictor, parse_args, read_meta
 from src.paths import keep_private, private_from_env
 
-USAGE = "python -m src.predict run=<run dir or export> input=<notes file> output=<codes.jsonl>"
+USAGE = "python -m src.predict run=<run dir or export> input=<rows file> output=<predictions.jsonl>"
 
 
 @dataclass
@@ -32,38 +33,58 @@ class PredictArgs:
     run: str = MISSING
     input: str = MISSING
     output: str = MISSING
-    text_column: str | None = None  # None: the run's data.text_column
+    columns: dict[str, str] = field(default_factory=dict)  # input field -> column; unset: the run's
+    text_column: str | None = None  # shorthand for columns.text
     id_column: str | None = None  # None: the run's data.id_column
     device: str = "auto"  # auto: the GPU when there is one
     batch_size: int = 32
     overwrite: bool = False
 
 
-def read_notes(path: Path, text_column: str, id_column: str) -> tuple[list[str], list[str]]:
-    """(ids, texts) of every row. A row without an id gets '<file stem>:<line>', as in training."""
+def read_inputs(
+    path: Path, columns: dict[str, str], id_column: str
+) -> tuple[list[str], list[dict[str, str]]]:
+    """(ids, inputs): per row, {field: text} for every field in `columns` (field -> column name).
+    A row without an id gets '<file stem>:<line>', as in training."""
     if not path.is_file():
-        raise MedtuneError(f"input={path}: file not found; give a .jsonl, .csv or .parquet file of notes")
-    ids, texts = [], []
+        raise MedtuneError(f"input={path}: file not found; give a .jsonl, .csv or .parquet file")
+    ids, inputs = [], []
     for line, raw in read_table(path):
         where = f"{path}:{line}"
-        if text_column not in raw:
-            raise MedtuneError(
-                f"{where}: no '{text_column}' column (found: {', '.join(map(str, raw))}); "
-                "set text_column=<name of the note text column>"
-            )
-        text = raw[text_column]
-        if is_missing(text) or not str(text).strip():
-            raise MedtuneError(f"{where}: empty text in column '{text_column}'")
+        row = {}
+        for name, column in columns.items():
+            if column not in raw:
+                raise MedtuneError(
+                    f"{where}: no '{column}' column (found: {', '.join(map(str, raw))}); "
+                    f"set columns.{name}=<name of the column holding the {name}>"
+                )
+            value = raw[column]
+            if is_missing(value) or not str(value).strip():
+                raise MedtuneError(f"{where}: empty {name} in column '{column}'")
+            row[name] = str(value)
         row_id = raw.get(id_column)
         ids.append(f"{path.stem}:{line}" if is_missing(row_id) else str(row_id))
-        texts.append(str(text))
-    if not texts:
+        inputs.append(row)
+    if not inputs:
         raise MedtuneError(f"input={path}: no rows")
-    return ids, texts
+    return ids, inputs
+
+
+def input_columns(args: DictConfig, meta: dict) -> dict[str, str]:
+    """The run's field -> column map with the user's renames applied; an unknown field is an error."""
+    columns = dict(meta["data"]["columns"])
+    renames = {**args.columns, **({"text": args.text_column} if args.text_column else {})}
+    for name, column in renames.items():
+        if name not in columns:
+            raise MedtuneError(
+                f"columns.{name}: this run reads no '{name}' field; its fields: {', '.join(columns)}"
+            )
+        columns[name] = column
+    return columns
 
 
 def predict_file(args: DictConfig) -> None:
-    """Codes the notes of args.input (see PredictArgs) into args.output."""
+    """Predicts every row of args.input (see PredictArgs) into args.output."""
     start = time.perf_counter()
     output = Path(args.output)
     if output.is_dir():
@@ -74,20 +95,17 @@ def predict_file(args: DictConfig) -> None:
         raise MedtuneError(f"batch_size must be a positive integer, got {args.batch_size}")
     meta = read_meta(Path(args.run))  # a bad run dir fails before the input is read
     id_column = args.id_column or meta["data"]["id_column"]
-    ids, texts = read_notes(Path(args.input), args.text_column or meta["data"]["text_column"], id_column)
+    ids, inputs = read_inputs(Path(args.input), input_columns(args, meta), id_column)
     predictor = load_predictor(args.run, args.device)
-    scores = predictor.predict(texts, args.batch_size, progress=True)
-    index = {code: j for j, code in enumerate(predictor.labels)}
+    predictions = predictor.predictions(inputs, args.batch_size, progress=True)
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.name + ".partial")  # renamed when complete: never half a file
     with partial.open("w", encoding="utf-8") as handle:
-        for row_id, codes, row in zip(ids, predictor.decide(scores), scores, strict=True):
-            probabilities = {code: round(float(row[index[code]]), 6) for code in codes}
-            line = {id_column: row_id, "codes": codes, "scores": probabilities}
-            handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+        for row_id, prediction in zip(ids, predictions, strict=True):
+            handle.write(json.dumps({id_column: row_id, **prediction}, ensure_ascii=False) + "\n")
     partial.replace(output)
     console.print(
-        f"coded {len(ids)} notes -> {output} (on {predictor.device}, {time.perf_counter() - start:.1f} s)"
+        f"predicted {len(ids)} rows -> {output} (on {predictor.device}, {time.perf_counter() - start:.1f} s)"
     )
 
 

@@ -107,7 +107,7 @@ def test_predict_writes_one_row_per_note_in_input_order(trained_run, predicted):
         assert row["codes"] and set(row["codes"]) <= set(labels)
         assert list(row["scores"]) == row["codes"] and all(0 < p < 1 for p in row["scores"].values())
     assert "1 of 9 notes are longer than the model reads" in result.stderr
-    assert "coded 9 notes" in result.stdout
+    assert "predicted 9 rows" in result.stdout
 
 
 def test_predictions_equal_the_training_code_path(trained_run, predicted, tiny_bert, tmp_path):

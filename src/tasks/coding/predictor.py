@@ -85,6 +85,17 @@ class Predictor:
         """Code sets from scores, by the decision rule tuned on the run's validation slice."""
         return self.decision.apply(scores, self.labels)
 
+    def predictions(
+        self, inputs: list[dict[str, str]], batch_size: int = 32, progress: bool = False
+    ) -> list[dict]:
+        """{"codes": [...], "scores": {code: probability}} per note (src.inference.Predictor)."""
+        scores = self.predict([row["text"] for row in inputs], batch_size, progress)
+        index = {code: j for j, code in enumerate(self.labels)}
+        return [
+            {"codes": codes, "scores": {code: round(float(row[index[code]]), 6) for code in codes}}
+            for codes, row in zip(self.decide(scores), scores, strict=True)
+        ]
+
     def save(self, out: Path, exported_from: Path) -> None:
         """A standalone model without peft (python -m src.export): the merged encoder (loadable
         with transformers.AutoModel), its tokenizer, the trained head and medtune.json."""
@@ -155,7 +166,7 @@ def _run_meta(run_dir: Path) -> dict:
         "trust_remote_code": OmegaConf.select(cfg, "model.trust_remote_code", default=False),
     }
     meta["data"] = {
-        "text_column": OmegaConf.select(cfg, "data.text_column", default="text"),
+        "columns": {"text": OmegaConf.select(cfg, "data.text_column", default="text")},
         "id_column": OmegaConf.select(cfg, "data.id_column", default="id"),
     }
     return meta
