@@ -30,12 +30,12 @@ from rich.table import Table
 
 from src.config import compose_config, validate
 from src.console import console
+from src.data.openai_chat import read_conversations
 from src.errors import MedtuneError, exit_on_user_error
 from src.models.build import load_tokenizer
 from src.paths import as_flag, keep_private
 from src.tasks import task_class
 from src.tasks.generative import GenerativeTask
-from src.tasks.summarization.chat import read_conversations
 
 FILES = {"train": "train.jsonl", "val": "validation.jsonl", "eval": "eval.jsonl"}  # split -> file
 OPTIONS = ("out", "overwrite", "system")

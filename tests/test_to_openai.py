@@ -41,22 +41,23 @@ def _lines(path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_summary_train_file_reads_back_as_the_tasks_training_rows(tmp_path):
-    """medtune's data.format=openai_chat reader gives back the task's training rows: ids, the
-    prompt filled with the note as the user turn, the summary as the assistant's."""
+def test_summary_files_read_back_as_the_tasks_rows(tmp_path):
+    """medtune's data.format=openai_chat reader gives back each split's rows: ids, the prompt
+    filled with the note as the user turn, the summary as the assistant's."""
     out = tmp_path / "out"
     overrides = ("task=summarize_radiology", *SMALL)
     run([*overrides, f"out={out}", "system=You summarise radiology reports."])
     task = make_task(compose_config(*overrides))
     task.check_data()
     chat_cfg = compose_config(*overrides, "data.format=openai_chat").data
-    read = chat_summary_rows(out / "train.jsonl", chat_cfg, Counter())
-    assert [r["id"] for r in read] == [r["id"] for r in task.rows.train]
-    for back, row in zip(read, task.rows.train, strict=True):
-        assert back["text"] == task.fill_prompt(row, row["text"]) and row["text"] in back["text"]
-        assert back["summary"] == row["summary"]
-        assert [m["role"] for m in back["messages"]] == ["system", "user", "assistant"]
-    assert len(read) == 25
+    for split, name in FILES.items():
+        read, rows = chat_summary_rows(out / name, chat_cfg, Counter()), getattr(task.rows, split)
+        assert [r["id"] for r in read] == [r["id"] for r in rows], split
+        for back, row in zip(read, rows, strict=True):
+            assert back["text"] == task.fill_prompt(row, row["text"]) and row["text"] in back["text"]
+            assert back["summary"] == row["summary"]
+            assert [m["role"] for m in back["messages"]] == ["system", "user", "assistant"]
+    assert (len(task.rows.train), len(task.rows.val), len(task.rows.eval)) == (25, 10, 12)
     for name in FILES.values():  # owner-only, like the cache (paths.private defaults to true)
         assert stat.S_IMODE((out / name).stat().st_mode) == 0o600
 
