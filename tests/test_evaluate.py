@@ -115,3 +115,29 @@ def test_bad_arguments_and_a_task_without_scoring_are_refused(tmp_path):
     task = make_task(compose_config("task=eligibility"))
     with pytest.raises(MedtuneError, match="src.evaluate does not score"):
         task.prediction_output({"id": "p", "decision": "eligible"}, "p.jsonl:1")
+
+
+def test_summary_and_generative_coding_outputs_score_as_their_tasks_score(tmp_path, monkeypatch):
+    """The hooks of the other scoring tasks: a line's output in the form score() takes, no line
+    scored as no answer, a malformed field named."""
+    monkeypatch.setenv("MEDTUNE_CACHE_DIR", str(tmp_path / "cache"))
+    small = (
+        "data.synthetic.n_train=30",
+        "data.synthetic.n_eval=12",
+        "data.synthetic.val_size=6",
+        "data.train_size=20",
+    )
+    summaries = make_task(compose_config("task=summarize_radiology", *small))
+    summaries.check_data()
+    rows = summaries.rows.eval
+    perfect = [summaries.prediction_output({"id": r["id"], "summary": r["summary"]}, "f:1") for r in rows]
+    assert summaries.score(rows, perfect)["rougeL"] == 1.0
+    assert summaries.score(rows, [summaries.prediction_output(None, "")] * len(rows))["rougeL"] == 0.0
+    with pytest.raises(MedtuneError, match="f:3: 'summary' = None"):
+        summaries.prediction_output({"id": "x", "summary": None}, "f:3")
+    coding = make_task(compose_config("task=coding", "model=tiny_llama", *small))
+    coding.check_data()
+    rows = coding.rows.eval
+    outputs = [coding.prediction_output({"codes": [c.lower() for c in r["codes"]]}, "f") for r in rows]
+    assert coding.score(rows, outputs)["micro_f1"] == 1.0  # "e11.9" read as E11.9
+    assert coding.score(rows, [coding.prediction_output(None, "")] * len(rows))["micro_f1"] == 0.0
