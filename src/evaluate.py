@@ -206,7 +206,9 @@ def markdown(report: dict) -> str:
     names = [main, *(k for k in scores["predictions"] if k != main)]
 
     def span(part: str, key: str, scale: float = 100.0) -> str:
-        low, high = intervals[part].get(key, [float("nan")] * 2)
+        if key not in intervals[part]:  # a metric without a bootstrap (generative unparseable_rate)
+            return "-"
+        low, high = intervals[part][key]
         return f"{scale * low:.1f} to {scale * high:.1f}"
 
     lines = [
@@ -221,11 +223,9 @@ def markdown(report: dict) -> str:
     ]
     for key in names:
         tuned, theirs = 100 * scores["tuned"][key], 100 * scores["predictions"][key]
-        has_interval = key in intervals["delta"]
         lines.append(
-            f"| {key} | {tuned:.1f} ({span('tuned', key) if has_interval else '-'}) | {theirs:.1f} "
-            f"({span('predictions', key) if has_interval else '-'}) | {report['delta'][key]:+.1f} | "
-            f"{span('delta', key, 1.0) if has_interval else '-'} |"
+            f"| {key} | {tuned:.1f} ({span('tuned', key)}) | {theirs:.1f} ({span('predictions', key)}) "
+            f"| {report['delta'][key]:+.1f} | {span('delta', key, 1.0)} |"
         )
     if not report["tuned_reproduced"]:
         lines += ["", "Note: the tuned model scored here differs from the run's metrics.json."]

@@ -52,8 +52,10 @@ def test_the_runs_own_predictions_score_to_its_tuned_metrics(run_and_predictions
     report = evaluate.evaluate(
         evaluate.parse_args(evaluate.EvaluateArgs, [f"run={run}", f"predictions={own}"], "")
     )
-    tuned = json.loads((run / "metrics.json").read_text())["tuned"]
+    metrics = json.loads((run / "metrics.json").read_text())
+    tuned = metrics["tuned"]
     assert report["tuned_reproduced"] and report["metrics"]["tuned"] == pytest.approx(tuned, abs=1e-12)
+    assert report["intervals"]["tuned"] == metrics["intervals"]["tuned"]  # same seed, same resamples
     assert report["metrics"]["predictions"] == report["metrics"]["tuned"]
     assert all(value == 0 for value in report["delta"].values())
     assert report["intervals"]["delta"]["micro_f1"] == [0.0, 0.0]
