@@ -28,8 +28,9 @@ from src.signing import sign_if_configured
 
 MANIFEST_VERSION = 2
 # Run-dir entries the manifest does not cover: itself and its signature, and what keeps changing
-# after it is written (the run's status marker, Hydra's log, W&B's own offline store).
-UNSEALED = ("manifest.json", "manifest.sig.json", "status.json", "wandb")
+# after it is written (the run's status marker, Hydra's log, W&B's own offline store, the
+# evaluations of other models' predictions that src.evaluate adds later).
+UNSEALED = ("manifest.json", "manifest.sig.json", "status.json", "wandb", "evaluations")
 UNSEALED_SUFFIXES = (".log", ".tmp")
 LIBRARIES = ("torch", "transformers", "peft", "lightning", "datasets", "hydra-core", "wandb")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".h5", ".msgpack")

@@ -10,12 +10,12 @@ import pytest
 from conftest import compose_config, train_run, write_jsonl
 from omegaconf import OmegaConf
 
+from src.data.openai_chat import read_conversations
 from src.data.prompts import IGNORE, PromptEncoder, training_batch
 from src.data.synthetic import ensure_synthetic
 from src.errors import MedtuneError
 from src.models import build
 from src.tasks import make_task
-from src.tasks.summarization.chat import read_conversations
 from src.tasks.summarization.data import load_summary_rows
 from src.tasks.summarization.facts import extract_facts
 from src.tasks.summarization.synthetic import synthetic_source

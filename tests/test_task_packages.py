@@ -21,7 +21,7 @@ from conftest import ROOT, train_run
 
 SRC = ROOT / "src"
 TASKS = ("coding", "eligibility", "summarization")
-ENTRY_POINTS = ("train", "predict", "export", "report", "verify", "generate")
+ENTRY_POINTS = ("train", "predict", "export", "report", "verify", "generate", "to_openai", "evaluate")
 
 TOY_SCHEMA = """
 from dataclasses import dataclass

@@ -119,7 +119,7 @@ class PromptEncoder:
     # -- conversations (data.format=openai_chat) -------------------------------------------------
     def encode_chat(self, messages: list[dict]) -> dict:
         """{prompt_ids, input_ids, labels, length, text_cut, target_cut} for one conversation
-        (messages: {role, content, weight}, the last the assistant's; src/tasks/summarization/chat.py)."""
+        (messages: {role, content, weight}, the last the assistant's; src/data/openai_chat.py)."""
         messages, target_cut = self._cut_replies(messages)
         text_cut = False
         while True:

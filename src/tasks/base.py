@@ -158,3 +158,22 @@ class Task(ABC):
         """The trained model of a run dir or an export, ready to score new inputs (src.inference)."""
         cls.read_meta(path)
         raise NotImplementedError  # read_meta refused; a serving task overrides both
+
+    # -- scoring outputs made elsewhere (src.evaluate) ---------------------------------------------
+    # An output is what the task's metrics take per evaluation row (a code list, a summary...);
+    # a task that implements these three can have a hosted model's predictions scored beside its own.
+    def prediction_output(self, record: dict | None, where: str) -> Any:
+        """The output in one src.predict line (MedtuneError naming `where` and the field when it
+        is malformed); None: the row has no line, scored as no answer."""
+        raise MedtuneError(
+            f"task={self.cfg.task.name}: src.evaluate does not score {type(self).__name__} predictions "
+            "yet; score them with the task's metrics by hand (README: Hosted fine-tune interop)"
+        )
+
+    def score(self, rows: list[dict], outputs: list) -> dict[str, float]:
+        """The metrics of evaluate_tuned for `outputs`, one per row (prediction_output's form)."""
+        raise NotImplementedError  # prediction_output refused first
+
+    def score_intervals(self, rows: list[dict], base: list, tuned: list) -> dict:
+        """95% bootstrap intervals for base, tuned and tuned - base, paired over rows (as `intervals`)."""
+        raise NotImplementedError  # prediction_output refused first

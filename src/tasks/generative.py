@@ -17,6 +17,7 @@ import logging
 import math
 from abc import abstractmethod
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -143,12 +144,12 @@ class GenerativeTask(Task):
                 return self.encoder.encode_chat(row["messages"])
             except MedtuneError as err:
                 raise MedtuneError(f"example {row['id']!r}: {err}") from None
-        fields = self.prompt_fields(row)
+        return self.encoder.encode(partial(self.fill_prompt, row), self.note_text(row), self.completion(row))
 
-        def make_prompt(text: str) -> str:
-            return self.cfg.task.prompt.format(**fields, text=text)
-
-        return self.encoder.encode(make_prompt, self.note_text(row), self.completion(row))
+    def fill_prompt(self, row: dict, text: str) -> str:
+        """task.prompt filled with the row's fields and `text`, its note text (cut or whole):
+        what the model reads, in training and in an OpenAI chat file's user turn (src.to_openai)."""
+        return self.cfg.task.prompt.format(**self.prompt_fields(row), text=text)
 
     # -- models ------------------------------------------------------------------------------------
     def _peft_model(self) -> torch.nn.Module:

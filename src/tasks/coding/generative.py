@@ -13,7 +13,7 @@ from src.tasks.coding.card import coding_card
 from src.tasks.coding.data import PACKAGE, CodingRows, coding_lineage, load_coding_rows
 from src.tasks.coding.keyword_baseline import keyword_reference
 from src.tasks.coding.metrics import bootstrap_intervals, coding_delta, coding_metrics
-from src.tasks.coding.parsing import NO_CODES, codes_completion, parse_codes
+from src.tasks.coding.parsing import NO_CODES, codes_completion, parse_codes, predicted_codes
 from src.tasks.generative import GenerativeTask
 
 
@@ -34,6 +34,9 @@ class GenerativeCodingTask(GenerativeTask):
         metrics = coding_metrics([row["codes"] for row in rows], [codes or [] for codes in parsed])
         metrics["unparseable_rate"] = sum(codes is None for codes in parsed) / len(parsed)
         return metrics
+
+    def prediction_output(self, record: dict | None, where: str) -> str:
+        return codes_completion(predicted_codes(record, where))  # the form score() parses
 
     def delta(self, base: dict[str, float], tuned: dict[str, float]) -> dict[str, float]:
         return coding_delta(base, tuned)

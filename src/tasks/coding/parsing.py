@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from src.errors import MedtuneError
 from src.tasks.coding.codes import normalize_code
 
 # The completion of a note without codes: an empty completion would be indistinguishable from a
@@ -43,3 +44,19 @@ def parse_codes(text: str) -> list[str] | None:
             codes.add(code)
         i += 1
     return sorted(codes) or None
+
+
+def predicted_codes(record: dict | None, where: str) -> list[str]:
+    """The code set in one line of predictions (src.predict's {"codes": [...]}, or a hosted
+    model's in that form), for src.evaluate: canonical when valid (a vendor's "e119" is E11.9),
+    as written otherwise (scored as a wrong code). None, a row without a line: no codes."""
+    if record is None:
+        return []
+    codes = record.get("codes")
+    if not isinstance(codes, list) or not all(isinstance(code, str) for code in codes):
+        got = "no 'codes' key" if "codes" not in record else f"'codes' = {str(codes)[:60]}"
+        raise MedtuneError(
+            f'{where}: {got}; each line needs "codes", a list of code strings such as ["E11.9", "I10"] '
+            "([] for none)"
+        )
+    return sorted({normalize_code(code) or code.strip() for code in codes if code.strip()})

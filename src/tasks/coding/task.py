@@ -38,6 +38,7 @@ from src.tasks.coding.data import PACKAGE, CodingRows, coding_lineage, load_codi
 from src.tasks.coding.decision import Decision, tune_global, tune_per_code
 from src.tasks.coding.keyword_baseline import keyword_reference
 from src.tasks.coding.metrics import bootstrap_intervals, coding_delta, coding_metrics
+from src.tasks.coding.parsing import predicted_codes
 
 log = logging.getLogger(__name__)
 
@@ -282,6 +283,15 @@ class CodingTask(Task):
             {"id": row["id"], "text": row["text"], "gold": row["codes"], "base": b, "tuned": t}
             for row, b, t in zip(rows, base, tuned, strict=True)
         ]
+
+    def prediction_output(self, record: dict | None, where: str) -> list[str]:
+        return predicted_codes(record, where)
+
+    def score(self, rows: list[dict], outputs: list[list[str]]) -> dict[str, float]:
+        return coding_metrics([row["codes"] for row in rows], outputs)
+
+    def score_intervals(self, rows: list[dict], base: list[list[str]], tuned: list[list[str]]) -> dict:
+        return bootstrap_intervals([row["codes"] for row in rows], base, tuned, seed=self.cfg.seed)
 
     @classmethod
     def read_meta(cls, path: Path) -> dict:

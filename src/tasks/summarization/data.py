@@ -6,7 +6,7 @@ extracted from the summary by the same extractor the metric uses, so the metric 
 data too. `specialty` (radiology | discharge | operative) picks the summary form the structure
 metric expects: data.specialty for every row, or a per-row data.specialty_column.
 
-data.format=openai_chat reads OpenAI chat fine-tuning files instead (src/tasks/summarization/chat.py): the
+data.format=openai_chat reads OpenAI chat fine-tuning files instead (src/data/openai_chat.py): the
 reference summary is the last assistant turn, `text` the user turns (for examples and logs),
 the specialty data.specialty, and the row keeps its `messages`, which training encodes whole.
 """
@@ -20,10 +20,10 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from src.data import splits
+from src.data.openai_chat import read_conversations
 from src.data.records import READ_COUNTS, is_missing, note_text, table_rows
 from src.data.synthetic import data_files
 from src.errors import MedtuneError
-from src.tasks.summarization.chat import read_conversations
 from src.tasks.summarization.facts import FACT_KINDS, extract_facts
 from src.tasks.summarization.synthetic import SPECIALTIES, synthetic_source
 

@@ -16,4 +16,4 @@ class SummaryDataConfig(DataConfig):
     text_column: str = MISSING
     summary_column: str = MISSING
     specialty_column: str | None = MISSING  # per-row specialty (radiology | discharge | operative)
-    format: str = one_of("table", "openai_chat")  # openai_chat: OpenAI chat fine-tuning JSONL (chat.py)
+    format: str = one_of("table", "openai_chat")  # OpenAI chat JSONL (src/data/openai_chat.py)

@@ -61,6 +61,16 @@ class SummarizationTask(GenerativeTask):
             [row["facts"] for row in rows],
         )
 
+    def prediction_output(self, record: dict | None, where: str) -> str:
+        """The "summary" of one line of predictions; None (no line): an empty summary, scored 0."""
+        if record is None:
+            return ""
+        summary = record.get("summary")
+        if not isinstance(summary, str):
+            got = "no 'summary' key" if "summary" not in record else f"'summary' = {str(summary)[:60]}"
+            raise MedtuneError(f'{where}: {got}; each line needs "summary", the summary\'s text')
+        return summary
+
     def score_intervals(self, rows: list[dict], base: list[str], tuned: list[str]) -> dict:
         return summary_intervals(
             [row["summary"] for row in rows],
