@@ -1,11 +1,13 @@
 """python -m src.export run=<run dir> out=<new dir>: a standalone model without peft.
 
-Merges the LoRA adapter into the base encoder and writes, into out/:
-  config.json, model.safetensors, tokenizer files: the merged encoder,
-      loadable with transformers.AutoModel.from_pretrained(out)
-  classifier.safetensors: the trained head (ChunkedNoteClassifier.classifier)
-  medtune.json: the run's label space, decision rule and settings, plus "exported_from"
-python -m src.predict run=<out> codes notes with it as with the run dir.
+Merges the LoRA adapter into the base model and writes, into out/:
+  config.json, model.safetensors, tokenizer files: the merged model, loadable with
+      transformers.AutoModel (a classifier's encoder), AutoModelForCausalLM or AutoModelForSeq2SeqLM
+  classifier.safetensors (classifier family): the trained head (ChunkedNoteClassifier.classifier)
+  adapter/ (causal_lm): the peft adapter as vLLM and TGI load it over the base model
+  medtune.json: what prediction needs (label space, decision rule, prompt, the run's config),
+      plus "exported_from"
+python -m src.predict run=<out> predicts with it as with the run dir.
 """
 
 from __future__ import annotations

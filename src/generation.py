@@ -20,6 +20,7 @@ def generate_texts(
     batch_size: int,
     device: torch.device,
     desc: str,
+    progress: bool = True,
 ) -> list[str]:
     """One output text per row (rows carry prompt_ids), in the rows' order.
 
@@ -31,7 +32,7 @@ def generate_texts(
     outputs: dict[int, str] = {}
     model.eval().to(device)
     with torch.inference_mode():
-        for start in tqdm(range(0, len(order), batch_size), desc=desc, leave=False):
+        for start in tqdm(range(0, len(order), batch_size), desc=desc, leave=False, disable=not progress):
             chosen = order[start : start + batch_size]
             batch = generation_batch([rows[i] for i in chosen], family, ids["pad"])
             batch = {k: v.to(device) for k, v in batch.items()}
@@ -58,6 +59,7 @@ def completion_log_likelihoods(
     batch_size: int,
     device: torch.device,
     desc: str,
+    progress: bool = True,
 ) -> np.ndarray:
     """log P(completion | prompt) per row (rows carry prompt_ids and target_ids, eos included):
     the sum of the completion tokens' log-probabilities, teacher-forced as in training."""
@@ -66,7 +68,7 @@ def completion_log_likelihoods(
     out = np.empty(len(rows))
     model.eval().to(device)
     with torch.inference_mode():
-        for start in tqdm(range(0, len(order), batch_size), desc=desc, leave=False):
+        for start in tqdm(range(0, len(order), batch_size), desc=desc, leave=False, disable=not progress):
             chosen = order[start : start + batch_size]
             batch = training_batch([rows[i] for i in chosen], family, pad)
             batch = {k: v.to(device) for k, v in batch.items()}

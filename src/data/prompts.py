@@ -12,7 +12,10 @@ the completion. How they become ids depends on the family:
 
 Too long: the note text inside the prompt is cut at a token boundary so that the whole example
 fits model.max_length (the template's instructions are kept), and a completion longer than
-task.max_target_length is cut there. Both are counted and warned about, never silent.
+task.max_target_length is cut there. Both are counted and warned about, never silent. A causal
+training prompt keeps the room its own completion leaves; a prompt the model generates from
+(validation, evaluation, src.predict) leaves task.max_new_tokens, so its cut depends on the input
+alone and a new input is prompted as the evaluation split was.
 
 Conversations (data.format=openai_chat, causal_lm only; encode_chat): the model reads the whole
 conversation, with labels on every assistant turn's content and its end of turn (none on a turn
@@ -77,23 +80,17 @@ class PromptEncoder:
         cut = len(ids) > self.max_target_length
         return ids[: self.max_target_length] + [self.ids["eos"]], cut
 
-    def encode(self, make_prompt: Callable[[str], str], text: str, completion: str) -> dict:
+    def encode(
+        self, make_prompt: Callable[[str], str], text: str, completion: str, reserve: int | None = None
+    ) -> dict:
         """{prompt_ids, target_ids, length, text_cut, target_cut} for one example; make_prompt
-        fills the template around a (possibly cut) note text."""
+        fills the template around a (possibly cut) note text.
+
+        reserve: the tokens a causal prompt leaves for the completion; None: its own reference's
+        (training). A prompt the model generates from (validation, evaluation) reserves
+        task.max_new_tokens whatever its reference, as a new input's prompt does (src.predict)."""
         target, target_cut = self.target_ids(completion)
-        room = self.max_length - (len(target) if self.family == "causal_lm" else 0)
-        overhead = len(self.prompt_ids(make_prompt("")))
-        if room - overhead < 1:
-            raise MedtuneError(
-                f"model.max_length={self.max_length} leaves no room for the note: the prompt template "
-                f"takes {overhead} tokens"
-                + (f" and the completion {len(target)}" if self.family == "causal_lm" else "")
-                + "; raise model.max_length or shorten task.prompt / task.max_target_length"
-            )
-        prompt = self.prompt_ids(make_prompt(text))
-        text_cut = len(prompt) > room
-        if text_cut:
-            prompt = self._fitted(make_prompt, text, room, overhead)
+        prompt, text_cut = self.fitted_prompt(make_prompt, text, len(target) if reserve is None else reserve)
         return {
             "prompt_ids": prompt,
             "target_ids": target,
@@ -101,6 +98,27 @@ class PromptEncoder:
             "text_cut": text_cut,
             "target_cut": target_cut,
         }
+
+    def fitted_prompt(
+        self, make_prompt: Callable[[str], str], text: str, reserve: int
+    ) -> tuple[list[int], bool]:
+        """(prompt ids, whether the note was cut): the note cut so that the prompt leaves a causal
+        model `reserve` tokens of model.max_length for its completion (a seq2seq prompt has
+        model.max_length to itself)."""
+        room = self.max_length - (reserve if self.family == "causal_lm" else 0)
+        overhead = len(self.prompt_ids(make_prompt("")))
+        if room - overhead < 1:
+            raise MedtuneError(
+                f"model.max_length={self.max_length} leaves no room for the note: the prompt template "
+                f"takes {overhead} tokens"
+                + (f" and the completion {reserve}" if self.family == "causal_lm" else "")
+                + "; raise model.max_length, or shorten task.prompt / task.max_target_length / "
+                "task.max_new_tokens"
+            )
+        prompt = self.prompt_ids(make_prompt(text))
+        if len(prompt) <= room:
+            return prompt, False
+        return self._fitted(make_prompt, text, room, overhead), True
 
     def _fitted(self, make_prompt: Callable[[str], str], text: str, room: int, overhead: int) -> list[int]:
         """The prompt with the note cut to fit `room` tokens (tokens can merge across the cut,

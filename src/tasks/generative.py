@@ -16,6 +16,8 @@ import json
 import logging
 import math
 from abc import abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -28,11 +30,12 @@ from src.data.prompts import IGNORE, PromptEncoder, training_batch
 from src.errors import MedtuneError
 from src.generation import generate_texts
 from src.models import build, generative
+from src.tasks import generative_predictor
 from src.tasks.base import Task
 
 log = logging.getLogger(__name__)
 # Part of the base-result cache key: a change to prompting or decoding must not reuse old results.
-GENERATION_VERSION = "1"
+GENERATION_VERSION = "2"  # 2: evaluation prompts cut by the input alone (reserve in PromptEncoder.encode)
 
 
 @dataclass
@@ -81,6 +84,46 @@ class GenerativeTask(Task):
         """What adapter/medtune.json holds besides the prompting and decoding: how to read outputs."""
         return {}
 
+    # -- what prediction on new inputs needs (src/tasks/generative_predictor.py) -----------------
+    output_key = "generated"  # the prediction's key for the generated text
+
+    def input_columns(self) -> dict[str, str]:
+        """The fields a new input gives (as read_rows names them), each with its column in the
+        run's data files."""
+        return {"text": self.cfg.data.text_column}
+
+    def input_row(self, inputs: dict[str, str]) -> dict:
+        """A row as read_rows gives it, from a new input's fields: what note_text and prompt_fields read."""
+        return dict(inputs)
+
+    def prediction(self, generated: str) -> dict:
+        """The JSON-ready prediction of one generated output."""
+        return {self.output_key: generated}
+
+    def predictions(
+        self,
+        model: torch.nn.Module,
+        prompts: list[list[int]],
+        generated: list[str],
+        batch_size: int,
+        device: torch.device,
+        progress: bool,
+    ) -> list[dict]:
+        """The predictions of new inputs from their prompts and greedy outputs; a task that scores
+        more runs `model` (merged) on `device` in batches of batch_size rows."""
+        return [self.prediction(text) for text in generated]
+
+    def restore_tuned(self, meta: dict) -> None:
+        """Takes back from adapter/medtune.json what adapter_meta saved of the tuned model."""
+
+    @classmethod
+    def read_meta(cls, path: Path) -> dict:
+        return generative_predictor.read_meta(cls, path)
+
+    @classmethod
+    def load_predictor(cls, path: Path, device: torch.device) -> generative_predictor.GenerativePredictor:
+        return generative_predictor.load_predictor(cls, path, device)
+
     # -- data ------------------------------------------------------------------------------------
     def check_data(self) -> None:
         self.rows = self.read_rows()
@@ -101,18 +144,12 @@ class GenerativeTask(Task):
         cfg = self.cfg
         rows = self.rows or self.read_rows()
         tokenizer = build.load_tokenizer(cfg.model)
-        self.encoder = PromptEncoder(
-            tokenizer,
-            cfg.model.family,
-            cfg.model.max_length,
-            cfg.task.max_target_length,
-            cfg.model.chat_template,
-        )
+        self.use_tokenizer(tokenizer)
         splits, cut = {}, {"text": 0, "target": 0}
         for split in ("train", "val", "eval"):
             encoded = []
             for row in getattr(rows, split):
-                example = self._encode(row)
+                example = self._encode(row, generation=split != "train")
                 cut["text"] += example.pop("text_cut")
                 cut["target"] += example.pop("target_cut")
                 encoded.append({"id": row["id"], **example})
@@ -133,23 +170,43 @@ class GenerativeTask(Task):
             )  # fmt: skip
         rows.stats["notes_cut_to_max_length"] = cut["text"]
         rows.stats["references_cut_to_max_target_length"] = cut["target"]
-        self.tokenizer = tokenizer
         return GenerativeData(
             rows, splits["train"], splits["val"], splits["eval"], tokenizer, {"reused_cache": False}
         )
 
-    def _encode(self, row: dict) -> dict:
+    def use_tokenizer(self, tokenizer) -> None:
+        """Prompts are encoded with `tokenizer` from here on."""
+        cfg = self.cfg
+        self.tokenizer = tokenizer
+        self.encoder = PromptEncoder(
+            tokenizer,
+            cfg.model.family,
+            cfg.model.max_length,
+            cfg.task.max_target_length,
+            cfg.model.chat_template,
+        )
+
+    def _encode(self, row: dict, generation: bool) -> dict:
         if "messages" in row:  # data.format=openai_chat: the conversation is the prompt
             try:
                 return self.encoder.encode_chat(row["messages"])
             except MedtuneError as err:
                 raise MedtuneError(f"example {row['id']!r}: {err}") from None
-        return self.encoder.encode(partial(self.fill_prompt, row), self.note_text(row), self.completion(row))
+        # A prompt generated from leaves task.max_new_tokens, as a new input's does (generation_prompt).
+        reserve = self.cfg.task.max_new_tokens if generation else None
+        return self.encoder.encode(
+            partial(self.fill_prompt, row), self.note_text(row), self.completion(row), reserve
+        )
 
     def fill_prompt(self, row: dict, text: str) -> str:
         """task.prompt filled with the row's fields and `text`, its note text (cut or whole):
         what the model reads, in training and in an OpenAI chat file's user turn (src.to_openai)."""
         return self.cfg.task.prompt.format(**self.prompt_fields(row), text=text)
+
+    def generation_prompt(self, row: dict) -> tuple[list[int], bool]:
+        """(prompt ids, whether the note was cut) of a row, as the evaluation split was prompted."""
+        reserve = self.cfg.task.max_new_tokens
+        return self.encoder.fitted_prompt(partial(self.fill_prompt, row), self.note_text(row), reserve)
 
     # -- models ------------------------------------------------------------------------------------
     def _peft_model(self) -> torch.nn.Module:
@@ -221,18 +278,24 @@ class GenerativeTask(Task):
         return {**scores, "perplexity": perplexity}
 
     # -- tuned model -----------------------------------------------------------------------------
-    def evaluate_tuned(self, model: torch.nn.Module, data: GenerativeData) -> dict[str, float]:
-        # Generating with the adapter merged runs at the base model's speed; unmerged again so
-        # the saved adapter is the trained one. Quantized weights cannot take a merge.
+    @contextmanager
+    def merged(self, model: torch.nn.Module) -> Iterator[None]:
+        """The adapter merged into the base weights: the model runs at the base model's speed and
+        computes what src.predict's merged model (and an export) computes. Unmerged again after,
+        so the saved adapter is the trained one. Quantized weights cannot take a merge."""
         merge = not self.cfg.model.quantization
         if merge:
             model.merge_adapter()
         try:
-            val = self._generate(model, data.val, "Tuned model: validation slice")
-            self.outputs["tuned"] = self._generate(model, data.eval, "Tuned model: evaluation split")
+            yield
         finally:
             if merge:
                 model.unmerge_adapter()
+
+    def evaluate_tuned(self, model: torch.nn.Module, data: GenerativeData) -> dict[str, float]:
+        with self.merged(model):
+            val = self._generate(model, data.val, "Tuned model: validation slice")
+            self.outputs["tuned"] = self._generate(model, data.eval, "Tuned model: evaluation split")
         self.validation = self.score(data.rows.val, val)
         return self.score(data.rows.eval, self.outputs["tuned"])
 

@@ -50,6 +50,10 @@ class GenerativeCodingTask(GenerativeTask):
     def evaluate_reference(self, data) -> dict:
         return keyword_reference(data.rows, _code_sets(self.outputs["tuned"]), self.cfg.seed)
 
+    def prediction(self, generated: str) -> dict:
+        """The codes parsed from the output (none when it names no valid code) and the output."""
+        return {"codes": parse_codes(generated) or [], "generated": generated}
+
     def adapter_meta(self) -> dict:
         return {"completion": f"codes sorted and joined by '; ' ({NO_CODES!r} for none)"}
 

@@ -58,12 +58,17 @@ class GenerativeEligibilityTask(GenerativeTask):
         return self.cfg.data.positive_label if row["label"] else self.cfg.data.negative_label
 
     # -- label scores ----------------------------------------------------------------------------
-    def _pair_scores(self, model, prompts: list, desc: str) -> np.ndarray:
-        """log P(positive completion) - log P(negative completion) per prompt, teacher-forced."""
+    def _pair_scores(
+        self, model, prompts: list, desc: str, batch_size: int | None = None, device=None, progress=True
+    ) -> np.ndarray:
+        """log P(positive completion) - log P(negative completion) per prompt, teacher-forced, in
+        batches of batch_size (prompt, completion) rows (None: loop.eval_batch_size), on device
+        (None: self.device)."""
         completions = [self.encoder.target_ids(self.completion({"label": y}))[0] for y in (True, False)]
         rows = [{"prompt_ids": prompt, "target_ids": target} for prompt in prompts for target in completions]
+        batch_size = batch_size or self.cfg.loop.eval_batch_size
         log_p = completion_log_likelihoods(
-            model, rows, self.cfg.model.family, self.cfg.loop.eval_batch_size, self.device, desc
+            model, rows, self.cfg.model.family, batch_size, device or self.device, desc, progress
         ).reshape(-1, 2)
         return log_p[:, 0] - log_p[:, 1]
 
@@ -108,7 +113,8 @@ class GenerativeEligibilityTask(GenerativeTask):
         return self._with_ranking(super().evaluate_base(data), "base", data.rows.eval, "eval")
 
     def evaluate_tuned(self, model, data: GenerativeData) -> dict[str, float]:
-        self._score_pairs(model, data, "tuned")  # adapter unmerged: the same scores, a little slower
+        with self.merged(model):  # the scores src.predict's merged model computes, to the last bit
+            self._score_pairs(model, data, "tuned")
         metrics = super().evaluate_tuned(model, data)
         self.validation = self._with_ranking(self.validation, "tuned", data.rows.val, "val")
         return self._with_ranking(metrics, "tuned", data.rows.eval, "eval")
@@ -177,6 +183,31 @@ class GenerativeEligibilityTask(GenerativeTask):
             return paired_intervals(labels, reference, tuned_side, metrics, seed=self.cfg.seed)
 
         return eligibility_reference(data.rows, task.main_metric, task.target_recall, tuned, paired)
+
+    # -- prediction on new inputs ----------------------------------------------------------------
+    def input_columns(self) -> dict[str, str]:
+        return {"patient": self.cfg.data.patient_column, "criteria": self.cfg.data.criteria_column}
+
+    def predictions(
+        self, model, prompts: list[list[int]], generated: list[str], batch_size: int, device, progress: bool
+    ) -> list[dict]:
+        """The decision of the threshold tuned at training on the pair's score (eligible when
+        score >= threshold), the score, and the generated output (its first word is the
+        model's own decision, parse_decision)."""
+        data = self.cfg.data
+        scores = self._pair_scores(model, prompts, "Label scores", batch_size, device, progress)
+        threshold = self.thresholds["tuned"]
+        return [
+            {
+                "decision": data.positive_label if score >= threshold else data.negative_label,
+                "score": float(score),
+                "generated": text,
+            }
+            for score, text in zip(scores, generated, strict=True)
+        ]
+
+    def restore_tuned(self, meta: dict) -> None:
+        self.thresholds["tuned"] = meta["threshold"]
 
     # -- reporting -------------------------------------------------------------------------------
     def adapter_meta(self) -> dict:

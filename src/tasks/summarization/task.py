@@ -19,7 +19,7 @@ from src.tasks.summarization.data import SummaryRows, load_summary_rows
 from src.tasks.summarization.metrics import summary_intervals, summary_metric_delta, summary_metrics
 from src.tasks.summarization.reference import summary_reference
 from src.tasks.summarization.schema import SummaryDataConfig
-from src.tasks.summarization.synthetic import synthetic_source
+from src.tasks.summarization.synthetic import SPECIALTIES, synthetic_source
 
 
 class SummarizationTask(GenerativeTask):
@@ -52,6 +52,25 @@ class SummarizationTask(GenerativeTask):
 
     def prompt_fields(self, row: dict) -> dict[str, str]:
         return {"specialty": row["specialty"]}
+
+    output_key = "summary"
+
+    def input_columns(self) -> dict[str, str]:
+        data = self.cfg.data
+        return {
+            "text": data.text_column,
+            **({"specialty": data.specialty_column} if data.specialty_column else {}),
+        }
+
+    def input_row(self, inputs: dict[str, str]) -> dict:
+        data = self.cfg.data
+        specialty = inputs.get("specialty", data.specialty).strip().lower()
+        if specialty not in SPECIALTIES:
+            raise MedtuneError(
+                f"unknown specialty {inputs['specialty']!r} in column '{data.specialty_column}'; expected "
+                f"one of {', '.join(SPECIALTIES)}"
+            )
+        return {**inputs, "specialty": specialty}
 
     def score(self, rows: list[dict], outputs: list[str]) -> dict[str, float]:
         return summary_metrics(
