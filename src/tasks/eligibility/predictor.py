@@ -58,30 +58,19 @@ class Predictor:
     ) -> list[dict]:
         """{"decision": positive or negative label, "score": P(eligible)} per pair, flagged when
         score >= the run's threshold; the criteria reader adds "criteria": [{"index", "exclusion",
-        "p_met"}] in the order the criteria text lists them (src.inference.Predictor)."""
+        "p_met"}] in the order the criteria text lists them (src.inference.Predictor).
+
+        The run's evaluation split, in its order and at batch_size = its loop.eval_batch_size (32
+        by default), gets the very scores evaluation computed; other batches pad sequences
+        differently, which moves scores by float rounding (~1e-7)."""
         _check_inputs(inputs)
-        negative, positive = self.meta["labels"]
         out, cut = [], 0
         bar = tqdm(total=len(inputs), desc="Screening pairs", unit="pair", disable=not progress)
         with bar, torch.inference_mode():
             for start in range(0, len(inputs), batch_size):
                 rows, n_cut = self._encode(inputs[start : start + batch_size], batch_size)
+                out += self._decide(rows)
                 cut += n_cut
-                batch = collate_inputs(rows, self.tokenizer.pad_token_id)
-                batch = {key: value.to(self.device) for key, value in batch.items()}
-                scores, met = pair_scores(self.model, batch, len(rows))
-                per_pair = [None] * len(rows)
-                if met is not None:
-                    per_pair = met.float().cpu().split([len(row["exclusion"]) for row in rows])
-                for row, score, p_met in zip(rows, scores.cpu().tolist(), per_pair, strict=True):
-                    prediction = {"decision": positive if score >= self.meta["threshold"] else negative}
-                    prediction["score"] = score  # unrounded: P(eligible) of excluded pairs is tiny
-                    if p_met is not None:
-                        prediction["criteria"] = [
-                            {"index": i, "exclusion": excluding, "p_met": float(p)}
-                            for i, (excluding, p) in enumerate(zip(row["exclusion"], p_met, strict=True))
-                        ]
-                    out.append(prediction)
                 bar.update(len(rows))
         if cut:
             log.warning(
@@ -92,6 +81,25 @@ class Predictor:
                 self.reader["name"],
                 self.reader["max_length"],
             )
+        return out
+
+    def _decide(self, rows: list[dict]) -> list[dict]:
+        """Scores a batch of encoded pairs and applies the run's operating threshold."""
+        batch = collate_inputs(rows, self.tokenizer.pad_token_id)
+        scores, met = pair_scores(self.model, {k: v.to(self.device) for k, v in batch.items()}, len(rows))
+        negative, positive = self.meta["labels"]
+        # Unrounded: P(eligible) of a clearly excluded pair is tiny, and ranks still matter there.
+        out = [
+            {"decision": positive if score >= self.meta["threshold"] else negative, "score": score}
+            for score in scores.cpu().tolist()
+        ]
+        if met is not None:
+            per_pair = met.float().cpu().split([len(row["exclusion"]) for row in rows])
+            for prediction, row, p_met in zip(out, rows, per_pair, strict=True):
+                prediction["criteria"] = [
+                    {"index": i, "exclusion": excluding, "p_met": p}
+                    for i, (excluding, p) in enumerate(zip(row["exclusion"], p_met.tolist(), strict=True))
+                ]
         return out
 
     def _encode(self, inputs: list[dict[str, str]], batch_size: int) -> tuple[list[dict], int]:
