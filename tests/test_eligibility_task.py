@@ -229,7 +229,8 @@ def test_eligibility_trains_end_to_end(tmp_path, tiny_bert):
 
 def test_criteria_scored_in_length_groups_match_one_padded_pass(tiny_bert):
     from src.models import build
-    from src.tasks.eligibility.task import SEQUENCES_PER_PASS, EligibilityTask
+    from src.tasks.eligibility.scoring import SEQUENCES_PER_PASS, criteria_scores
+    from src.tasks.eligibility.task import EligibilityTask
 
     cfg = compose_config("task=eligibility", f"model.name_or_path={tiny_bert}")
     task = EligibilityTask(cfg)
@@ -248,7 +249,7 @@ def test_criteria_scored_in_length_groups_match_one_padded_pass(tiny_bert):
     ]
     batch = task.collate(rows)
     with torch.no_grad():
-        met, log_p = task._criteria_scores(model, batch)
+        met, log_p = criteria_scores(model, batch, 2)
         whole = model(**{**batch, "note_index": torch.arange(len(batch["input_ids"]))})[:, 0]
     assert torch.allclose(met, whole, atol=1e-5)
     assert torch.allclose(log_p, log_eligible(whole, batch["exclusion"], batch["note_index"], 2), atol=1e-5)

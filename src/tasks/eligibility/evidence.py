@@ -53,22 +53,11 @@ def criterion_sequences(
     key = [EVIDENCE_VERSION, *key, tokenizer.name_or_path, len(tokenizer), n_lines, max_length]
 
     def encode(batch: dict) -> dict:
-        criteria = [criteria_list(text) for text in batch["criteria"]]
-        records = [record_lines(text) for text in batch["patient"]]
-        # Sorted by length: batches of similar length waste little on padding.
-        texts = sorted({t for c in criteria for t, _ in c} | {line for r in records for line in r}, key=len)
-        vectors = dict(zip(texts, embed(texts), strict=True))
-        out = {"chunks": [], "exclusion": [], "met": [], "n_cut": []}
-        for items, lines, met in zip(criteria, records, batch["criteria_met"], strict=True):
-            line_vectors = torch.stack([vectors[line] for line in lines])
-            firsts = [t for t, _ in items]
-            evidence = [select_evidence(lines, line_vectors, vectors[t], n_lines) for t in firsts]
-            full = tokenizer(firsts, evidence)["input_ids"]
-            ids = tokenizer(firsts, evidence, truncation="longest_first", max_length=max_length)["input_ids"]
-            out["chunks"].append(ids)
-            out["exclusion"].append([excluding for _, excluding in items])
-            out["met"].append([int(m) for m in met] if met is not None else [-1] * len(items))
-            out["n_cut"].append(sum(len(f) > max_length for f in full))
+        out = encode_criteria(batch["criteria"], batch["patient"], tokenizer, embed, n_lines, max_length)
+        out["met"] = [
+            [int(m) for m in met] if met is not None else [-1] * len(exclusion)
+            for met, exclusion in zip(batch["criteria_met"], out["exclusion"], strict=True)
+        ]
         return out
 
     encoded, reused, _ = cached_map(
@@ -76,3 +65,32 @@ def criterion_sequences(
     )
     n_criteria = sum(len(e) for e in encoded["exclusion"])
     return encoded, {"reused_cache": reused, "criteria": n_criteria, "criteria_cut": sum(encoded["n_cut"])}
+
+
+def encode_criteria(
+    criteria: list[str],
+    patients: list[str],
+    tokenizer: PreTrainedTokenizerBase,
+    embed: Callable[[list[str]], torch.Tensor],
+    n_lines: int,
+    max_length: int,
+) -> dict[str, list]:
+    """Per (criteria, patient) pair: `chunks` (one token-id list per criterion, read with its
+    evidence lines), `exclusion` (one bool per criterion) and `n_cut` (sequences longer than
+    max_length); what training and src.predict both read a pair as."""
+    items_per_pair = [criteria_list(text) for text in criteria]
+    records = [record_lines(text) for text in patients]
+    # Sorted by length: batches of similar length waste little on padding.
+    texts = sorted({t for c in items_per_pair for t, _ in c} | {line for r in records for line in r}, key=len)
+    vectors = dict(zip(texts, embed(texts), strict=True))
+    out = {"chunks": [], "exclusion": [], "n_cut": []}
+    for items, lines in zip(items_per_pair, records, strict=True):
+        line_vectors = torch.stack([vectors[line] for line in lines])
+        firsts = [t for t, _ in items]
+        evidence = [select_evidence(lines, line_vectors, vectors[t], n_lines) for t in firsts]
+        full = tokenizer(firsts, evidence)["input_ids"]
+        ids = tokenizer(firsts, evidence, truncation="longest_first", max_length=max_length)["input_ids"]
+        out["chunks"].append(ids)
+        out["exclusion"].append([excluding for _, excluding in items])
+        out["n_cut"].append(sum(len(f) > max_length for f in full))
+    return out

@@ -45,33 +45,7 @@ def tokenize_pairs(
     ]
 
     def encode(batch: dict) -> dict:
-        first, second = batch[columns[0]], batch[columns[1]]
-        full = tokenizer(first, second, truncation=False)["input_ids"]
-        ids = [None] * len(first)
-        # A pair whose kept side alone is too long cannot be cut as asked: cut the longer side.
-        kept = {"only_second": first, "only_first": second}.get(truncation)
-        too_long = set()
-        if kept is not None:
-            lengths = [len(x) for x in tokenizer(kept, add_special_tokens=False)["input_ids"]]
-            too_long = {i for i, n in enumerate(lengths) if n + 4 > max_length}
-        for strategy, rows in (
-            (truncation, [i for i in range(len(first)) if i not in too_long]),
-            ("longest_first", sorted(too_long)),
-        ):
-            if rows:
-                encoded = tokenizer(
-                    [first[i] for i in rows],
-                    [second[i] for i in rows],
-                    truncation=strategy,
-                    max_length=max_length,
-                )
-                for i, row_ids in zip(rows, encoded["input_ids"], strict=True):
-                    ids[i] = row_ids
-        return {
-            "chunks": [[row] for row in ids],
-            "n_tokens_total": [len(row) for row in full],
-            "cut_both_sides": [i in too_long for i in range(len(first))],
-        }
+        return encode_pairs(batch[columns[0]], batch[columns[1]], tokenizer, max_length, truncation)
 
     tokenized, reused, _ = cached_map(
         dataset, encode, "pairs", key, cache_dir, "Tokenizing pairs", list(columns), sources
@@ -79,3 +53,40 @@ def tokenize_pairs(
     truncated = sum(1 for n in tokenized["n_tokens_total"] if n > max_length)
     both = sum(tokenized["cut_both_sides"])
     return tokenized, {"reused_cache": reused, "pairs_truncated": truncated, "pairs_cut_both_sides": both}
+
+
+def encode_pairs(
+    first: list[str],
+    second: list[str],
+    tokenizer: PreTrainedTokenizerBase,
+    max_length: int,
+    truncation: str,
+) -> dict[str, list]:
+    """Per pair: `chunks` ([token ids of the pair, cut to max_length]), `n_tokens_total` (the
+    untruncated length) and `cut_both_sides`; what training and src.predict both read a pair as."""
+    full = tokenizer(first, second, truncation=False)["input_ids"]
+    ids = [None] * len(first)
+    # A pair whose kept side alone is too long cannot be cut as asked: cut the longer side.
+    kept = {"only_second": first, "only_first": second}.get(truncation)
+    too_long = set()
+    if kept is not None:
+        lengths = [len(x) for x in tokenizer(kept, add_special_tokens=False)["input_ids"]]
+        too_long = {i for i, n in enumerate(lengths) if n + 4 > max_length}
+    for strategy, rows in (
+        (truncation, [i for i in range(len(first)) if i not in too_long]),
+        ("longest_first", sorted(too_long)),
+    ):
+        if rows:
+            encoded = tokenizer(
+                [first[i] for i in rows],
+                [second[i] for i in rows],
+                truncation=strategy,
+                max_length=max_length,
+            )
+            for i, row_ids in zip(rows, encoded["input_ids"], strict=True):
+                ids[i] = row_ids
+    return {
+        "chunks": [[row] for row in ids],
+        "n_tokens_total": [len(row) for row in full],
+        "cut_both_sides": [i in too_long for i in range(len(first))],
+    }

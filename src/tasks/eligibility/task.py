@@ -20,6 +20,9 @@ closest to it (src/tasks/eligibility/evidence.py); the pair's score is P(eligibl
 task.reader=pair: the encoder reads the pair as one sequence ([CLS] criteria [SEP] patient [SEP],
 cut to task.max_length by task.truncation, counted) and the head scores it, trained with binary
 cross-entropy on the pair label.
+
+python -m src.predict and src.export serve both readers (predictor.py): new pairs are encoded
+(evidence.py, pairs.py) and scored (scoring.py) by the code that scored the evaluation split.
 """
 
 from __future__ import annotations
@@ -35,20 +38,21 @@ from datasets import Dataset
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from src.data.chunking import collate_chunks, tokenizer_versions
+from src.data.chunking import tokenizer_versions
 from src.data.records import rows_fingerprint
 from src.errors import MedtuneError
 from src.model_card import CardText
 from src.models import build, prefix_cache
-from src.models.classifier import mean_pool
 from src.tasks.base import Task
-from src.tasks.eligibility.card import ELIGIBILITY_CARD
+from src.tasks.eligibility import predictor
+from src.tasks.eligibility.card import CLASSIFIER_CARD
 from src.tasks.eligibility.criteria import split_criteria
 from src.tasks.eligibility.data import PACKAGE, EligibilityRows, eligibility_lineage, load_eligibility_rows
 from src.tasks.eligibility.evidence import criterion_sequences
 from src.tasks.eligibility.pairs import tokenize_pairs
 from src.tasks.eligibility.reference import screened_reference
-from src.tasks.eligibility.rule import eligibility_loss, log_eligible
+from src.tasks.eligibility.rule import eligibility_loss
+from src.tasks.eligibility.scoring import collate_inputs, criteria_scores, embed_texts, pair_scores
 from src.tasks.eligibility.screening import (
     screening_at_target,
     screening_intervals,
@@ -57,8 +61,6 @@ from src.tasks.eligibility.screening import (
 )
 
 log = logging.getLogger(__name__)
-SEQUENCES_PER_PASS = 32  # criteria reader: (criterion, evidence) sequences per encoder call
-SEQUENCE_INPUTS = ("input_ids", "attention_mask", "prefix_hidden")  # padded per sequence
 PAIR_COLUMNS = ("criteria", "patient")  # the criteria first: only_second truncation keeps them whole
 
 
@@ -66,29 +68,6 @@ class EligibilityData:
     def __init__(self, rows: EligibilityRows, tokenized: dict[str, Dataset], tokenizer, tokenization: dict):
         self.rows, self.tokenizer, self.tokenization = rows, tokenizer, tokenization
         self.train, self.val, self.eval = tokenized["train"], tokenized["val"], tokenized["eval"]
-
-
-def embed_texts(
-    encoder, tokenizer, texts: list[str], batch_size: int, max_length: int, desc: str, contextual: bool = True
-) -> torch.Tensor:
-    """Unit-length mean-pooled embeddings of texts (on the CPU), as the base model scores them;
-    contextual=False pools the embedding layer's output instead (a bag of words, nearly free)."""
-    out = []
-    with torch.inference_mode():
-        for start in tqdm(range(0, len(texts), batch_size), desc=desc, leave=False):
-            enc = tokenizer(
-                texts[start : start + batch_size],
-                padding=True,
-                truncation=True,
-                max_length=max_length,
-                return_tensors="pt",
-            ).to(encoder.device)
-            if contextual:
-                hidden = encoder(**enc).last_hidden_state
-            else:
-                hidden = encoder.embeddings(input_ids=enc["input_ids"])
-            out.append(F.normalize(mean_pool(hidden, enc["attention_mask"]), dim=-1).cpu())
-    return torch.cat(out)
 
 
 class EligibilityTask(Task):
@@ -198,10 +177,9 @@ class EligibilityTask(Task):
         return prefix_cache.training_sets(model, self.cfg, data.train, data.val, self.collate, self.device)
 
     def collate(self, rows: list[dict]) -> dict[str, torch.Tensor]:
-        batch = collate_chunks(rows, self.pad_token_id)
+        batch = collate_inputs(rows, self.pad_token_id)
         batch["labels"] = torch.tensor([float(row["label"]) for row in rows])
-        if "exclusion" in rows[0]:  # criteria reader: one sequence per criterion, note_index its pair
-            batch["exclusion"] = torch.tensor([e for row in rows for e in row["exclusion"]], dtype=torch.bool)
+        if "exclusion" in batch:  # criteria reader: the criteria's own labels, -1 where unknown
             batch["criteria_met"] = torch.tensor([float(m) for row in rows for m in row["met"]])
         return batch
 
@@ -274,25 +252,9 @@ class EligibilityTask(Task):
             base.classifier.bias.fill_(float(np.log(share / (1 - share))))
         return build.wrap_with_lora(base, self.cfg.lora)
 
-    def _criteria_scores(self, model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        """(logit of "met" per criterion, log P(eligible) per pair). Each criterion sequence is
-        scored on its own (as its own note); batch["note_index"] says whose pair it is."""
-        # Criteria vary in length (30 to 96 tokens): scored in groups of similar length, each
-        # padded to its own longest, instead of all padded to the batch's longest.
-        lengths = batch["attention_mask"].sum(1)
-        order = lengths.argsort()
-        parts = []
-        for group in order.split(SEQUENCES_PER_PASS):
-            width = int(lengths[group].max())
-            inputs = {key: batch[key][group, :width] for key in SEQUENCE_INPUTS if key in batch}
-            inputs["note_index"] = torch.arange(len(group), device=group.device)
-            parts.append(model(**inputs)[:, 0])
-        met = torch.cat(parts)[order.argsort()]
-        return met, log_eligible(met, batch["exclusion"], batch["note_index"], len(batch["labels"]))
-
     def step(self, model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, dict]:
         if "exclusion" in batch:
-            met, log_p = self._criteria_scores(model, batch)
+            met, log_p = criteria_scores(model, batch, len(batch["labels"]))
             loss = eligibility_loss(met, batch["criteria_met"], log_p, batch["labels"], batch["note_index"])
             return loss, {"scores": log_p.detach().exp(), "labels": batch["labels"]}
         logits = model(**batch)[:, 0]
@@ -324,10 +286,7 @@ class EligibilityTask(Task):
         with torch.inference_mode():
             for batch in tqdm(loader, desc=f"Tuned model: {split} pairs", leave=False):
                 batch = {k: v.to(self.device) for k, v in batch.items()}
-                if "exclusion" in batch:  # float64: P(eligible) of a clearly excluded pair is tiny
-                    parts.append(self._criteria_scores(model, batch)[1].double().exp().cpu())
-                else:
-                    parts.append(torch.sigmoid(model(**batch)[:, 0]).double().cpu())
+                parts.append(pair_scores(model, batch, len(batch["labels"]))[0].cpu())
         return torch.cat(parts).numpy()
 
     # -- reporting -------------------------------------------------------------------------
@@ -382,7 +341,15 @@ class EligibilityTask(Task):
         }
 
     def card(self, manifest: dict) -> CardText:
-        return ELIGIBILITY_CARD
+        return CLASSIFIER_CARD
+
+    @classmethod
+    def read_meta(cls, path: Path) -> dict:
+        return predictor.read_meta(path)
+
+    @classmethod
+    def load_predictor(cls, path: Path, device: torch.device) -> predictor.Predictor:
+        return predictor.load_predictor(path, device)
 
     def save_adapter(self, model: torch.nn.Module, data: EligibilityData, out_dir: Path) -> None:
         model.save_pretrained(out_dir)

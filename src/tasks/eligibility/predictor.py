@@ -1,0 +1,248 @@
+"""A trained eligibility classifier ready to screen new (patient, criteria) pairs, loaded from a
+run dir or from an export.
+
+Both readers load into the ChunkedNoteClassifier they trained, adapter merged. A pair is encoded
+by the function training encoded it with (criteria reader: evidence.encode_criteria; pair reader:
+pairs.encode_pairs) and scored by scoring.pair_scores, as evaluation scored it, so P(eligible)
+is the score the run's operating threshold was tuned on and applies to unchanged. A run dir
+holds adapter/ and .hydra/resolved.yaml; an export (python -m src.export) the merged encoder, its
+tokenizer, classifier.safetensors and medtune.json. Weights are read from safetensors only: a
+pickle from a user's path could run any code.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from peft import PeftModel
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+from transformers import PreTrainedTokenizerBase
+
+from src.data.chunking import tokenizer_versions
+from src.errors import MedtuneError
+from src.inference import META_FILE, read_json
+from src.models import build
+from src.models.classifier import ChunkedNoteClassifier
+from src.tasks.eligibility.criteria import criteria_list
+from src.tasks.eligibility.evidence import encode_criteria
+from src.tasks.eligibility.pairs import encode_pairs
+from src.tasks.eligibility.scoring import collate_inputs, embed_texts, pair_scores
+
+log = logging.getLogger(__name__)
+
+HEAD_FILE = "classifier.safetensors"  # the trained head of an export
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
+FIELDS = ("patient", "criteria")  # what a pair is read from: the canonical row's keys
+
+
+@dataclass
+class Predictor:
+    model: ChunkedNoteClassifier  # adapter merged, eval mode, on `device`
+    tokenizer: PreTrainedTokenizerBase
+    meta: dict  # medtune.json, completed with model.dtype/tokenizer/trust_remote_code and data columns
+    device: torch.device
+
+    @property
+    def reader(self) -> dict:
+        return self.meta["reader"]
+
+    def predictions(
+        self, inputs: list[dict[str, str]], batch_size: int = 32, progress: bool = False
+    ) -> list[dict]:
+        """{"decision": positive or negative label, "score": P(eligible)} per pair, flagged when
+        score >= the run's threshold; the criteria reader adds "criteria": [{"index", "exclusion",
+        "p_met"}] in the order the criteria text lists them (src.inference.Predictor).
+
+        The run's evaluation split, in its order and at batch_size = its loop.eval_batch_size (32
+        by default), gets the very scores evaluation computed; other batches pad sequences
+        differently, which moves scores by float rounding (~1e-7)."""
+        _check_inputs(inputs)
+        out, cut = [], 0
+        bar = tqdm(total=len(inputs), desc="Screening pairs", unit="pair", disable=not progress)
+        with bar, torch.inference_mode():
+            for start in range(0, len(inputs), batch_size):
+                rows, n_cut = self._encode(inputs[start : start + batch_size], batch_size)
+                out += self._decide(rows)
+                cut += n_cut
+                bar.update(len(rows))
+        if cut:
+            log.warning(
+                "%d of %d pairs hold a sequence longer than the %s reader's %d tokens (fixed at "
+                "training); cut as training cut them",
+                cut,
+                len(inputs),
+                self.reader["name"],
+                self.reader["max_length"],
+            )
+        return out
+
+    def _decide(self, rows: list[dict]) -> list[dict]:
+        """Scores a batch of encoded pairs and applies the run's operating threshold."""
+        batch = collate_inputs(rows, self.tokenizer.pad_token_id)
+        scores, met = pair_scores(self.model, {k: v.to(self.device) for k, v in batch.items()}, len(rows))
+        negative, positive = self.meta["labels"]
+        # Unrounded: P(eligible) of a clearly excluded pair is tiny, and ranks still matter there.
+        out = [
+            {"decision": positive if score >= self.meta["threshold"] else negative, "score": score}
+            for score in scores.cpu().tolist()
+        ]
+        if met is not None:
+            per_pair = met.float().cpu().split([len(row["exclusion"]) for row in rows])
+            for prediction, row, p_met in zip(out, rows, per_pair, strict=True):
+                prediction["criteria"] = [
+                    {"index": i, "exclusion": excluding, "p_met": p}
+                    for i, (excluding, p) in enumerate(zip(row["exclusion"], p_met.tolist(), strict=True))
+                ]
+        return out
+
+    def _encode(self, inputs: list[dict[str, str]], batch_size: int) -> tuple[list[dict], int]:
+        """(encoded pairs as collate_inputs reads them, pairs or criteria longer than max_length)."""
+        reader = self.reader
+        if reader["name"] == "pair":
+            first, second = ([row[name] for row in inputs] for name in reader["order"])
+            encoded = encode_pairs(first, second, self.tokenizer, reader["max_length"], reader["truncation"])
+            cut = sum(n > reader["max_length"] for n in encoded["n_tokens_total"])
+            return [{"chunks": chunks} for chunks in encoded["chunks"]], cut
+
+        def embed(texts: list[str]) -> torch.Tensor:
+            return embed_texts(
+                self.model.encoder,  # its embedding layer: LoRA never reaches it (_run_meta checks)
+                self.tokenizer,
+                texts,
+                batch_size,
+                reader["max_length"],
+                "Evidence lines",
+                contextual=False,
+                progress=False,
+            )
+
+        encoded = encode_criteria(
+            [row["criteria"] for row in inputs],
+            [row["patient"] for row in inputs],
+            self.tokenizer,
+            embed,
+            reader["evidence_lines"],
+            reader["max_length"],
+        )
+        rows = [
+            {"chunks": chunks, "exclusion": exclusion}
+            for chunks, exclusion in zip(encoded["chunks"], encoded["exclusion"], strict=True)
+        ]
+        return rows, sum(n > 0 for n in encoded["n_cut"])
+
+    def save(self, out: Path, exported_from: Path) -> None:
+        """A standalone model without peft (python -m src.export): the merged encoder (loadable
+        with transformers.AutoModel), its tokenizer, the trained head and medtune.json."""
+        self.model.encoder.save_pretrained(out)  # safetensors in transformers 5
+        self.tokenizer.save_pretrained(out)
+        head = {name: tensor.contiguous() for name, tensor in self.model.classifier.state_dict().items()}
+        save_file(head, out / HEAD_FILE)
+        meta = {**self.meta, "exported_from": str(exported_from.resolve())}
+        (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def _check_inputs(inputs: list[dict[str, str]]) -> None:
+    """Every pair has both texts and its criteria list at least one criterion, as training
+    required of its rows; the message names the row (1-based) and the field, never the text."""
+    for number, row in enumerate(inputs, 1):
+        for name in FIELDS:
+            if not str(row.get(name) or "").strip():
+                raise MedtuneError(
+                    f"input row {number}: no {name} text (an eligibility pair reads {' and '.join(FIELDS)})"
+                )
+        if not criteria_list(row["criteria"]):
+            raise MedtuneError(
+                f"input row {number}: the criteria text holds headings but no criterion; list the "
+                "criteria one per line under them"
+            )
+
+
+def read_meta(path: Path) -> dict:
+    """The settings of a run dir or an export (see Predictor.meta); cheap, loads no weights."""
+    if (path / HEAD_FILE).is_file():
+        return read_json(path / META_FILE)
+    return _run_meta(path)
+
+
+def load_predictor(path: Path, target: torch.device) -> Predictor:
+    """The model of a run dir or an export, on `target`."""
+    meta = read_meta(path)
+    if (path / HEAD_FILE).is_file():
+        model_cfg = _model_cfg(meta, str(path), tokenizer=None)  # the export's own tokenizer
+        model = build.classifier_base(build.load_encoder(model_cfg), 1, model_cfg)
+        model.classifier.load_state_dict(load_file(path / HEAD_FILE))
+    else:
+        model_cfg = _model_cfg(meta, meta["base_model"], meta["model"]["tokenizer"])
+        base = build.classifier_base(build.load_encoder(model_cfg), 1, model_cfg)
+        # Merged once here, as evaluation merged it (merge_adapter): the same weights score.
+        model = PeftModel.from_pretrained(base, path / "adapter").merge_and_unload()
+    trained_with, here = meta.get("versions"), tokenizer_versions()
+    if trained_with and trained_with != here:
+        log.warning(
+            "%s was trained with %s; this is %s: pairs may be tokenized differently and score slightly "
+            "differently. Install the versions in the run's manifest for identical predictions",
+            path,
+            _versions_text(trained_with),
+            _versions_text(here),
+        )
+    return Predictor(model.eval().to(target), build.load_tokenizer(model_cfg), meta, target)
+
+
+def _versions_text(versions: dict[str, str]) -> str:
+    return ", ".join(f"{name} {version}" for name, version in sorted(versions.items()))
+
+
+def _run_meta(run_dir: Path) -> dict:
+    """adapter/medtune.json plus what inference needs from the run's resolved config."""
+    adapter = run_dir / "adapter"
+    weights = adapter / ADAPTER_WEIGHTS
+    if not weights.is_file():
+        raise MedtuneError(
+            f"{weights} not found: only safetensors adapters are loaded "
+            "(a .bin pickle can run code); re-save the adapter with peft's save_pretrained"
+        )
+    if "classifier" not in (read_json(adapter / "adapter_config.json").get("modules_to_save") or []):
+        raise MedtuneError(
+            f"{adapter}: the adapter holds no trained classifier head (the run's lora.modules_to_save "
+            "lacked 'classifier'); retrain with lora.modules_to_save=[classifier]"
+        )
+    resolved = run_dir / ".hydra" / "resolved.yaml"
+    if not resolved.is_file():
+        raise MedtuneError(f"{resolved} not found: the run dir is incomplete; give the whole run dir")
+    cfg = OmegaConf.load(resolved)
+    meta = read_json(adapter / META_FILE)
+    if meta["reader"]["name"] == "criteria":
+        # Training picked evidence lines with the base model's embedding layer; prediction uses
+        # the merged model's, the same while LoRA stays out of it.
+        with safe_open(weights, "pt") as tensors:
+            adapted = [name for name in tensors.keys() if ".embeddings." in name]
+        if adapted:
+            raise MedtuneError(
+                f"{weights} changes the encoder's embedding layer ({adapted[0]}), which picks the "
+                "criteria reader's evidence lines; retrain with lora.target_modules outside it"
+            )
+    meta["model"] = {
+        **meta["model"],
+        "dtype": OmegaConf.select(cfg, "model.dtype", default="float32"),
+        "tokenizer": OmegaConf.select(cfg, "model.tokenizer", default=None),
+        "trust_remote_code": OmegaConf.select(cfg, "model.trust_remote_code", default=False),
+    }
+    meta["data"] = {
+        "columns": {name: OmegaConf.select(cfg, f"data.{name}_column", default=name) for name in FIELDS},
+        "id_column": OmegaConf.select(cfg, "data.id_column", default="id"),
+    }
+    return meta
+
+
+def _model_cfg(meta: dict, name_or_path: str, tokenizer: str | None) -> DictConfig:
+    """The model config build.* expects; encoder dropout is moot, the model runs in eval mode."""
+    return OmegaConf.create(
+        {**meta["model"], "name_or_path": name_or_path, "tokenizer": tokenizer, "encoder_dropout": None}
+    )

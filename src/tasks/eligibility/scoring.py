@@ -1,0 +1,88 @@
+"""Scores of encoded pairs and the embeddings that pick evidence: one code path for training's
+evaluation and src.predict.
+
+Pairs come encoded by pairs.encode_pairs (pair reader: one sequence per pair) or by
+evidence.encode_criteria (criteria reader: one sequence per criterion), as rows with `chunks`.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from src.data.chunking import collate_chunks
+from src.models.classifier import mean_pool
+from src.tasks.eligibility.rule import log_eligible
+
+SEQUENCES_PER_PASS = 32  # criteria reader: (criterion, evidence) sequences per encoder call
+SEQUENCE_INPUTS = ("input_ids", "attention_mask", "prefix_hidden")  # padded per sequence
+
+
+def collate_inputs(rows: list[dict], pad_token_id: int) -> dict[str, torch.Tensor]:
+    """Model inputs of a batch of encoded pairs; criteria reader: one sequence per criterion,
+    note_index its pair, `exclusion` its kind."""
+    batch = collate_chunks(rows, pad_token_id)
+    if "exclusion" in rows[0]:
+        batch["exclusion"] = torch.tensor([e for row in rows for e in row["exclusion"]], dtype=torch.bool)
+    return batch
+
+
+def criteria_scores(model: torch.nn.Module, batch: dict, n_pairs: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(logit of "met" per criterion, log P(eligible) per pair). Each criterion sequence is
+    scored on its own (as its own note); batch["note_index"] says whose pair it is."""
+    # Criteria vary in length (30 to 96 tokens): scored in groups of similar length, each
+    # padded to its own longest, instead of all padded to the batch's longest.
+    lengths = batch["attention_mask"].sum(1)
+    order = lengths.argsort()
+    parts = []
+    for group in order.split(SEQUENCES_PER_PASS):
+        width = int(lengths[group].max())
+        inputs = {key: batch[key][group, :width] for key in SEQUENCE_INPUTS if key in batch}
+        inputs["note_index"] = torch.arange(len(group), device=group.device)
+        parts.append(model(**inputs)[:, 0])
+    met = torch.cat(parts)[order.argsort()]
+    return met, log_eligible(met, batch["exclusion"], batch["note_index"], n_pairs)
+
+
+def pair_scores(
+    model: torch.nn.Module, batch: dict, n_pairs: int
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(P(eligible) per pair in float64, P(met) per criterion or None for the pair reader): the
+    score the operating threshold applies to."""
+    if "exclusion" in batch:  # float64: P(eligible) of a clearly excluded pair is tiny
+        met, log_p = criteria_scores(model, batch, n_pairs)
+        return log_p.double().exp(), torch.sigmoid(met)
+    return torch.sigmoid(model(**batch)[:, 0]).double(), None
+
+
+def embed_texts(
+    encoder,
+    tokenizer,
+    texts: list[str],
+    batch_size: int,
+    max_length: int,
+    desc: str,
+    contextual: bool = True,
+    progress: bool = True,
+) -> torch.Tensor:
+    """Unit-length mean-pooled embeddings of texts (on the CPU), as the base model scores them;
+    contextual=False pools the embedding layer's output instead (a bag of words, nearly free):
+    what picks each criterion's evidence lines."""
+    out = []
+    with torch.inference_mode():
+        batches = range(0, len(texts), batch_size)
+        for start in tqdm(batches, desc=desc, leave=False, disable=not progress):
+            enc = tokenizer(
+                texts[start : start + batch_size],
+                padding=True,
+                truncation=True,
+                max_length=max_length,
+                return_tensors="pt",
+            ).to(encoder.device)
+            if contextual:
+                hidden = encoder(**enc).last_hidden_state
+            else:
+                hidden = encoder.embeddings(input_ids=enc["input_ids"])
+            out.append(F.normalize(mean_pool(hidden, enc["attention_mask"]), dim=-1).cpu())
+    return torch.cat(out)
