@@ -158,3 +158,9 @@ class Task(ABC):
         """The trained model of a run dir or an export, ready to score new inputs (src.inference)."""
         cls.read_meta(path)
         raise NotImplementedError  # read_meta refused; a serving task overrides both
+
+    @classmethod
+    def load_predictors(cls, paths: dict[str, Path], device: torch.device) -> dict[str, Any]:
+        """Predictors by name for several runs of this task served together (src.serve); each on
+        its own here, a task whose runs can share one base model overrides it."""
+        return {name: cls.load_predictor(path, device) for name, path in paths.items()}
