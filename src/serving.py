@@ -128,6 +128,8 @@ def create_app(
 
 def _add_adapter(app: FastAPI, name: str, predictor: Predictor, batch_size: int, max_batch: int) -> None:
     fields = list(predictor.meta["data"]["columns"])
+    if "id" in fields:  # the request's own id field
+        raise ValueError(f"adapter {name}: an input field named 'id' is not supported")
     title = "".join(part.capitalize() for part in re.split(r"[_-]", name))
     input_model = create_model(
         f"{title}Input",
