@@ -5,8 +5,9 @@
 Scores the same --batches x 32 evaluation notes of the run (from its manifest) five ways, one
 after another: the Predictor in this process at batch 1 and batch 32; python -m src.serve
 (started here in a subprocess on a free port, device=cpu) called by one client at batch 1
-(/predict) and batch 32 (/predict_batch); and --clients clients at batch 1 at once. Latency is per call (p50, p95);
-notes/s is notes over the row's wall time. Prints a markdown table and, last, one JSON line.
+(/predict) and batch 32 (/predict_batch); and --clients clients at batch 1 at once. Latency is
+per call (p50, p95); notes/s is notes over the row's wall time. Prints a markdown table and,
+last, one JSON line.
 """
 
 from __future__ import annotations

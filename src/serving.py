@@ -42,7 +42,7 @@ Text = Annotated[str, AfterValidator(_not_blank)]
 
 class Prediction(BaseModel):
     id: str | None = Field(None, description="the request's id, echoed")
-    prediction: dict[str, Any] = Field(description="the task's prediction (coding: codes and their scores)")
+    prediction: dict[str, Any] = Field(description="the prediction, as the task's predictor returns it")
 
 
 class PredictResponse(Prediction):
