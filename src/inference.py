@@ -83,6 +83,20 @@ def load_predictor(path: str | Path, device: str = "auto") -> Predictor:
     return trained_by(path).load_predictor(path, resolve_device(device))
 
 
+def load_predictors(named_paths: dict[str, str | Path], device: str = "auto") -> dict[str, Predictor]:
+    """Several runs or exports by name (src.serve), on one device; each task class loads its own
+    runs together, so runs on one base model can share it (Task.load_predictors)."""
+    paths = {name: Path(path) for name, path in named_paths.items()}
+    target = resolve_device(device)
+    by_task: dict[type, dict[str, Path]] = {}
+    for name, path in paths.items():
+        by_task.setdefault(trained_by(path), {})[name] = path
+    loaded = {}
+    for task, group in by_task.items():
+        loaded.update(task.load_predictors(group, target))
+    return {name: loaded[name] for name in paths}
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -159,6 +159,12 @@ class Task(ABC):
         cls.read_meta(path)
         raise NotImplementedError  # read_meta refused; a serving task overrides both
 
+    @classmethod
+    def load_predictors(cls, paths: dict[str, Path], device: torch.device) -> dict[str, Any]:
+        """Predictors by name for several runs of this task served together (src.serve); each on
+        its own here, a task whose runs can share one base model overrides it."""
+        return {name: cls.load_predictor(path, device) for name, path in paths.items()}
+
     # -- scoring outputs made elsewhere (src.evaluate) ---------------------------------------------
     # An output is what the task's metrics take per evaluation row (a code list, a summary...);
     # a task that implements these three can have a hosted model's predictions scored beside its own.

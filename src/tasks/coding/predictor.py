@@ -26,7 +26,7 @@ from src.data.chunking import chunk_texts, collate_chunks, tokenizer_versions
 from src.errors import MedtuneError
 from src.inference import META_FILE, read_json
 from src.models import build
-from src.models.classifier import ChunkedNoteClassifier
+from src.models.adapters import AdapterSet
 from src.tasks.coding.decision import Decision
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ ADAPTER_WEIGHTS = "adapter_model.safetensors"
 
 @dataclass
 class Predictor:
-    model: ChunkedNoteClassifier  # adapter merged, eval mode, on `device`
+    model: torch.nn.Module  # ChunkedNoteClassifier, adapter merged (SharedPredictor: a PeftModel)
     tokenizer: PreTrainedTokenizerBase
     meta: dict  # medtune.json, completed with model.dtype/trust_remote_code and data columns
     device: torch.device
@@ -114,6 +114,23 @@ def read_meta(path: Path) -> dict:
     return _run_meta(path)
 
 
+@dataclass
+class SharedPredictor(Predictor):
+    """One run's adapter in an AdapterSet: it scores with its adapter switched on, under the
+    set's lock; `model` is the set's PeftModel."""
+
+    adapters: AdapterSet
+    name: str  # the adapter's name in `adapters`
+    path: Path  # the run dir, which export merges on its own
+
+    def predict(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        with self.adapters.use(self.name):
+            return super().predict(texts, batch_size, progress)
+
+    def save(self, out: Path, exported_from: Path) -> None:
+        load_predictor(self.path, torch.device("cpu")).save(out, exported_from)
+
+
 def load_predictor(path: Path, target: torch.device) -> Predictor:
     """The model of a run dir or an export, on `target`."""
     meta = read_meta(path)
@@ -126,6 +143,45 @@ def load_predictor(path: Path, target: torch.device) -> Predictor:
         base = build.classifier_base(build.load_encoder(model_cfg), len(meta["labels"]), model_cfg)
         # Merged once here: scoring then runs at the base model's speed (see evaluate_tuned).
         model = PeftModel.from_pretrained(base, path / "adapter").merge_and_unload()
+    _warn_versions(path, meta)
+    return Predictor(model.eval().to(target), build.load_tokenizer(model_cfg), meta, target)
+
+
+def load_predictors(paths: dict[str, Path], target: torch.device) -> dict[str, Predictor]:
+    """Predictors by name; run dirs whose adapters fit one base model (same checkpoint, head and
+    label count) share one copy of it, their adapters switched per call (AdapterSet). A run alone
+    on its base, and an export, load as load_predictor does (merged: faster)."""
+    metas = {name: read_meta(path) for name, path in paths.items()}  # a bad dir fails before loading
+    groups: dict[str, list[str]] = {}
+    for name, path in paths.items():
+        key = name if (path / HEAD_FILE).is_file() else json.dumps(_base_key(metas[name]), sort_keys=True)
+        groups.setdefault(key, []).append(name)
+    loaded = {}
+    for names in groups.values():
+        if len(names) == 1:
+            loaded[names[0]] = load_predictor(paths[names[0]], target)
+            continue
+        meta = metas[names[0]]
+        model_cfg = _model_cfg(meta, meta["base_model"])
+        base = build.classifier_base(build.load_encoder(model_cfg), len(meta["labels"]), model_cfg)
+        adapters = AdapterSet(base, {name: paths[name] / "adapter" for name in names})
+        adapters.model.to(target)
+        tokenizer = build.load_tokenizer(model_cfg)
+        for name in names:
+            _warn_versions(paths[name], metas[name])
+            loaded[name] = SharedPredictor(
+                adapters.model, tokenizer, metas[name], target, adapters=adapters, name=name, path=paths[name]
+            )
+    return {name: loaded[name] for name in paths}
+
+
+def _base_key(meta: dict) -> dict:
+    """What must match for two runs' adapters to sit on one base model."""
+    model = {k: meta["model"].get(k) for k in ("dtype", "trust_remote_code", "head", "chunk_pooling")}
+    return {"base_model": meta["base_model"], "labels": len(meta["labels"]), **model}
+
+
+def _warn_versions(path: Path, meta: dict) -> None:
     trained_with, here = meta.get("versions"), tokenizer_versions()
     if trained_with and trained_with != here:
         log.warning(
@@ -135,7 +191,6 @@ def load_predictor(path: Path, target: torch.device) -> Predictor:
             _versions_text(trained_with),
             _versions_text(here),
         )
-    return Predictor(model.eval().to(target), build.load_tokenizer(model_cfg), meta, target)
 
 
 def _versions_text(versions: dict[str, str]) -> str:

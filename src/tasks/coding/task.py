@@ -301,6 +301,10 @@ class CodingTask(Task):
     def load_predictor(cls, path: Path, device: torch.device) -> predictor.Predictor:
         return predictor.load_predictor(path, device)
 
+    @classmethod
+    def load_predictors(cls, paths: dict[str, Path], device: torch.device) -> dict[str, predictor.Predictor]:
+        return predictor.load_predictors(paths, device)
+
     def card(self, manifest: dict) -> CardText:
         return coding_card(manifest, classifier=True)
 
