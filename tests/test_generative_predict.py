@@ -29,15 +29,20 @@ SMALL = (
     "data.synthetic.val_size=6",
     "loop.eval_batch_size=4",  # the 6 evaluation rows in two generation batches
 )
-RUNS = {  # every generative task, each family twice
+RUNS = {  # every generative task on both families, and each summary specialty
     "coding-llama": ("task=coding", "model=tiny_llama", "model.max_length=160", "task.max_new_tokens=8"),
+    "coding-t5": ("task=coding", "model=tiny_t5", "task.max_new_tokens=8"),
     "radiology-t5": ("task=summarize_radiology", "model=tiny_t5", "task.max_new_tokens=8"),
+    "operative-t5": ("task=summarize_operative", "model=tiny_t5", "task.max_new_tokens=8"),
     # max_length 160: every note is cut, at training and (by the input alone) at evaluation
     "discharge-llama": (
         "task=summarize_discharge", "model=tiny_llama", "model.max_length=160", "task.max_new_tokens=8"
     ),
     "eligibility-t5": (
         "task=eligibility", "model=tiny_t5", "task.max_new_tokens=4", "data.synthetic.val_size=8"
+    ),
+    "eligibility-llama": (
+        "task=eligibility", "model=tiny_llama", "task.max_new_tokens=4", "data.synthetic.val_size=8"
     ),
 }  # fmt: skip
 
