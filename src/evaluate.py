@@ -10,8 +10,9 @@ The tuned model's predictions of the split are recomputed with src.inference.loa
 (a run stores its metrics, not its per-row outputs) and checked against its metrics.json.
 
 A row of the split without a line in the file is scored as no answer (no codes, an empty
-summary) and named; lines whose id is not in the split are named and not scored. Writes
-evaluation.json and evaluation.md to <run dir>/evaluations/<name>/ (name: the file's stem).
+summary; for eligibility the wrong decision, ranked last: Task.no_answer) and named; lines whose
+id is not in the split are named and not scored. Writes evaluation.json and evaluation.md to
+<run dir>/evaluations/<name>/ (name: the file's stem).
 key=value arguments work too (run=... predictions=...), as for src.predict.
 """
 
@@ -180,7 +181,7 @@ def evaluate(args: DictConfig) -> dict:
         "predictions": {"path": str(path.resolve()), "sha256": sha256_file(path)},
         "eval_split": {"n": len(rows), "ids_sha256": manifest["data"]["splits"]["eval"]["ids_sha256"]},
         "answered": len(rows) - len(missing),
-        "missing": {"n": len(missing), "ids": missing, "scored_as": "no answer"},
+        "missing": {"n": len(missing), "ids": missing, "scored_as": task.no_answer},
         "unknown": {"n": len(unknown), "ids": unknown, "scored_as": "not scored"},
         "metrics": scores,
         "delta": task.delta(scores["tuned"], scores["predictions"]),  # predictions - tuned, points
@@ -230,7 +231,7 @@ def markdown(report: dict) -> str:
     if not report["tuned_reproduced"]:
         lines += ["", "Note: the tuned model scored here differs from the run's metrics.json."]
     meanings = {
-        "missing": "no line in the file, scored as no answer",
+        "missing": f"no line in the file, scored as {report['missing']['scored_as']}",
         "unknown": "not in the split, not scored",
     }
     for part, meaning in meanings.items():

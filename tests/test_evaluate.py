@@ -109,14 +109,11 @@ def test_a_bad_file_stops_with_a_message_naming_the_line(run_and_predictions, tm
     assert not (run / "evaluations" / "bad").exists()
 
 
-def test_bad_arguments_and_a_task_without_scoring_are_refused(tmp_path):
+def test_bad_arguments_are_refused(tmp_path):
     with pytest.raises(MedtuneError, match="missing predictions="):
         evaluate.main.__wrapped__(["--run", str(tmp_path)])
     with pytest.raises(MedtuneError, match="directory not found"):
         evaluate.main.__wrapped__(["--run", str(tmp_path / "nope"), "--predictions", "p.jsonl"])
-    task = make_task(compose_config("task=eligibility"))
-    with pytest.raises(MedtuneError, match="src.evaluate does not score"):
-        task.prediction_output({"id": "p", "decision": "eligible"}, "p.jsonl:1")
 
 
 def test_summary_and_generative_coding_outputs_score_as_their_tasks_score(tmp_path, monkeypatch):

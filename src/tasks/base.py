@@ -168,9 +168,11 @@ class Task(ABC):
     # -- scoring outputs made elsewhere (src.evaluate) ---------------------------------------------
     # An output is what the task's metrics take per evaluation row (a code list, a summary...);
     # a task that implements these three can have a hosted model's predictions scored beside its own.
+    no_answer = "no answer"  # how src.evaluate scores a row without a line (its report says so)
+
     def prediction_output(self, record: dict | None, where: str) -> Any:
         """The output in one src.predict line (MedtuneError naming `where` and the field when it
-        is malformed); None: the row has no line, scored as no answer."""
+        is malformed); None: the row has no line, scored as `no_answer` says."""
         raise MedtuneError(
             f"task={self.cfg.task.name}: src.evaluate does not score {type(self).__name__} predictions "
             "yet; score them with the task's metrics by hand (README: Hosted fine-tune interop)"

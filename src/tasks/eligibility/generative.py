@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from src.errors import MedtuneError
 from src.generation import completion_log_likelihoods
 from src.model_card import CardText
 from src.tasks.eligibility.card import ELIGIBILITY_CARD
@@ -130,6 +131,17 @@ class GenerativeEligibilityTask(GenerativeTask):
         super().restore_base(state)
         self.scores["base"] = {split: np.asarray(s) for split, s in state["scores"].items()}
         self.thresholds["base"] = state["threshold"]
+
+    def prediction_output(self, record: dict | None, where: str) -> str:
+        """Refused: the tuned metrics join the generated decisions with the teacher-forced label
+        score at the run's threshold (kept in self.scores by training only), and an answer made
+        elsewhere has no such score."""
+        raise MedtuneError(
+            f"task={self.cfg.task.name} on a generative model: src.evaluate does not score generative "
+            "eligibility runs (their main metric, wss_at_target, thresholds the model's own label "
+            "likelihoods, which another system's answers lack); give --run an eligibility classifier run "
+            "(model=minilm, any task.reader), whose metrics take each line's decision and score"
+        )
 
     def score(self, rows: list[dict], outputs: list[str]) -> dict[str, float]:
         """The generated decisions' metrics (evaluate_base / evaluate_tuned add the score's)."""

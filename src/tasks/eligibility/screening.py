@@ -82,8 +82,24 @@ def screening_metrics(
     recall on these very scores (`threshold_for_recall`), as the literature reports WSS@95; it
     measures the ranking, not a threshold one could have fixed in advance.
     """
+    s, _ = _arrays(scores, labels)
+    return screening_metrics_flagged(s, labels, s >= threshold, target_recall)
+
+
+def screening_metrics_flagged(
+    scores: Sequence[float],
+    labels: Sequence[bool | int],
+    flagged: Sequence[bool],
+    target_recall: float = 0.95,
+) -> dict[str, float]:
+    """screening_metrics of given decisions (True = flagged as eligible) instead of a threshold on
+    the scores: accuracy to wss_at_target count the decisions, auroc and the oracle WSS rank the
+    scores. Decisions made elsewhere (src.evaluate) need not follow any threshold of the scores."""
     s, y = _arrays(scores, labels)
-    n, flagged = len(s), s >= threshold
+    flagged = np.asarray(flagged, dtype=bool)
+    if flagged.shape != y.shape:
+        raise ValueError(f"flagged must be 1-D and as long as the labels, got {flagged.shape} and {y.shape}")
+    n = len(s)
     decided = _decided(flagged, y)
     fn, tn = int(np.sum(~flagged & y)), int(np.sum(~flagged & ~y))
     both_classes = 0 < int(y.sum()) < n

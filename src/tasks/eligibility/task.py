@@ -53,10 +53,13 @@ from src.tasks.eligibility.pairs import tokenize_pairs
 from src.tasks.eligibility.reference import screened_reference
 from src.tasks.eligibility.rule import eligibility_loss
 from src.tasks.eligibility.scoring import collate_inputs, criteria_scores, embed_texts, pair_scores
+from src.tasks.eligibility.screened import NO_ANSWER, Screened, resolve, screened_output
 from src.tasks.eligibility.screening import (
+    paired_intervals,
     screening_at_target,
     screening_intervals,
     screening_metrics,
+    screening_metrics_flagged,
     threshold_for_recall,
 )
 
@@ -342,6 +345,34 @@ class EligibilityTask(Task):
 
     def card(self, manifest: dict) -> CardText:
         return CLASSIFIER_CARD
+
+    # -- src.evaluate: predictions made elsewhere (screened.py) ----------------------------
+    no_answer = NO_ANSWER
+
+    def prediction_output(self, record: dict | None, where: str) -> Screened | None:
+        data = self.cfg.data
+        return screened_output(record, where, data.positive_label, data.negative_label)
+
+    def score(self, rows: list[dict], outputs: list[Screened | None]) -> dict[str, float]:
+        """evaluate_tuned's metrics of the outputs' own decisions: the run's src.predict output of
+        its evaluation split scores to its tuned metrics exactly (its decisions are score >= the
+        run's threshold)."""
+        labels = np.array([row["label"] for row in rows], dtype=bool)
+        scores, flagged = resolve(outputs, labels)
+        return screening_metrics_flagged(scores, labels, flagged, self.cfg.task.target_recall)
+
+    def score_intervals(
+        self, rows: list[dict], base: list[Screened | None], tuned: list[Screened | None]
+    ) -> dict:
+        labels = np.array([row["label"] for row in rows], dtype=bool)
+        target_recall = self.cfg.task.target_recall
+
+        def metrics(side: tuple[np.ndarray, np.ndarray], pick: np.ndarray) -> dict[str, float]:
+            scores, flagged = side
+            return screening_metrics_flagged(scores[pick], labels[pick], flagged[pick], target_recall)
+
+        sides = resolve(base, labels), resolve(tuned, labels)
+        return paired_intervals(labels, *sides, metrics, seed=self.cfg.seed)  # as `intervals` resamples
 
     @classmethod
     def read_meta(cls, path: Path) -> dict:
