@@ -8,6 +8,8 @@ response holds whatever the task's predictions() returns. FastAPI because it che
 request schemas with pydantic, writes the OpenAPI page from them, and runs blocking model calls
 in a threadpool; uvicorn is its usual server.
 
+An input the task's predictor refuses (e.g. eligibility criteria text that lists no criterion)
+gets a 422 with its message, which names the input row (counted from 1) and the field.
 Note text is never logged: bad requests are answered without echoing their input, and the
 access log (src.serve) carries method, path without query string, and status only.
 """
@@ -18,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
@@ -26,6 +28,7 @@ from pydantic_core import PydanticCustomError
 from starlette.concurrency import run_in_threadpool
 
 from src.data.caches import sha256_file
+from src.errors import MedtuneError
 from src.inference import Predictor
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")  # a path segment and an OpenAPI schema name
@@ -146,8 +149,11 @@ def _add_adapter(app: FastAPI, name: str, predictor: Predictor, batch_size: int,
 
     def run(rows: list[BaseModel]) -> list[Prediction]:
         inputs = [{field: getattr(row, field) for field in fields} for row in rows]
-        with lock:
-            outputs = predictor.predictions(inputs, batch_size)
+        try:
+            with lock:
+                outputs = predictor.predictions(inputs, batch_size)
+        except MedtuneError as err:  # an input the task refuses (its message names the row and field)
+            raise HTTPException(status_code=422, detail=str(err)) from None
         return [Prediction(id=row.id, prediction=out) for row, out in zip(rows, outputs, strict=True)]
 
     async def predict(body: input_model) -> PredictResponse:  # type: ignore[valid-type]

@@ -1,10 +1,12 @@
-"""Shared fixtures: a tiny random BERT on disk, small coding files, offline settings."""
+"""Shared fixtures: a tiny random BERT on disk, small coding files, offline settings, a served run."""
 
 from __future__ import annotations
 
 import json
 import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -131,3 +133,37 @@ def compose_config(*overrides: str):
     from src.config import compose_config, validate
 
     return validate(compose_config(list(overrides)))
+
+
+@contextmanager
+def running_server(args: list[str], log: Path, timeout: float = 180) -> Iterator[str]:
+    """`python -m src.serve <args>` on a free port of 127.0.0.1 (its output in `log`): yields its
+    base URL once /health answers, and stops it."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "src.serve", *args, f"port={port}"]
+    with log.open("w") as out:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert process.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, "server did not start: " + log.read_text()[-3000:]
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

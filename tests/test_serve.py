@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 import torch
-from conftest import NOTES, ROOT, coding_rows, train_run, write_jsonl
+from conftest import NOTES, coding_rows, running_server, train_run, write_jsonl
 from safetensors.torch import load_file, save_file
 
 from src.data.caches import sha256_file
@@ -63,37 +61,14 @@ def expected(runs) -> dict[str, list[dict]]:
     return {name: load_predictor(path, "cpu").predictions(inputs) for name, path in runs.items()}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(runs, tmp_path_factory):
     """The real command line on a free port; yields (base url, its log file)."""
-    port = free_port()
     log = tmp_path_factory.mktemp("server-log") / "server.log"
     args = [f"adapters.{name}={path}" for name, path in runs.items()]
-    command = [sys.executable, "-m", "src.serve", *args, f"port={port}", "device=cpu"]
-    command += ["max_batch=8", f"max_body_bytes={MAX_BODY}", "batch_size=4"]
-    with log.open("w") as out:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert process.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, "server did not start: " + log.read_text()[-3000:]
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.3)
+    args += ["device=cpu", "max_batch=8", f"max_body_bytes={MAX_BODY}", "batch_size=4"]
+    with running_server(args, log) as url:
         yield url, log
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def same(got: dict, want: dict) -> None:
