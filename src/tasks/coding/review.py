@@ -42,7 +42,12 @@ def operating_point(confidence: np.ndarray, failed: np.ndarray, threshold: float
     """Coverage and risk (audit failure rate among accepted notes; 0 when none is) at threshold."""
     accepted = confidence >= threshold
     risk = float(failed[accepted].mean()) if accepted.any() else 0.0
-    return {"threshold": threshold, "coverage": float(accepted.mean()), "risk": risk, "accepted": int(accepted.sum())}
+    return {
+        "threshold": threshold,
+        "coverage": float(accepted.mean()),
+        "risk": risk,
+        "accepted": int(accepted.sum()),
+    }
 
 
 def coverage_risk(
@@ -56,5 +61,7 @@ def coverage_risk(
     curve = []
     for share in points:
         k = max(1, int(np.ceil(share * len(ranked) - 1e-9)))
-        curve.append({"target_coverage": float(share), **operating_point(confidence, failed, float(ranked[k - 1]))})
+        curve.append(
+            {"target_coverage": float(share), **operating_point(confidence, failed, float(ranked[k - 1]))}
+        )
     return curve
