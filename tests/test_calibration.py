@@ -10,6 +10,7 @@ from src.errors import MedtuneError
 from src.tasks.coding import calibration, review
 from src.tasks.coding.calibration import Calibrator
 from src.tasks.coding.confidence import fit_review, split_arrays
+from src.tasks.coding.predictor import Predictor
 from src.tasks.coding.task import CodingTask
 
 
@@ -151,3 +152,24 @@ def test_a_review_target_outside_0_1_is_refused(tmp_path):
     cfg = compose_config("task=coding", f"paths.cache_dir={tmp_path}", "task.review.target=1.5")
     with pytest.raises(MedtuneError, match=r"task\.review\.target=1\.5"):
         CodingTask(cfg).check_data()
+
+
+def test_predictions_carry_confidence_and_route_only_when_the_run_stored_them(monkeypatch):
+    scores = np.array([[0.99, 0.01, 0.02], [0.6, 0.55, 0.3]])
+    meta = {"labels": ["A", "B", "C"], "decision": {"kind": "threshold", "threshold": 0.5}}
+    old = Predictor(model=None, tokenizer=None, meta=meta, device=None)
+    monkeypatch.setattr(Predictor, "predict", lambda self, texts, batch_size, progress: scores)
+    before = old.predictions([{"text": "x"}, {"text": "y"}])
+    assert [set(row) for row in before] == [{"codes", "scores"}] * 2  # a run made before calibration
+    calibrated = {"method": "temperature", "temperatures": [2.0, 2.0, 2.0]}
+    new = Predictor(None, None, {**meta, "calibration": calibrated, "review": {"threshold": 0.5}}, None)
+    after = new.predictions([{"text": "x"}, {"text": "y"}])
+    assert [row["codes"] for row in after] == [row["codes"] for row in before] == [["A"], ["A", "B"]]
+    assert [row["scores"] for row in after] == [row["scores"] for row in before]  # raw, as before
+    probs = Calibrator(**calibrated).apply(scores)
+    expected = [
+        probs[0, 0] * (1 - probs[0, 1]) * (1 - probs[0, 2]),
+        probs[1, 0] * probs[1, 1] * (1 - probs[1, 2]),
+    ]
+    assert [row["confidence"] for row in after] == pytest.approx(expected, abs=1e-6)
+    assert [row["route"] for row in after] == ["auto", "review"]
