@@ -48,6 +48,30 @@ def print_results(title: str, metrics: dict) -> None:
     change = metrics["delta"].get("audit_failure_relative_change")
     if change is not None:
         console.print(f"audit failures: {100 * change:+.1f}% relative to the base model")
+    print_review(metrics)
+
+
+def print_review(metrics: dict) -> None:
+    """Calibration and the review queue's operating point, for a task that reports them (coding)."""
+    calibration, review = metrics.get("calibration"), metrics.get("review")
+    if calibration:
+        ece = calibration["eval_ece"]
+        console.print(
+            f"calibration ({calibration['method']}, fitted on the validation slice): expected calibration "
+            f"error {ece['before']:.4f} -> {ece['after']:.4f} on the evaluation split"
+        )
+    if review and review["validation"]["accepted"] == 0:
+        console.print(
+            f"review queue: no confidence threshold kept audit failures <= {review['target']:.0%} on the "
+            "validation slice; every note goes to review"
+        )
+    elif review:
+        point = review["eval"]
+        console.print(
+            f"review queue: auto-accept notes with confidence >= {review['threshold']:.4g} (set on the "
+            f"validation slice for audit failures <= {review['target']:.0%}); evaluation split: "
+            f"{point['coverage']:.1%} of notes auto-accepted, {point['risk']:.1%} of them fail the audit"
+        )
 
 
 METRIC_LINE_PREFIX = "medtune-metric"

@@ -151,7 +151,7 @@ def build_manifest(
         **environment(),
         "metrics": {
             key: metrics[key]
-            for key in ("main_metric", "base", "tuned", "delta", "intervals", "reference")
+            for key in ("main_metric", "base", "tuned", "delta", "intervals", "reference", "review")
             if key in metrics
         },
     }

@@ -2,7 +2,8 @@
 
 Runs a trained model on every row of the input: one JSON line per row, in input order,
 {<id column>: id, ...the task's prediction}, by the decision rule tuned at training (coding:
-"codes" and their "scores"; a generative run: "codes" and the "generated" text, a "summary", or
+"codes" and their "scores", with runs that calibrated them also the note's "confidence" and its
+"route", "auto" or "review"; a generative run: "codes" and the "generated" text, a "summary", or
 the "decision", its "score" and the "generated" text; see each task's predictor). Input text is
 never written to the output. A generative run prompts and decodes as its evaluation did; with
 batch_size=<the run's loop.eval_batch_size> its evaluation split gets the very outputs it scored.

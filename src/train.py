@@ -171,6 +171,7 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict | None:
             "timing": timing,
             "ranks": module.rank_counts,  # what each training process trained on, this session
             "resumed_at_step": checkpointer.start_step if resume else None,
+            **task.extra_results(data, run_dir),
         }
         task.save_adapter(model, data, run_dir / "adapter")
         write_json(run_dir / "metrics.json", metrics)

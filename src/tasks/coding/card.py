@@ -37,9 +37,28 @@ def coding_card(manifest: dict, classifier: bool) -> CardText:
         )
     if classifier:
         limitations.append(TUNED_THRESHOLDS)
+    review = manifest["metrics"].get("review")  # runs made before the review queue lack it
+    if review:
+        limitations.append(_review_text(review))
     return CardText(
         uses=USES,
         limitations=limitations,
         usage=CLASSIFIER_USAGE if classifier else None,
         label_noun="code",
+    )
+
+
+def _review_text(review: dict) -> str:
+    target = f"audit failures <= {review['target']:.0%} among auto-accepted notes"
+    if review["validation"]["accepted"] == 0:
+        return (
+            f"Review queue: no confidence threshold met {target} on the validation slice; "
+            "every note goes to review."
+        )
+    point = review["eval"]
+    return (
+        f"Review queue: notes with calibrated confidence >= {review['threshold']:.4g} are auto-accepted "
+        f'(src.predict\'s "route"), a threshold set on the validation slice for {target}. On the '
+        f"evaluation split it auto-accepted {point['coverage']:.1%} of notes, {point['risk']:.1%} of which "
+        "fail the audit; check both on your own notes before relying on it."
     )

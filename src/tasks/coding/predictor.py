@@ -27,7 +27,9 @@ from src.errors import MedtuneError
 from src.inference import META_FILE, read_json
 from src.models import build
 from src.models.adapters import AdapterSet
+from src.tasks.coding.calibration import Calibrator
 from src.tasks.coding.decision import Decision
+from src.tasks.coding.review import note_confidence
 
 log = logging.getLogger(__name__)
 
@@ -88,13 +90,27 @@ class Predictor:
     def predictions(
         self, inputs: list[dict[str, str]], batch_size: int = 32, progress: bool = False
     ) -> list[dict]:
-        """{"codes": [...], "scores": {code: probability}} per note (src.inference.Predictor)."""
+        """{"codes": [...], "scores": {code: probability}} per note (src.inference.Predictor); a run
+        that calibrated its scores adds the note's "confidence" (calibrated probability that the
+        code set is exactly right) and "route": "auto" (at or above the run's review threshold)
+        or "review". Runs made before calibration existed lack both."""
         scores = self.predict([row["text"] for row in inputs], batch_size, progress)
         index = {code: j for j, code in enumerate(self.labels)}
-        return [
+        decided = self.decide(scores)
+        out = [
             {"codes": codes, "scores": {code: round(float(row[index[code]]), 6) for code in codes}}
-            for codes, row in zip(self.decide(scores), scores, strict=True)
+            for codes, row in zip(decided, scores, strict=True)
         ]
+        if "calibration" in self.meta and "review" in self.meta:
+            picked = np.zeros(scores.shape, dtype=bool)
+            for i, codes in enumerate(decided):
+                picked[i, [index[code] for code in codes]] = True
+            probs = Calibrator(**self.meta["calibration"]).apply(scores)
+            threshold = self.meta["review"]["threshold"]
+            for row, confidence in zip(out, note_confidence(probs, picked), strict=True):
+                row["confidence"] = round(float(confidence), 6)
+                row["route"] = "auto" if confidence >= threshold else "review"
+        return out
 
     def save(self, out: Path, exported_from: Path) -> None:
         """A standalone model without peft (python -m src.export): the merged encoder (loadable

@@ -3,7 +3,7 @@ choices only; every default is in those files."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from omegaconf import MISSING
 
@@ -11,9 +11,16 @@ from src.schemas import DataConfig, TaskConfig, one_of
 
 
 @dataclass
+class CodingReviewConfig:
+    target: float = MISSING  # audit failure rate allowed among auto-accepted notes, in (0, 1)
+
+
+@dataclass
 class CodingTaskConfig(TaskConfig):
     threshold: str = one_of("global", "per_code")  # decision thresholds tuned on the val slice
     min_val_positives: int = MISSING  # per_code: fewer positives than this falls back to the global one
+    calibration: str = one_of("auto", "none", "temperature", "temperature_band", "isotonic")
+    review: CodingReviewConfig = field(default_factory=CodingReviewConfig)
 
 
 @dataclass

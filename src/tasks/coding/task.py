@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from src.data.chunking import collate_chunks, tokenize_chunks, tokenizer_versions
 from src.data.records import rows_fingerprint
+from src.errors import MedtuneError
 from src.model_card import CardText
 from src.models import build, prefix_cache
 from src.models.classifier import mean_pool, pool_notes
@@ -34,6 +35,7 @@ from src.models.prefix_cache import WithPrefix
 from src.tasks.base import Task
 from src.tasks.coding import predictor
 from src.tasks.coding.card import coding_card
+from src.tasks.coding.confidence import ReviewSetup, draw_reliability, fit_review, split_arrays
 from src.tasks.coding.data import PACKAGE, CodingRows, coding_lineage, load_coding_rows
 from src.tasks.coding.decision import Decision, tune_global, tune_per_code
 from src.tasks.coding.keyword_baseline import keyword_reference
@@ -41,6 +43,7 @@ from src.tasks.coding.metrics import bootstrap_intervals, coding_delta, coding_m
 from src.tasks.coding.parsing import predicted_codes
 
 log = logging.getLogger(__name__)
+RELIABILITY_PNG = "reliability.png"
 
 
 @dataclass
@@ -62,8 +65,15 @@ class CodingTask(Task):
         # Lower-layer features of the val and eval notes from the base evaluation, and how many
         # layers they cover (0: none kept); see prefix_cache.
         self.features: dict = {"layers": 0}
+        self.review: ReviewSetup | None = None  # calibration and routing, set by evaluate_tuned
 
     def check_data(self) -> None:
+        target = self.cfg.task.review.target
+        if not 0 < target < 1:
+            raise MedtuneError(
+                f"task.review.target={target}: the audit failure rate allowed among auto-accepted notes "
+                "must lie strictly between 0 and 1 (e.g. task.review.target=0.05)"
+            )
         self.rows = load_coding_rows(self.cfg.data, self.cfg.paths.cache_dir)
 
     def load_data(self) -> CodingData:
@@ -203,11 +213,7 @@ class CodingTask(Task):
         base = build.classifier_base(encoder, len(data.rows.labels), self.cfg.model)
         # Start each code's bias at its training log-odds: the head then begins from the code
         # frequencies instead of predicting every code with p=0.5, and learns much faster.
-        counts = torch.zeros(len(data.rows.labels))
-        for codes in data.train["codes"]:
-            for code in codes:
-                if code in self.label_index:
-                    counts[self.label_index[code]] += 1
+        counts = torch.from_numpy(self._train_counts(data)).float()
         prior = ((counts + 0.5) / (len(data.train) + 1)).clamp(max=0.99)
         with torch.no_grad():
             base.classifier.bias.copy_(torch.logit(prior))
@@ -216,6 +222,15 @@ class CodingTask(Task):
             codes = self._code_vectors(encoder, data, data.rows.labels).clone()
             base.classifier.init_from_descriptions(codes)
         return build.wrap_with_lora(base, self.cfg.lora)
+
+    def _train_counts(self, data: CodingData) -> np.ndarray:
+        """Training notes carrying each code of the label space, in its order."""
+        counts = np.zeros(len(self.label_index), dtype=np.int64)
+        for codes in data.train["codes"]:
+            for code in codes:
+                if code in self.label_index:
+                    counts[self.label_index[code]] += 1
+        return counts
 
     def step(self, model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, dict]:
         logits = model(**batch)
@@ -262,7 +277,21 @@ class CodingTask(Task):
         self.tuned_decision = decision
         self.validation = coding_metrics(val_gold, decision.apply(val_scores, labels))
         self.predictions["tuned"] = decision.apply(eval_scores, labels)
+        # Confidence and routing from the same scores; the decisions above stay as they are.
+        self.review = fit_review(
+            split_arrays(val_scores, labels, val_gold, decision.apply(val_scores, labels)),
+            split_arrays(eval_scores, labels, _gold(data.eval), self.predictions["tuned"]),
+            self._train_counts(data),
+            self.cfg.task.calibration,
+            self.cfg.task.review.target,
+            self.cfg.seed,
+        )
         return coding_metrics(_gold(data.eval), self.predictions["tuned"])
+
+    def extra_results(self, data: CodingData, run_dir: Path) -> dict:
+        draw_reliability(self.review.reliability, run_dir / RELIABILITY_PNG)
+        calibration = {**self.review.metrics["calibration"], "reliability_diagram": RELIABILITY_PNG}
+        return {"calibration": calibration, "review": self.review.metrics["review"]}
 
     def evaluate_reference(self, data: CodingData) -> dict:
         return keyword_reference(data.rows, self.predictions["tuned"], self.cfg.seed)
@@ -328,6 +357,9 @@ class CodingTask(Task):
             "base_model": self.cfg.model.name_or_path,
             "labels": data.rows.labels,
             "decision": self.tuned_decision.to_dict(),
+            # Confidence and routing only (src.predict's "confidence" and "route"), never the codes.
+            "calibration": self.review.calibrator.to_dict(),
+            "review": {"threshold": self.review.threshold, "target": self.cfg.task.review.target},
             "model": {
                 k: self.cfg.model[k] for k in ("head", "max_length", "chunk_pooling", "classifier_dropout")
             },
