@@ -2,7 +2,8 @@
 
 Writes into the sweep dir: results.csv (one row per job: overrides, status, base / tuned /
 delta metrics, wall time, error), results.md (a table per data size with the best
-configuration in bold) and, in plots/, PNG plots: the main metric against training-set size with one line
+configuration in bold; coding sweeps add each job's tuned micro-F1 by the codes' training
+frequency) and, in plots/, PNG plots: the main metric against training-set size with one line
 per LoRA rank and the base model dashed, a rank x size heatmap, and the delta against the base
 per job. With several seeds per configuration, points are means with a 95% t-interval.
 
@@ -36,6 +37,7 @@ from src.schemas import WANDB_LOGGER  # noqa: E402
 
 PLOTS = ("metric_vs_train_size.png", "rank_size_heatmap.png", "delta_per_job.png")
 TIMING = ("data_s", "base_eval_s", "train_s")  # from each job's metrics.json, for the sweep's cost
+BAND_PREFIX = "tuned_micro_f1_train_"  # + a frequency band of metrics.json's errors, e.g. "20+"
 
 
 def _read_json(path: Path) -> dict | None:
@@ -82,6 +84,9 @@ def collect(sweep_dir: Path) -> pd.DataFrame:
         reference = metrics.get("reference") or {}  # absent from runs made before it existed
         row["reference_name"] = reference.get("name")
         row.update({f"reference_{key}": value for key, value in reference.get("metrics", {}).items()})
+        # coding runs: the tuned model's micro-F1 by the codes' training frequency (errors.md)
+        for band, values in metrics.get("errors", {}).get("bands", {}).items():
+            row[f"{BAND_PREFIX}{band}"] = values["f1"]
         row["wall_s"] = status.get("wall_s")
         row.update({key: metrics.get("timing", {}).get(key) for key in TIMING})
         row["base_reused"] = metrics.get("base_reused_from") is not None if metrics else None
@@ -166,6 +171,7 @@ def write_markdown(results: pd.DataFrame, summary: pd.DataFrame, path: Path) -> 
                     text = [f"**{c}**" for c in text]
                 lines.append("| " + " | ".join(text) + " |")
         lines.append("")
+    lines += band_table(results)
     cost = sweep_cost(results)
     if cost:
         lines += ["## Sweep cost", "", *cost, ""]
@@ -180,6 +186,28 @@ def write_markdown(results: pd.DataFrame, summary: pd.DataFrame, path: Path) -> 
         error = " ".join(str(row.error).split())  # one table row, even for a multi-line message
         lines.append(f"| {row.job} | {row.status} | `{row.overrides}` | {wall} | {train} | {error} |")
     path.write_text("\n".join(lines) + "\n")
+
+
+def band_table(results: pd.DataFrame) -> list[str]:
+    """Tuned micro-F1 per job by how many training notes carry the code (coding runs' errors.md);
+    none when no job reports it."""
+    columns = [c for c in results.columns if c.startswith(BAND_PREFIX)]
+    if not columns:
+        return []
+    bands = [c.removeprefix(BAND_PREFIX) for c in columns]
+    lines = [
+        "## Tuned micro-F1 by training examples per code",
+        "",
+        "Codes grouped by how many training notes carry them; – : no such code in the evaluation "
+        "split or the predictions. Each job's errors.md has per-code figures and its top errors.",
+        "",
+        "| job | overrides | " + " | ".join(bands) + " |",
+        "|---|---|" + "---|" * len(bands),
+    ]
+    for _, row in results.iterrows():
+        cells = ["–" if pd.isna(row[c]) else f"{row[c]:.4f}" for c in columns]
+        lines.append(f"| {row.job} | `{row.overrides}` | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def sweep_cost(results: pd.DataFrame) -> list[str]:

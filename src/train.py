@@ -149,6 +149,7 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict | None:
         start = time.perf_counter()
         reference = task.evaluate_reference(data)  # a naive rule, no model: seconds
         timing["reference_eval_s"] = time.perf_counter() - start
+        reports = task.write_reports(data, run_dir)  # e.g. coding's errors.md / errors.json
 
         metrics = {
             "task": cfg.task.name,
@@ -158,6 +159,7 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict | None:
             "tuned": tuned,
             "delta": task.delta(base, tuned),
             "reference": reference,
+            **reports,
             "base_reused_from": str(base_file) if base_file else None,
             "validation": task.validation,
             "intervals": task.intervals(data),

@@ -156,6 +156,8 @@ def test_manifest_covers_every_file_the_run_wrote(artefact_run):
     assert {
         "metrics.json",
         "MODEL_CARD.md",
+        "errors.md",  # the per-code error report of a coding run
+        "errors.json",
         ".hydra/resolved.yaml",
         "adapter/adapter_model.safetensors",
     } <= set(files)

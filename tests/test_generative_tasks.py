@@ -220,6 +220,8 @@ def test_generative_coding_trains_end_to_end(tmp_path):
     assert (metrics["data"]["n_train"], metrics["data"]["n_val"], metrics["data"]["n_eval"]) == (16, 8, 8)
     assert_reference(metrics)
     run_dir = tmp_path / "run"
+    errors = json.loads((run_dir / "errors.json").read_text())  # the per-code error report
+    assert metrics["errors"]["bands"] == errors["bands"] and (run_dir / "errors.md").is_file()
     meta = json.loads((run_dir / "adapter" / "medtune.json").read_text())
     assert meta["task"] == "coding" and meta["family"] == "causal_lm" and "completion" in meta
     manifest = json.loads((run_dir / "manifest.json").read_text())

@@ -132,6 +132,12 @@ class Task(ABC):
         the evaluation split, after evaluate_tuned, as src.metrics.reference_block: name,
         description, metrics, tuned - reference and its paired 95% bootstrap interval."""
 
+    def write_reports(self, data: Any, run_dir: Path) -> dict:
+        """Writes the task's own reports on the tuned model's evaluation outputs into run_dir, after
+        evaluate_tuned (the manifest seals them with the other run files); returns what metrics.json
+        adds of them, by key (empty: the task writes none)."""
+        return {}
+
     @abstractmethod
     def lineage(self, data: Any) -> dict:
         """What the manifest records about the data: files, splits (rows with ids), labels,

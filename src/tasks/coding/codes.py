@@ -38,3 +38,8 @@ def code_description(code: str) -> str | None:
     if _CPT.match(code):
         return None
     return icd.get_description(code)
+
+
+def icd_category(code: str) -> str | None:
+    """The ICD-10-CM category (first three characters: "E11" of "E11.9"); None for CPT."""
+    return None if _CPT.match(code) else code[:3]

@@ -8,9 +8,12 @@ empty code set (wrong unless the note has none) and, apart, in unparseable_rate.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from src.model_card import CardText
 from src.tasks.coding.card import coding_card
 from src.tasks.coding.data import PACKAGE, CodingRows, coding_lineage, load_coding_rows
+from src.tasks.coding.errors import write_run_report
 from src.tasks.coding.keyword_baseline import keyword_reference
 from src.tasks.coding.metrics import bootstrap_intervals, coding_delta, coding_metrics
 from src.tasks.coding.parsing import NO_CODES, codes_completion, parse_codes, predicted_codes
@@ -46,6 +49,9 @@ class GenerativeCodingTask(GenerativeTask):
         return bootstrap_intervals(
             [row["codes"] for row in rows], _code_sets(base), _code_sets(tuned), seed=self.cfg.seed
         )
+
+    def write_reports(self, data, run_dir: Path) -> dict:
+        return {"errors": write_run_report(run_dir, data.rows, _code_sets(self.outputs["tuned"]))}
 
     def evaluate_reference(self, data) -> dict:
         return keyword_reference(data.rows, _code_sets(self.outputs["tuned"]), self.cfg.seed)

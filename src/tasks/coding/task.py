@@ -38,6 +38,7 @@ from src.tasks.coding.card import coding_card
 from src.tasks.coding.confidence import ReviewSetup, draw_reliability, fit_review, split_arrays
 from src.tasks.coding.data import PACKAGE, CodingRows, coding_lineage, load_coding_rows
 from src.tasks.coding.decision import Decision, tune_global, tune_per_code
+from src.tasks.coding.errors import write_run_report
 from src.tasks.coding.keyword_baseline import keyword_reference
 from src.tasks.coding.metrics import bootstrap_intervals, coding_delta, coding_metrics
 from src.tasks.coding.parsing import predicted_codes
@@ -298,6 +299,9 @@ class CodingTask(Task):
 
     def delta(self, base: dict[str, float], tuned: dict[str, float]) -> dict[str, float]:
         return coding_delta(base, tuned)
+
+    def write_reports(self, data: CodingData, run_dir: Path) -> dict:
+        return {"errors": write_run_report(run_dir, data.rows, self.predictions["tuned"])}
 
     def intervals(self, data: CodingData) -> dict:
         gold = _gold(data.eval)
