@@ -16,7 +16,15 @@ from omegaconf import DictConfig, OmegaConf
 from src.errors import MedtuneError
 from src.paths import PRIVATE_ENV, as_flag, keep_private
 
-RESULT_FILES = ("metrics.json", "manifest.json", "MODEL_CARD.md", "adapter", "errors.md", "errors.json")
+RESULT_FILES = (
+    "metrics.json",
+    "manifest.json",
+    "MODEL_CARD.md",
+    "adapter",
+    "errors.md",
+    "errors.json",
+    "reliability.png",
+)
 
 
 def existing_results(run_dir: Path) -> list[str]:

@@ -149,7 +149,7 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict | None:
         start = time.perf_counter()
         reference = task.evaluate_reference(data)  # a naive rule, no model: seconds
         timing["reference_eval_s"] = time.perf_counter() - start
-        reports = task.write_reports(data, run_dir)  # e.g. coding's errors.md / errors.json
+        reports = task.write_reports(data, run_dir)  # e.g. coding's errors and review queue
 
         metrics = {
             "task": cfg.task.name,
@@ -173,7 +173,6 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict | None:
             "timing": timing,
             "ranks": module.rank_counts,  # what each training process trained on, this session
             "resumed_at_step": checkpointer.start_step if resume else None,
-            **task.extra_results(data, run_dir),
         }
         task.save_adapter(model, data, run_dir / "adapter")
         write_json(run_dir / "metrics.json", metrics)

@@ -87,11 +87,6 @@ class Task(ABC):
         """What the base result depends on besides the config and the data rows (base_once.py)."""
         return {}
 
-    def extra_results(self, data: Any, run_dir: Path) -> dict:
-        """The task's own blocks of metrics.json (keys the training loop does not write), after
-        evaluate_tuned; files they name (a plot) are written into run_dir. {}: none."""
-        return {}
-
     def delta(self, base: dict[str, float], tuned: dict[str, float]) -> dict[str, float]:
         """tuned - base in percentage points, plus the task's relative changes."""
         return metric_delta(base, tuned)

@@ -289,11 +289,6 @@ class CodingTask(Task):
         )
         return coding_metrics(_gold(data.eval), self.predictions["tuned"])
 
-    def extra_results(self, data: CodingData, run_dir: Path) -> dict:
-        draw_reliability(self.review.reliability, run_dir / RELIABILITY_PNG)
-        calibration = {**self.review.metrics["calibration"], "reliability_diagram": RELIABILITY_PNG}
-        return {"calibration": calibration, "review": self.review.metrics["review"]}
-
     def evaluate_reference(self, data: CodingData) -> dict:
         return keyword_reference(data.rows, self.predictions["tuned"], self.cfg.seed)
 
@@ -301,7 +296,13 @@ class CodingTask(Task):
         return coding_delta(base, tuned)
 
     def write_reports(self, data: CodingData, run_dir: Path) -> dict:
-        return {"errors": write_run_report(run_dir, data.rows, self.predictions["tuned"])}
+        draw_reliability(self.review.reliability, run_dir / RELIABILITY_PNG)
+        calibration = {**self.review.metrics["calibration"], "reliability_diagram": RELIABILITY_PNG}
+        return {
+            "errors": write_run_report(run_dir, data.rows, self.predictions["tuned"]),
+            "calibration": calibration,
+            "review": self.review.metrics["review"],
+        }
 
     def intervals(self, data: CodingData) -> dict:
         gold = _gold(data.eval)
