@@ -1,7 +1,8 @@
 """Specialty summarisation: a radiology report, discharge summary or operative note in, its
 summary out (task=summarize_radiology | summarize_discharge | summarize_operative, one adapter
-each). Scored with ROUGE-1/2/L, structure compliance and clinical fact recall
-(src/tasks/summarization/metrics.py); training and decoding are the generative families' (generative.py).
+each). Scored with ROUGE-1/2/L, structure compliance, clinical fact recall and the share of stated
+facts the note does not support (src/tasks/summarization/metrics.py); training and decoding are
+the generative families' (generative.py).
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class SummarizationTask(GenerativeTask):
             outputs,
             [row["specialty"] for row in rows],
             [row["facts"] for row in rows],
+            sources=[row["text"] for row in rows],
         )
 
     def prediction_output(self, record: dict | None, where: str) -> str:
@@ -98,6 +100,7 @@ class SummarizationTask(GenerativeTask):
             base,
             tuned,
             seed=self.cfg.seed,
+            sources=[row["text"] for row in rows],
         )
 
     def evaluate_reference(self, data) -> dict:
