@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from omegaconf import OmegaConf
 
+from src.errors import MedtuneError
+from src.metrics import check_main_metric
 from src.tasks.summarization.facts import extract_facts, fact_key, facts_kept, unsupported_facts
 from src.tasks.summarization.metrics import (
     METRIC_KEYS,
@@ -192,3 +195,9 @@ def test_the_rate_has_paired_bootstrap_intervals():
     assert intervals["tuned"]["unsupported_fact_rate"] == [0.0, 0.0]
     low, high = intervals["delta"]["unsupported_fact_rate"]  # tuned - base, points: fewer unsupported
     assert low <= high < 0.0
+
+
+def test_a_lower_is_better_main_metric_is_refused():
+    with pytest.raises(MedtuneError, match=r"task.main_metric=unsupported_fact_rate is lower-is-better"):
+        check_main_metric(OmegaConf.create({"main_metric": "unsupported_fact_rate"}))
+    check_main_metric(OmegaConf.create({"main_metric": "rougeL"}))
