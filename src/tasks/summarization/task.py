@@ -17,7 +17,12 @@ from src.tasks.base import TaskPackage
 from src.tasks.generative import GenerativeTask
 from src.tasks.summarization.card import summary_card
 from src.tasks.summarization.data import SummaryRows, load_summary_rows
-from src.tasks.summarization.metrics import summary_intervals, summary_metric_delta, summary_metrics
+from src.tasks.summarization.metrics import (
+    METRIC_KEYS,
+    summary_intervals,
+    summary_metric_delta,
+    summary_metrics,
+)
 from src.tasks.summarization.reference import summary_reference
 from src.tasks.summarization.schema import SummaryDataConfig
 from src.tasks.summarization.synthetic import SPECIALTIES, synthetic_source
@@ -107,6 +112,11 @@ class SummarizationTask(GenerativeTask):
         paired = partial(self.score_intervals, data.rows.eval)
         main = self.cfg.task.main_metric
         return summary_reference(data.rows, self.score, main, self.outputs["tuned"], paired)
+
+    def base_dependencies(self) -> dict:
+        # Cached base results hold their metrics: one kept before a metric was added (such as
+        # unsupported_fact_rate) would leave it out of base and delta, so it is generated again.
+        return {**super().base_dependencies(), "metrics": METRIC_KEYS}
 
     def delta(self, base: dict[str, float], tuned: dict[str, float]) -> dict[str, float]:
         return summary_metric_delta(base, tuned)
