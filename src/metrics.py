@@ -1,4 +1,5 @@
-"""Metrics every task shares: deltas in percentage points and percentile bootstrap intervals.
+"""Metrics every task shares: deltas in percentage points, percentile bootstrap intervals, and
+which metrics are lower-is-better.
 
 Each task's own metrics live in its package (src/tasks/<task>/metrics.py or screening.py).
 """
@@ -6,6 +7,24 @@ Each task's own metrics live in its package (src/tasks/<task>/metrics.py or scre
 from __future__ import annotations
 
 import numpy as np
+from omegaconf import DictConfig
+
+from src.errors import MedtuneError
+
+# Rates where less is better. Deltas stay tuned - base (negative: an improvement); what selects
+# on task.main_metric (best epoch, early stopping, the reference, sweep tables) takes the highest,
+# so these cannot be the main metric (src.preflight).
+LOWER_IS_BETTER = frozenset({"audit_failure_rate", "unsupported_fact_rate"})
+
+
+def check_main_metric(task_cfg: DictConfig) -> None:
+    main = task_cfg.main_metric
+    if main in LOWER_IS_BETTER:
+        raise MedtuneError(
+            f"task.main_metric={main} is lower-is-better, but the best epoch, early stopping and the "
+            "reference are chosen on the highest main metric: keep the task's default main metric "
+            f"({main} is reported beside it in metrics.json)"
+        )
 
 
 def metric_delta(base: dict[str, float], tuned: dict[str, float]) -> dict[str, float]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from src.errors import MedtuneError
+from src.metrics import check_main_metric
 from src.models import build, generative
 from src.models.efficiency import check_compile
 from src.tasks.base import Task
@@ -61,6 +62,7 @@ def preflight(cfg: DictConfig, task: Task, run_dir: Path) -> None:
     # them no setting can make the run work, so nothing (tokenizer, data) is loaded to find out more.
     build.check_quantization(cfg.model.get("quantization"))
     checks: list[tuple[str, Callable[[], None]]] = [
+        ("main metric", lambda: check_main_metric(cfg.task)),
         ("data", task.check_data),
         ("model", lambda: check_model(cfg.model)),
         ("quantization", lambda: check_quantized_trainer(cfg)),

@@ -31,13 +31,19 @@ def summary_row(i: int, k: int, summary: str | None = None) -> dict:
 
 
 def score(rows: list[dict], outputs: list[str]) -> dict[str, float]:
-    return summary_metrics([row["summary"] for row in rows], outputs, "discharge", [[] for _ in rows])
+    sources = [row["text"] for row in rows]
+    return summary_metrics(
+        [row["summary"] for row in rows], outputs, "discharge", [[] for _ in rows], sources=sources
+    )
 
 
 def paired(rows: list[dict]):
     def intervals(reference: list[str], tuned: list[str]) -> dict:
         summaries = [row["summary"] for row in rows]
-        return summary_intervals(summaries, "discharge", [[] for _ in rows], reference, tuned, 200)
+        sources = [row["text"] for row in rows]
+        return summary_intervals(
+            summaries, "discharge", [[] for _ in rows], reference, tuned, 200, sources=sources
+        )
 
     return intervals
 

@@ -147,7 +147,11 @@ def test_mtsamples_load_through_data_path(tmp_path, specialty):
     assert sum(len(row["facts"]) for row in every) / len(every) >= 1  # the extractor finds something
     lead = [row["text"].split(". ")[0] + "." for row in rows.eval]
     scores = summary_metrics(
-        [row["summary"] for row in rows.eval], lead, specialty, [r["facts"] for r in rows.eval]
+        [row["summary"] for row in rows.eval],
+        lead,
+        specialty,
+        [r["facts"] for r in rows.eval],
+        sources=[r["text"] for r in rows.eval],
     )
     assert all(0 <= value <= 1 for value in scores.values())
     print(f"\n{specialty}: lead-sentence baseline on {len(rows.eval)} eval notes: {json.dumps(scores)}")

@@ -21,7 +21,9 @@ USES = {
 }
 GENERATED = (
     "Summaries are generated text: ROUGE and fact recall measure overlap with the reference "
-    "summaries, not clinical correctness, and a fact the model adds is not penalised."
+    "summaries, not clinical correctness. unsupported_fact_rate (lower is better) counts the "
+    "stated sides, negations, measurements, diagnoses and procedures the note does not state, "
+    "as a rule-based extractor reads them: a wrong statement it cannot read is not counted."
 )
 
 

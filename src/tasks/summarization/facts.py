@@ -28,12 +28,20 @@ with the same key in the output. Kinds:
 Limits on free text: conditions outside the word lists and suffixes are not seen, and
 negations written after the finding ("pneumothorax is not seen") are not read as negations.
 Comparison ignores case and whitespace throughout.
+
+Support: a fact of a summary is supported by its source note when the extractor finds a fact
+with the same key in the note (unsupported_facts). So a side the note gives another structure
+or does not give, a negation the note does not state, a measurement it does not contain, and a
+finding the note negates ("No pneumothorax." -> "Pneumothorax.": the note's fact is a negation,
+the summary's a diagnosis) are unsupported. The limits above apply to the note too: a note
+saying "pneumothorax is not seen" supports "pneumothorax".
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 FACT_KINDS = ("laterality", "negation", "measurement", "diagnosis", "procedure")
 SIDES = ("left", "right", "bilateral")
@@ -251,6 +259,17 @@ def facts_kept(reference: Iterable[dict[str, str]], output: str) -> list[bool]:
     """For each reference fact, whether the output states it (same key)."""
     found = {fact_key(fact) for fact in extract_facts(output)}
     return [fact_key(fact) in found for fact in reference]
+
+
+def unsupported_facts(source: str, output: str) -> list[dict[str, str]]:
+    """The facts of the output that the source does not state (module doc: Support)."""
+    stated = _keys(source)
+    return [fact for fact in extract_facts(output) if fact_key(fact) not in stated]
+
+
+@lru_cache(maxsize=4096)  # a note is checked against base, tuned and every reference's outputs
+def _keys(text: str) -> frozenset[tuple[str, str]]:
+    return frozenset(fact_key(fact) for fact in extract_facts(text))
 
 
 def _sentence_facts(tokens: list[str]) -> list[dict[str, str]]:

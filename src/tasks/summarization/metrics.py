@@ -1,6 +1,7 @@
-"""Summarisation metrics: ROUGE, structure compliance per specialty, and clinical fact recall.
+"""Summarisation metrics: ROUGE, structure compliance per specialty, clinical fact recall and
+the share of stated facts the note does not support.
 
-All values are fractions in [0, 1], averaged over examples except fact_recall (see below):
+All values are fractions in [0, 1], averaged over examples except the two pooled fact rates:
 
 - rouge1, rouge2, rougeL: mean F-measures of the `rouge-score` package (Porter stemming on).
 - structure_compliance: share of outputs in their specialty's expected form (STRUCTURE_RULES):
@@ -14,6 +15,12 @@ All values are fractions in [0, 1], averaged over examples except fact_recall (s
   over examples, so a summary with more facts weighs more; examples without facts add nothing).
   Facts and their matching are those of src/tasks/summarization/facts.py: case, whitespace, units
   (mm/millimeters, cm -> mm), sides (L/left) are normalised, and a negation needs its cue.
+- unsupported_fact_rate (lower is better): of all key facts the outputs state, the share their
+  source note does not (facts.unsupported_facts: a side, negation, measurement, diagnosis or
+  procedure the note does not state, or a finding it negates stated as present). Pooled over
+  examples like fact_recall: outputs stating no fact add nothing to either side of the ratio,
+  and a split whose outputs state no fact at all scores 0 (nothing unsupported is said; read it
+  beside fact_recall, which is then 0 too). The reference summaries are not used.
 """
 
 from __future__ import annotations
@@ -26,9 +33,9 @@ import numpy as np
 from rouge_score import rouge_scorer
 
 from src.metrics import metric_delta, percentile_intervals
-from src.tasks.summarization.facts import FACT_KINDS, extract_facts, facts_kept
+from src.tasks.summarization.facts import FACT_KINDS, extract_facts, facts_kept, unsupported_facts
 
-METRIC_KEYS = ("rouge1", "rouge2", "rougeL", "structure_compliance", "fact_recall")
+METRIC_KEYS = ("rouge1", "rouge2", "rougeL", "structure_compliance", "fact_recall", "unsupported_fact_rate")
 MAX_WORDS = 120
 MAX_DISCHARGE_SENTENCES = 5
 
@@ -79,18 +86,22 @@ def per_example(
     outputs: Sequence[str],
     specialties: str | Sequence[str],
     facts: Sequence[Sequence[dict[str, str]]] | None = None,
+    *,
+    sources: Sequence[str],
 ) -> dict[str, np.ndarray]:
-    """Each example's share of the metrics: its ROUGE F-measures, structure (0/1), and its
-    reference facts stated and kept (module doc for the arguments' meaning)."""
-    if len(references) != len(outputs):
-        raise ValueError(f"{len(references)} references but {len(outputs)} outputs")
+    """Each example's share of the metrics: its ROUGE F-measures, structure (0/1), its reference
+    facts stated and kept, and its output's facts and those of them its source does not state
+    (summary_metrics for the arguments' meaning)."""
+    if not len(references) == len(outputs) == len(sources):
+        raise ValueError(f"{len(references)} references, {len(outputs)} outputs, {len(sources)} sources")
     if not references:
         raise ValueError("cannot score an empty evaluation split")
     if isinstance(specialties, str):
         specialties = [specialties] * len(references)
     if facts is None:
         facts = [extract_facts(reference) for reference in references]
-    columns: dict[str, list[float]] = {key: [] for key in (*METRIC_KEYS[:4], "facts_kept", "facts_stated")}
+    counts = ("facts_kept", "facts_stated", "facts_generated", "facts_unsupported")
+    columns: dict[str, list[float]] = {key: [] for key in (*METRIC_KEYS[:4], *counts)}
     for i, (reference, output) in enumerate(zip(references, outputs, strict=True)):
         for name, value in rouge(reference, output).items():
             columns[name].append(value)
@@ -98,16 +109,27 @@ def per_example(
         found = facts_kept(facts[i], output)
         columns["facts_kept"].append(sum(found))
         columns["facts_stated"].append(len(found))
+        columns["facts_generated"].append(len(extract_facts(output)))
+        columns["facts_unsupported"].append(len(unsupported_facts(sources[i], output)))
     return {key: np.asarray(values, dtype=float) for key, values in columns.items()}
 
 
 def aggregate(parts: dict[str, np.ndarray], weights: np.ndarray) -> dict[str, np.ndarray]:
     """The metrics for each row of weights (how often each example is drawn; ones: the plain metrics)."""
     n = weights.sum(axis=1)
-    stated = weights @ parts["facts_stated"]
+    return {
+        **{key: (weights @ parts[key]) / n for key in METRIC_KEYS[:4]},
+        "fact_recall": _pooled(weights @ parts["facts_kept"], weights @ parts["facts_stated"]),
+        "unsupported_fact_rate": _pooled(
+            weights @ parts["facts_unsupported"], weights @ parts["facts_generated"]
+        ),
+    }
+
+
+def _pooled(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """part / whole, 0 where whole is 0 (no fact to count: module doc)."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        recall = np.where(stated > 0, (weights @ parts["facts_kept"]) / stated, 0.0)
-    return {**{key: (weights @ parts[key]) / n for key in METRIC_KEYS[:4]}, "fact_recall": recall}
+        return np.where(whole > 0, part / whole, 0.0)
 
 
 def summary_metrics(
@@ -115,13 +137,16 @@ def summary_metrics(
     outputs: Sequence[str],
     specialties: str | Sequence[str],
     facts: Sequence[Sequence[dict[str, str]]] | None = None,
+    *,
+    sources: Sequence[str],
 ) -> dict[str, float]:
-    """Scores outputs against reference summaries (module doc).
+    """Scores outputs against reference summaries and their source notes (module doc).
 
     specialties: one specialty for all rows, or one per row. facts: the references' key facts
-    per row (the rows' "facts"); None extracts them from the references.
+    per row (the rows' "facts"); None extracts them from the references. sources: the notes
+    summarised, one per row (the rows' "text"), which unsupported_fact_rate checks outputs against.
     """
-    parts = per_example(references, outputs, specialties, facts)
+    parts = per_example(references, outputs, specialties, facts, sources=sources)
     values = aggregate(parts, np.ones((1, len(references))))
     return {key: float(value[0]) for key, value in values.items()}
 
@@ -134,14 +159,17 @@ def summary_intervals(
     tuned: Sequence[str],
     n_resamples: int = 1000,
     seed: int = 0,
+    *,
+    sources: Sequence[str],
 ) -> dict[str, dict[str, list[float]]]:
     """Percentile bootstrap intervals (95%) for base, tuned and tuned - base (percentage points),
-    paired: both are scored on the same resamples of the examples."""
+    paired: both are scored on the same resamples of the examples (arguments: summary_metrics)."""
     n = len(references)
     rng = np.random.default_rng(seed)
-    weights = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(n_resamples)])
+    draws = [np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(n_resamples)]
+    weights = np.stack(draws).astype(float)
     samples = {
-        name: aggregate(per_example(references, outputs, specialties, facts), weights.astype(float))
+        name: aggregate(per_example(references, outputs, specialties, facts, sources=sources), weights)
         for name, outputs in (("base", base), ("tuned", tuned))
     }
     samples["delta"] = {k: 100.0 * (samples["tuned"][k] - samples["base"][k]) for k in samples["base"]}

@@ -1,7 +1,8 @@
 """Specialty summarisation: a radiology report, discharge summary or operative note in, its
 summary out (task=summarize_radiology | summarize_discharge | summarize_operative, one adapter
-each). Scored with ROUGE-1/2/L, structure compliance and clinical fact recall
-(src/tasks/summarization/metrics.py); training and decoding are the generative families' (generative.py).
+each). Scored with ROUGE-1/2/L, structure compliance, clinical fact recall and the share of stated
+facts the note does not support (src/tasks/summarization/metrics.py); training and decoding are
+the generative families' (generative.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,12 @@ from src.tasks.base import TaskPackage
 from src.tasks.generative import GenerativeTask
 from src.tasks.summarization.card import summary_card
 from src.tasks.summarization.data import SummaryRows, load_summary_rows
-from src.tasks.summarization.metrics import summary_intervals, summary_metric_delta, summary_metrics
+from src.tasks.summarization.metrics import (
+    METRIC_KEYS,
+    summary_intervals,
+    summary_metric_delta,
+    summary_metrics,
+)
 from src.tasks.summarization.reference import summary_reference
 from src.tasks.summarization.schema import SummaryDataConfig
 from src.tasks.summarization.synthetic import SPECIALTIES, synthetic_source
@@ -78,6 +84,7 @@ class SummarizationTask(GenerativeTask):
             outputs,
             [row["specialty"] for row in rows],
             [row["facts"] for row in rows],
+            sources=[row["text"] for row in rows],
         )
 
     def prediction_output(self, record: dict | None, where: str) -> str:
@@ -98,12 +105,18 @@ class SummarizationTask(GenerativeTask):
             base,
             tuned,
             seed=self.cfg.seed,
+            sources=[row["text"] for row in rows],
         )
 
     def evaluate_reference(self, data) -> dict:
         paired = partial(self.score_intervals, data.rows.eval)
         main = self.cfg.task.main_metric
         return summary_reference(data.rows, self.score, main, self.outputs["tuned"], paired)
+
+    def base_dependencies(self) -> dict:
+        # Cached base results hold their metrics: one kept before a metric was added (such as
+        # unsupported_fact_rate) would leave it out of base and delta, so it is generated again.
+        return {**super().base_dependencies(), "metrics": METRIC_KEYS}
 
     def delta(self, base: dict[str, float], tuned: dict[str, float]) -> dict[str, float]:
         return summary_metric_delta(base, tuned)
