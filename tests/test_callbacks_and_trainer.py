@@ -122,6 +122,8 @@ def test_early_stopping_stops_the_run_and_lr_monitor_logs_the_rate(tmp_path, tin
     shutil.rmtree(run_dir / "adapter")
     for name in ("metrics.json", "manifest.json", "MODEL_CARD.md", "status.json"):
         (run_dir / name).unlink()
+    for name in ("errors.md", "errors.json", "reliability.png"):  # coding's reports, written after too
+        (run_dir / name).unlink()
     resumed = train_run(tmp_path, run_dir, *overrides, "resume=auto")
     assert resumed["tuned"] == metrics["tuned"]
     assert (run_dir / "adapter" / "adapter_model.safetensors").read_bytes() == adapter

@@ -104,6 +104,7 @@ def test_rank_zero_alone_writes_the_run_dir_and_the_wandb_run(runs):
     # Rank 0's outputs, W&B's folder, and Hydra's log of rank 1 (Lightning names that job
     # train_ddp_process_1): rank 1 writes nothing else.
     outputs = {".hydra", "adapter", "metrics.json", "manifest.json", "MODEL_CARD.md", "status.json", "wandb"}
+    outputs |= {"errors.md", "errors.json", "reliability.png"}  # the coding task's own reports
     logs = {"train.log", "train_ddp_process_1.log"}
     assert {p.name for p in runs.ddp.iterdir()} == outputs | logs
     assert {p.name for p in (runs.ddp / ".hydra").iterdir()} == {
