@@ -10,6 +10,7 @@ and src.evaluate never need to know which task they hold.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import fields
 from pathlib import Path
 from typing import Protocol
@@ -19,9 +20,13 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from src.data.chunking import tokenizer_versions
 from src.errors import MedtuneError
 
+log = logging.getLogger(__name__)
+
 META_FILE = "medtune.json"
+ADAPTER_WEIGHTS = "adapter_model.safetensors"  # peft's file name; the only adapter format loaded
 
 
 class Predictor(Protocol):
@@ -134,3 +139,42 @@ def read_json(path: Path) -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise MedtuneError(f"{path} is not valid JSON ({err.msg}): the file was damaged") from None
+
+
+def read_run(run_dir: Path, head: str | None = None) -> tuple[DictConfig, dict]:
+    """(resolved config, adapter/medtune.json) of a finished run dir, after checking its adapter is
+    safetensors (a .bin pickle can run code) and, for a classifier, that it saved the trained `head`."""
+    adapter = run_dir / "adapter"
+    if not (adapter / ADAPTER_WEIGHTS).is_file():
+        raise MedtuneError(
+            f"{adapter / ADAPTER_WEIGHTS} not found: only safetensors adapters are loaded "
+            "(a .bin pickle can run code); re-save the adapter with peft's save_pretrained"
+        )
+    if head and head not in (read_json(adapter / "adapter_config.json").get("modules_to_save") or []):
+        raise MedtuneError(
+            f"{adapter}: the adapter holds no trained {head} head (the run's lora.modules_to_save "
+            f"lacked '{head}'); retrain with lora.modules_to_save=[{head}]"
+        )
+    resolved = run_dir / ".hydra" / "resolved.yaml"
+    if not resolved.is_file():
+        raise MedtuneError(f"{resolved} not found: the run dir is incomplete; give the whole run dir")
+    return OmegaConf.load(resolved), read_json(adapter / META_FILE)
+
+
+def warn_other_versions(path: Path, meta: dict, effect: str) -> None:
+    """Warns when the tokenizer libraries differ from those the run was trained with (meta["versions"]):
+    `effect` says what may then differ."""
+    trained_with, here = meta.get("versions"), tokenizer_versions()
+    if trained_with and trained_with != here:
+        log.warning(
+            "%s was trained with %s; this is %s: %s. Install the versions in the run's manifest for "
+            "identical predictions",
+            path,
+            _versions_text(trained_with),
+            _versions_text(here),
+            effect,
+        )
+
+
+def _versions_text(versions: dict[str, str]) -> str:
+    return ", ".join(f"{name} {version}" for name, version in sorted(versions.items()))

@@ -31,7 +31,7 @@ from transformers import PreTrainedModel
 
 from src.errors import MedtuneError
 from src.generation import generate_texts
-from src.inference import META_FILE, read_json
+from src.inference import ADAPTER_WEIGHTS, META_FILE, read_json, read_run
 from src.models import build
 from src.models.generative import LOADERS, load_generative
 
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ADAPTER_DIR = "adapter"
-ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")  # peft's layout, as vLLM/TGI read it
+ADAPTER_FILES = ("adapter_config.json", ADAPTER_WEIGHTS)  # peft's layout, as vLLM/TGI read it
 
 
 @dataclass
@@ -145,16 +145,7 @@ def load_predictor(task_class: type[GenerativeTask], path: Path, target: torch.d
 
 def _run_meta(task_class: type[GenerativeTask], run_dir: Path) -> dict:
     """adapter/medtune.json, the input columns and the run's resolved config."""
-    adapter = run_dir / ADAPTER_DIR
-    if not (adapter / ADAPTER_FILES[1]).is_file():
-        raise MedtuneError(
-            f"{adapter / ADAPTER_FILES[1]} not found: only safetensors adapters are loaded "
-            "(a .bin pickle can run code); re-save the adapter with peft's save_pretrained"
-        )
-    resolved = run_dir / ".hydra" / "resolved.yaml"
-    if not resolved.is_file():
-        raise MedtuneError(f"{resolved} not found: the run dir is incomplete; give the whole run dir")
-    cfg = OmegaConf.load(resolved)
+    cfg, meta = read_run(run_dir)
     if cfg.model.quantization:
         raise MedtuneError(
             f"run={run_dir} trained its adapter over a model.quantization={cfg.model.quantization} base "
@@ -167,7 +158,6 @@ def _run_meta(task_class: type[GenerativeTask], run_dir: Path) -> dict:
             "note per table row, which the run never saw as a prompt: train on a table "
             "(data.format=table) to predict with src.predict"
         )
-    meta = read_json(adapter / META_FILE)
     meta["data"] = {"columns": task_class(cfg).input_columns(), "id_column": cfg.data.id_column}
     meta["config"] = OmegaConf.to_container(cfg, resolve=True)
     return meta

@@ -22,9 +22,8 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 
-from src.data.chunking import chunk_texts, collate_chunks, tokenizer_versions
-from src.errors import MedtuneError
-from src.inference import META_FILE, read_json
+from src.data.chunking import chunk_texts, collate_chunks
+from src.inference import META_FILE, read_json, read_run, warn_other_versions
 from src.models import build
 from src.models.adapters import AdapterSet
 from src.tasks.coding.calibration import Calibrator
@@ -34,7 +33,7 @@ from src.tasks.coding.review import note_confidence
 log = logging.getLogger(__name__)
 
 HEAD_FILE = "classifier.safetensors"  # the trained head of an export
-ADAPTER_WEIGHTS = "adapter_model.safetensors"
+CHUNKING_MAY_DIFFER = "long notes may be cut into chunks differently and score slightly differently"
 
 
 @dataclass
@@ -159,7 +158,7 @@ def load_predictor(path: Path, target: torch.device) -> Predictor:
         base = build.classifier_base(build.load_encoder(model_cfg), len(meta["labels"]), model_cfg)
         # Merged once here: scoring then runs at the base model's speed (see evaluate_tuned).
         model = PeftModel.from_pretrained(base, path / "adapter").merge_and_unload()
-    _warn_versions(path, meta)
+    warn_other_versions(path, meta, CHUNKING_MAY_DIFFER)
     return Predictor(model.eval().to(target), build.load_tokenizer(model_cfg), meta, target)
 
 
@@ -184,7 +183,7 @@ def load_predictors(paths: dict[str, Path], target: torch.device) -> dict[str, P
         adapters.model.to(target)
         tokenizer = build.load_tokenizer(model_cfg)
         for name in names:
-            _warn_versions(paths[name], metas[name])
+            warn_other_versions(paths[name], metas[name], CHUNKING_MAY_DIFFER)
             loaded[name] = SharedPredictor(
                 adapters.model, tokenizer, metas[name], target, adapters=adapters, name=name, path=paths[name]
             )
@@ -197,40 +196,9 @@ def _base_key(meta: dict) -> dict:
     return {"base_model": meta["base_model"], "labels": len(meta["labels"]), **model}
 
 
-def _warn_versions(path: Path, meta: dict) -> None:
-    trained_with, here = meta.get("versions"), tokenizer_versions()
-    if trained_with and trained_with != here:
-        log.warning(
-            "%s was trained with %s; this is %s: long notes may be cut into chunks differently and score "
-            "slightly differently. Install the versions in the run's manifest for identical predictions",
-            path,
-            _versions_text(trained_with),
-            _versions_text(here),
-        )
-
-
-def _versions_text(versions: dict[str, str]) -> str:
-    return ", ".join(f"{name} {version}" for name, version in sorted(versions.items()))
-
-
 def _run_meta(run_dir: Path) -> dict:
     """adapter/medtune.json plus what inference needs from the run's resolved config."""
-    adapter = run_dir / "adapter"
-    if not (adapter / ADAPTER_WEIGHTS).is_file():
-        raise MedtuneError(
-            f"{adapter / ADAPTER_WEIGHTS} not found: only safetensors adapters are loaded "
-            "(a .bin pickle can run code); re-save the adapter with peft's save_pretrained"
-        )
-    if "classifier" not in (read_json(adapter / "adapter_config.json").get("modules_to_save") or []):
-        raise MedtuneError(
-            f"{adapter}: the adapter holds no trained classifier head (the run's lora.modules_to_save "
-            "lacked 'classifier'); retrain with lora.modules_to_save=[classifier]"
-        )
-    resolved = run_dir / ".hydra" / "resolved.yaml"
-    if not resolved.is_file():
-        raise MedtuneError(f"{resolved} not found: the run dir is incomplete; give the whole run dir")
-    cfg = OmegaConf.load(resolved)
-    meta = read_json(adapter / META_FILE)
+    cfg, meta = read_run(run_dir, head="classifier")
     meta["model"] = {
         **meta["model"],
         "dtype": OmegaConf.select(cfg, "model.dtype", default="float32"),

@@ -25,9 +25,8 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 
-from src.data.chunking import tokenizer_versions
 from src.errors import MedtuneError
-from src.inference import META_FILE, read_json
+from src.inference import ADAPTER_WEIGHTS, META_FILE, read_json, read_run, warn_other_versions
 from src.models import build
 from src.models.classifier import ChunkedNoteClassifier
 from src.tasks.eligibility.criteria import criteria_list
@@ -38,7 +37,6 @@ from src.tasks.eligibility.scoring import collate_inputs, embed_texts, pair_scor
 log = logging.getLogger(__name__)
 
 HEAD_FILE = "classifier.safetensors"  # the trained head of an export
-ADAPTER_WEIGHTS = "adapter_model.safetensors"
 FIELDS = ("patient", "criteria")  # what a pair is read from: the canonical row's keys
 
 
@@ -183,41 +181,14 @@ def load_predictor(path: Path, target: torch.device) -> Predictor:
         base = build.classifier_base(build.load_encoder(model_cfg), 1, model_cfg)
         # Merged once here, as evaluation merged it (merge_adapter): the same weights score.
         model = PeftModel.from_pretrained(base, path / "adapter").merge_and_unload()
-    trained_with, here = meta.get("versions"), tokenizer_versions()
-    if trained_with and trained_with != here:
-        log.warning(
-            "%s was trained with %s; this is %s: pairs may be tokenized differently and score slightly "
-            "differently. Install the versions in the run's manifest for identical predictions",
-            path,
-            _versions_text(trained_with),
-            _versions_text(here),
-        )
+    warn_other_versions(path, meta, "pairs may be tokenized differently and score slightly differently")
     return Predictor(model.eval().to(target), build.load_tokenizer(model_cfg), meta, target)
-
-
-def _versions_text(versions: dict[str, str]) -> str:
-    return ", ".join(f"{name} {version}" for name, version in sorted(versions.items()))
 
 
 def _run_meta(run_dir: Path) -> dict:
     """adapter/medtune.json plus what inference needs from the run's resolved config."""
-    adapter = run_dir / "adapter"
-    weights = adapter / ADAPTER_WEIGHTS
-    if not weights.is_file():
-        raise MedtuneError(
-            f"{weights} not found: only safetensors adapters are loaded "
-            "(a .bin pickle can run code); re-save the adapter with peft's save_pretrained"
-        )
-    if "classifier" not in (read_json(adapter / "adapter_config.json").get("modules_to_save") or []):
-        raise MedtuneError(
-            f"{adapter}: the adapter holds no trained classifier head (the run's lora.modules_to_save "
-            "lacked 'classifier'); retrain with lora.modules_to_save=[classifier]"
-        )
-    resolved = run_dir / ".hydra" / "resolved.yaml"
-    if not resolved.is_file():
-        raise MedtuneError(f"{resolved} not found: the run dir is incomplete; give the whole run dir")
-    cfg = OmegaConf.load(resolved)
-    meta = read_json(adapter / META_FILE)
+    cfg, meta = read_run(run_dir, head="classifier")
+    weights = run_dir / "adapter" / ADAPTER_WEIGHTS
     if meta["reader"]["name"] == "criteria":
         # Training picked evidence lines with the base model's embedding layer; prediction uses
         # the merged model's, the same while LoRA stays out of it.
