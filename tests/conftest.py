@@ -167,3 +167,12 @@ def running_server(args: list[str], log: Path, timeout: float = 180) -> Iterator
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture
+def restore_umask():
+    """src.predict and src.evaluate make this process owner-only (paths.private); undone after."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    yield
+    os.umask(umask)

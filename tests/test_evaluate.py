@@ -5,7 +5,6 @@ file shows the drop with intervals and names its missing and unknown ids; bad in
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -15,14 +14,7 @@ from src import evaluate, predict, verify
 from src.errors import MedtuneError
 from src.tasks import make_task
 
-
-@pytest.fixture(autouse=True)
-def restore_umask():
-    """src.predict and src.evaluate make this process owner-only (paths.private); undone after."""
-    umask = os.umask(0o022)
-    os.umask(umask)
-    yield
-    os.umask(umask)
+pytestmark = pytest.mark.usefixtures("restore_umask")  # conftest
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import pytest
@@ -18,14 +17,7 @@ from src.errors import MedtuneError
 from src.tasks import make_task
 from src.tasks.eligibility.synthetic import generate_eligibility_rows
 
-
-@pytest.fixture(autouse=True)
-def restore_umask():
-    """src.predict and src.evaluate make this process owner-only (paths.private); undone after."""
-    umask = os.umask(0o022)
-    os.umask(umask)
-    yield
-    os.umask(umask)
+pytestmark = pytest.mark.usefixtures("restore_umask")  # conftest
 
 
 @pytest.fixture(scope="module")
