@@ -1,0 +1,182 @@
+"""Evidence for predicted codes: the clauses of a note a code's label attention rests on.
+
+The label-attention head (src/models/classifier.py) gives every code a weight per token, summing
+to 1 over all tokens of a note's chunks. A code's evidence is the note's clauses ranked by the
+share of that attention they hold, as character offsets into the note, best first.
+
+Why clauses (text between a line break, a sentence end, ';' or ': '), not the sentence or a token
+window: a clinical note is mostly lists (medications, PMH, labs, A/P items) whose one "sentence"
+names many conditions; a clause names one, reads as a unit, and bounds the scope of a negation
+("Denies chest pain, cough or fever.") as NegEx-style rules do.
+
+Context rule (a clause never claims a code it denies): a clause is dropped from a code's evidence
+  * negated: a negation or rule-out cue ("no", "denies", "negative for", "without", "r/o", ...)
+    precedes the attention peak in the clause, or "ruled out" / "excluded" follows it;
+  * family history: the clause's line is a family-history section (FH:, Family History:) or the
+    clause names a relative, unless the code is itself a family-history code (Z80-Z84).
+A code whose attention rests only on such clauses (or on clauses each holding under MIN_SCORE of
+it) gets no evidence: an empty list.
+
+Offsets come from the tokenizer's offset mapping, cut into chunks exactly as chunk_texts cuts the
+ids (src/data/chunking.py); a token read by two overlapping chunks adds both its weights.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from transformers import PreTrainedTokenizerBase
+
+from src.data.chunking import even_windows, special_tokens
+
+TOP_SPANS = 3  # spans listed per code
+MIN_SCORE = 0.05  # a clause holding less of a code's attention is no evidence for it
+
+_BOUNDARY = re.compile(r"\n|(?<=[.!?])\s+|;\s*|:\s+")
+_PRE_CUES = re.compile(
+    r"(?<!\w)(?:no|not|denies|denied|deny|negative for|without|never|r/o|rule out|ruled out|possible|"
+    r"concern for|cannot exclude|suspect|suspected|free of|absence of)(?!\w)",
+    re.IGNORECASE,
+)
+_POST_CUES = re.compile(r"(?<!\w)(?:ruled out|excluded)(?!\w)", re.IGNORECASE)
+_FAMILY_LINE = re.compile(r"\s*(?:family history|fhx?)\s*:", re.IGNORECASE)
+_RELATIVES = re.compile(
+    r"(?<!\w)(?:mother|father|sister|brother|son|daughter|aunt|uncle|grandmother|grandfather|"
+    r"sibling|parent|family|maternal|paternal)s?(?!\w)",
+    re.IGNORECASE,
+)
+_FAMILY_CODES = re.compile(r"Z8[0-4]")  # ICD-10-CM family history of ... codes
+
+
+Offsets = list[list[tuple[int, int] | None]]  # per chunk, per position: (start, end) or None
+
+
+def token_offsets(
+    texts: Sequence[str],
+    tokenizer: PreTrainedTokenizerBase,
+    max_length: int,
+    overlap: int,
+    max_chunks: int,
+) -> list[Offsets]:
+    """Character offsets of every position of every chunk of each text, as chunk_texts cuts them
+    (None at the special tokens). Needs a fast tokenizer (offset mapping)."""
+    prefix, suffix = special_tokens(tokenizer)
+    window = max_length - len(prefix) - len(suffix)
+    mapping = tokenizer(
+        list(texts),
+        add_special_tokens=False,
+        return_attention_mask=False,
+        return_token_type_ids=False,
+        return_offsets_mapping=True,
+    )["offset_mapping"]
+    out = []
+    for offsets in mapping:
+        starts, width = even_windows(len(offsets), window, overlap)
+        pad_front, pad_back = [None] * len(prefix), [None] * len(suffix)
+        out.append(
+            [pad_front + [tuple(o) for o in offsets[s : s + width]] + pad_back for s in starts[:max_chunks]]
+        )
+    return out
+
+
+def clauses(text: str) -> list[tuple[int, int]]:
+    """(start, end) of the note's clauses, whitespace trimmed, in order."""
+    spans, start = [], 0
+    for match in [*_BOUNDARY.finditer(text), None]:
+        end = match.start() if match else len(text)
+        piece = text[start:end]
+        if piece.strip():
+            lead = len(piece) - len(piece.lstrip())
+            spans.append((start + lead, start + len(piece.rstrip())))
+        if match:
+            start = match.end()
+    return spans
+
+
+def context(text: str, clause: tuple[int, int], peak: tuple[int, int], code: str) -> str | None:
+    """ "negated", "family" or None: whether the clause may not claim `code` (see the module doc);
+    peak: the offsets of the clause's most attended token."""
+    start, end = clause
+    if _PRE_CUES.search(text, start, peak[0]) or _POST_CUES.search(text, peak[1], end):
+        return "negated"
+    if _FAMILY_CODES.match(code):
+        return None
+    line_start = text.rfind("\n", 0, start) + 1
+    if _FAMILY_LINE.match(text, line_start) or _RELATIVES.search(text, start, end):
+        return "family"
+    return None
+
+
+@dataclass
+class NoteTokens:
+    """A note's tokens (each distinct (start, end) once) and the clause each lies in."""
+
+    text: str
+    positions: np.ndarray  # (chunk, position) pairs of real tokens, (n, 2)
+    token: np.ndarray  # index into `spans` of each pair (overlapping chunks repeat tokens)
+    spans: list[tuple[int, int]]  # distinct token offsets
+    clause_of: np.ndarray  # clause index of each distinct token
+    clauses: list[tuple[int, int]]
+
+    @classmethod
+    def build(cls, text: str, offsets: Offsets) -> NoteTokens:
+        pairs, keys = [], []
+        for c, chunk in enumerate(offsets):
+            for t, span in enumerate(chunk):
+                if span is not None and span[1] > span[0]:
+                    pairs.append((c, t))
+                    keys.append(span)
+        spans = sorted(set(keys))
+        index = {span: i for i, span in enumerate(spans)}
+        parts = clauses(text)
+        ends = np.array([end for _, end in parts])
+        clause_of = np.searchsorted(ends, [start for start, _ in spans], side="right")
+        return cls(
+            text,
+            np.array(pairs, dtype=np.int64).reshape(-1, 2),
+            np.array([index[key] for key in keys], dtype=np.int64),
+            spans,
+            np.minimum(clause_of, len(parts) - 1),
+            parts,
+        )
+
+    def evidence(
+        self, attention: np.ndarray, code: str, top: int = TOP_SPANS, with_text: bool = False
+    ) -> list[dict]:
+        """The clauses supporting one code, best first. attention: the code's weights, (chunks,
+        tokens) as the head returned them for this note."""
+        per_token = np.bincount(
+            self.token, attention[self.positions[:, 0], self.positions[:, 1]], minlength=len(self.spans)
+        )
+        mass = np.bincount(self.clause_of, per_token, minlength=len(self.clauses))
+        found = []
+        for k in np.argsort(-mass, kind="stable"):
+            if mass[k] < MIN_SCORE or len(found) == top:
+                break
+            members = np.flatnonzero(self.clause_of == k)
+            peak = self.spans[members[np.argmax(per_token[members])]]
+            if context(self.text, self.clauses[k], peak, code):
+                continue
+            start, end = self.clauses[k]
+            span = {"start": start, "end": end, "score": round(float(mass[k]), 4)}
+            if with_text:
+                span["text"] = self.text[start:end]
+            found.append(span)
+        return found
+
+
+def note_evidence(
+    tokens: NoteTokens,
+    attention: np.ndarray,
+    codes: Sequence[str],
+    columns: dict[str, int],
+    with_text: bool = False,
+) -> dict[str, list[dict]]:
+    """{code: spans} for the predicted `codes` of one note; attention: (chunks, tokens, labels),
+    columns: code -> label column."""
+    return {
+        code: tokens.evidence(attention[:, :, columns[code]], code, with_text=with_text) for code in codes
+    }
