@@ -48,7 +48,7 @@ _RELATIVES = re.compile(
     r"sibling|parent|family|maternal|paternal)s?(?!\w)",
     re.IGNORECASE,
 )
-_FAMILY_CODES = re.compile(r"Z8[0-4]")  # ICD-10-CM family history of ... codes
+FAMILY_CODES = re.compile(r"Z8[0-4]")  # ICD-10-CM family history of ... codes
 
 
 Offsets = list[list[tuple[int, int] | None]]  # per chunk, per position: (start, end) or None
@@ -102,7 +102,7 @@ def context(text: str, clause: tuple[int, int], peak: tuple[int, int], code: str
     start, end = clause
     if _PRE_CUES.search(text, start, peak[0]) or _POST_CUES.search(text, peak[1], end):
         return "negated"
-    if _FAMILY_CODES.match(code):
+    if FAMILY_CODES.match(code):
         return None
     line_start = text.rfind("\n", 0, start) + 1
     if _FAMILY_LINE.match(text, line_start) or _RELATIVES.search(text, start, end):
@@ -144,27 +144,36 @@ class NoteTokens:
         )
 
     def evidence(
-        self, attention: np.ndarray, code: str, top: int = TOP_SPANS, with_text: bool = False
+        self,
+        attention: np.ndarray,
+        code: str,
+        top: int = TOP_SPANS,
+        with_text: bool = False,
+        annotate: bool = False,
     ) -> list[dict]:
         """The clauses supporting one code, best first. attention: the code's weights, (chunks,
-        tokens) as the head returned them for this note."""
+        tokens) as the head returned them for this note. annotate: keep the clauses the context
+        rule drops, marked "context": "negated" | "family" (not counted in `top`; for measuring)."""
         per_token = np.bincount(
             self.token, attention[self.positions[:, 0], self.positions[:, 1]], minlength=len(self.spans)
         )
         mass = np.bincount(self.clause_of, per_token, minlength=len(self.clauses))
-        found = []
+        found, kept = [], 0
         for k in np.argsort(-mass, kind="stable"):
-            if mass[k] < MIN_SCORE or len(found) == top:
+            if mass[k] < MIN_SCORE or kept == top:
                 break
             members = np.flatnonzero(self.clause_of == k)
             peak = self.spans[members[np.argmax(per_token[members])]]
-            if context(self.text, self.clauses[k], peak, code):
-                continue
             start, end = self.clauses[k]
             span = {"start": start, "end": end, "score": round(float(mass[k]), 4)}
             if with_text:
                 span["text"] = self.text[start:end]
-            found.append(span)
+            dropped = context(self.text, self.clauses[k], peak, code)
+            if dropped and annotate:
+                found.append({**span, "context": dropped})
+            elif not dropped:
+                found.append(span)
+                kept += 1
         return found
 
 
@@ -174,9 +183,11 @@ def note_evidence(
     codes: Sequence[str],
     columns: dict[str, int],
     with_text: bool = False,
+    annotate: bool = False,
 ) -> dict[str, list[dict]]:
     """{code: spans} for the predicted `codes` of one note; attention: (chunks, tokens, labels),
-    columns: code -> label column."""
+    columns: code -> label column; with_text and annotate as NoteTokens.evidence."""
     return {
-        code: tokens.evidence(attention[:, :, columns[code]], code, with_text=with_text) for code in codes
+        code: tokens.evidence(attention[:, :, columns[code]], code, with_text=with_text, annotate=annotate)
+        for code in codes
     }

@@ -62,22 +62,28 @@ class Predictor:
         return self._run(texts, batch_size, progress, None)[0]
 
     def explain(
-        self, texts: list[str], batch_size: int = 32, progress: bool = False, with_text: bool = False
+        self,
+        texts: list[str],
+        batch_size: int = 32,
+        progress: bool = False,
+        with_text: bool = False,
+        annotate: bool = False,
     ) -> tuple[np.ndarray, list[dict[str, list[dict]]]]:
         """predict's scores, from the same forward pass, and per text {code: evidence spans} for
-        the codes `decide` picks (src/tasks/coding/evidence.py); with_text adds each span's text."""
+        the codes `decide` picks (src/tasks/coding/evidence.py); with_text adds each span's text,
+        annotate keeps the negated / family clauses, marked (evidence_eval measures them)."""
         head = self.meta["model"].get("head")
         if head != "label_attention":
             raise MedtuneError(
                 f"evidence needs a label-attention head; this model's head is {head!r} "
                 "(retrain with model.head=label_attention, or leave evidence off)"
             )
-        return self._run(texts, batch_size, progress, with_text)
+        return self._run(texts, batch_size, progress, {"with_text": with_text, "annotate": annotate})
 
     def _run(
-        self, texts: list[str], batch_size: int, progress: bool, with_text: bool | None
+        self, texts: list[str], batch_size: int, progress: bool, explain: dict | None
     ) -> tuple[np.ndarray, list[dict[str, list[dict]]]]:
-        """Scores, and evidence unless with_text is None."""
+        """Scores, and evidence when `explain` holds note_evidence's options."""
         max_length = self.meta["model"]["max_length"]
         overlap, max_chunks = self.meta["chunking"]["overlap"], self.meta["chunking"]["max_chunks"]
         parts = [torch.zeros((0, len(self.labels)))]  # so no texts gives an empty (0, labels) array
@@ -92,7 +98,7 @@ class Predictor:
                 cut += sum(total > max_chunks for total in totals)
                 batch = collate_chunks([{"chunks": c} for c in chunks], self.tokenizer.pad_token_id)
                 inputs = {key: value.to(self.device) for key, value in batch.items()}
-                if with_text is None:
+                if explain is None:
                     parts.append(torch.sigmoid(self.model(**inputs)).float().cpu())
                 else:
                     logits, attention = self.model(**inputs, return_attention=True)
@@ -104,7 +110,7 @@ class Predictor:
                     for i, (text, codes) in enumerate(zip(batch_texts, decided, strict=True)):
                         tokens = NoteTokens.build(text, offsets[i])
                         found.append(
-                            note_evidence(tokens, attention[note_index == i], codes, columns, with_text)
+                            note_evidence(tokens, attention[note_index == i], codes, columns, **explain)
                         )
                 bar.update(len(batch_texts))
         if cut:
@@ -190,10 +196,10 @@ class SharedPredictor(Predictor):
     path: Path  # the run dir, which export merges on its own
 
     def _run(
-        self, texts: list[str], batch_size: int, progress: bool, with_text: bool | None
+        self, texts: list[str], batch_size: int, progress: bool, explain: dict | None
     ) -> tuple[np.ndarray, list[dict[str, list[dict]]]]:
         with self.adapters.use(self.name):
-            return super()._run(texts, batch_size, progress, with_text)
+            return super()._run(texts, batch_size, progress, explain)
 
     def save(self, out: Path, exported_from: Path) -> None:
         load_predictor(self.path, torch.device("cpu")).save(out, exported_from)
