@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from src.tasks.coding.synthetic.cases import Case, bmi_code, htn_code
+from src.tasks.coding.synthetic.cases import Case, bmi_code, case_codes, htn_code
 from src.tasks.coding.synthetic.catalogue_codes import MED_Z79
 
 # CPT code -> phrases the renderers use when the procedure was done in the visit
@@ -110,7 +110,8 @@ def note_provenance(text: str, case: Case, trace: Trace) -> dict:
         code: sorted({span for piece in parts for span in locate(text, piece)})
         for code, parts in pieces.items()
     }
-    stated = {code: spans for code, spans in stated.items() if spans}
+    gold = set(case_codes(case))  # the dm item names E11.65 or E11.9, whichever the case has
+    stated = {code: spans for code, spans in stated.items() if spans and code in gold}
     mentions = {code: set(spans) for code, spans in stated.items()}
     for concept, terms in trace.terms.items():
         spans = {span for term in terms for span in _term_spans(text, term)}
