@@ -70,7 +70,7 @@ def explain(tokenizer, text: str, code: str, words: dict[str, float]) -> list[di
     offsets = token_offsets([text], tokenizer, **CHUNKING)[0]
     tokens = NoteTokens.build(text, offsets)
     attention = peaked(tokens, words, (len(offsets), CHUNKING["max_length"]))
-    return tokens.evidence(attention, code, with_text=True)
+    return tokens.summarize(attention[:, :, None]).evidence(code, 0, with_text=True)
 
 
 def test_offsets_map_back_to_the_text_across_overlapping_chunks(tokenizer):
@@ -182,6 +182,20 @@ def test_predict_adds_evidence_only_when_asked(tmp_path, tiny_bert):
         *(f"model.name_or_path={tiny_bert}", "model.lora_top_layers=null", "model.max_length=16"),
         *("data.max_chunks=4", "data.chunk_overlap=4", "trainer.max_epochs=1"),
     )
+    # The run's error report names what drew each false positive's attention: offsets, no text.
+    errors = json.loads((run / "errors.json").read_text())
+    triggers, eval_rows = errors["false_positive_triggers"], coding_rows(16, "e")
+    assert sum(row["fp"] for row in errors["per_code"]) == len(triggers) > 0
+    lengths = {row["id"]: len(row["text"]) for row in eval_rows}
+    for row in triggers:
+        assert set(row) == {"id", "code", "start", "end", "score", "context"}
+        assert row["start"] is None or 0 <= row["start"] < row["end"] <= lengths[row["id"]]
+    counts = json.loads((run / "metrics.json").read_text())["errors"]["false_positives_triggered_by"]
+    assert (
+        sum(counts.values()) == len(triggers)
+        and "What triggered the false positives" in (run / "errors.md").read_text()
+    )
+
     texts = [text for text, _ in NOTES]
     notes = write_jsonl(tmp_path / "notes.jsonl", [{"id": f"p{i}", "text": t} for i, t in enumerate(texts)])
     outputs = {}

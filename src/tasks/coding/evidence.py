@@ -143,32 +143,46 @@ class NoteTokens:
             parts,
         )
 
+    def summarize(self, attention: np.ndarray) -> ClauseAttention:
+        """Each clause's share of every code's attention and its most attended token. attention:
+        (chunks, tokens, labels), as the head returned it for this note."""
+        per_token = np.zeros((len(self.spans), attention.shape[-1]))
+        np.add.at(per_token, self.token, attention[self.positions[:, 0], self.positions[:, 1]])
+        mass = np.zeros((len(self.clauses), attention.shape[-1]))
+        np.add.at(mass, self.clause_of, per_token)
+        peak = np.zeros(mass.shape, dtype=np.int64)
+        bounds = np.searchsorted(self.clause_of, np.arange(len(self.clauses) + 1))  # tokens sorted by start
+        for k, (first, last) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+            if last > first:
+                peak[k] = first + per_token[first:last].argmax(0)
+        return ClauseAttention(self, mass, peak)
+
+
+@dataclass
+class ClauseAttention:
+    """A note's clauses with their share of each code's attention (NoteTokens.summarize): small
+    enough to keep for every note of an evaluation split, and all that evidence needs."""
+
+    tokens: NoteTokens
+    mass: np.ndarray  # (clauses, labels)
+    peak: np.ndarray  # (clauses, labels): index into tokens.spans of the most attended token
+
     def evidence(
-        self,
-        attention: np.ndarray,
-        code: str,
-        top: int = TOP_SPANS,
-        with_text: bool = False,
-        annotate: bool = False,
+        self, code: str, column: int, top: int = TOP_SPANS, with_text: bool = False, annotate: bool = False
     ) -> list[dict]:
-        """The clauses supporting one code, best first. attention: the code's weights, (chunks,
-        tokens) as the head returned them for this note. annotate: keep the clauses the context
-        rule drops, marked "context": "negated" | "family" (not counted in `top`; for measuring)."""
-        per_token = np.bincount(
-            self.token, attention[self.positions[:, 0], self.positions[:, 1]], minlength=len(self.spans)
-        )
-        mass = np.bincount(self.clause_of, per_token, minlength=len(self.clauses))
+        """The clauses supporting one code (label column `column`), best first. annotate: keep the
+        clauses the context rule drops, marked "context": "negated" | "family" (not counted in
+        `top`; for measuring)."""
+        text, mass = self.tokens.text, self.mass[:, column]
         found, kept = [], 0
         for k in np.argsort(-mass, kind="stable"):
             if mass[k] < MIN_SCORE or kept == top:
                 break
-            members = np.flatnonzero(self.clause_of == k)
-            peak = self.spans[members[np.argmax(per_token[members])]]
-            start, end = self.clauses[k]
+            start, end = self.tokens.clauses[k]
             span = {"start": start, "end": end, "score": round(float(mass[k]), 4)}
             if with_text:
-                span["text"] = self.text[start:end]
-            dropped = context(self.text, self.clauses[k], peak, code)
+                span["text"] = text[start:end]
+            dropped = context(text, (start, end), self.tokens.spans[self.peak[k, column]], code)
             if dropped and annotate:
                 found.append({**span, "context": dropped})
             elif not dropped:
@@ -178,16 +192,14 @@ class NoteTokens:
 
 
 def note_evidence(
-    tokens: NoteTokens,
-    attention: np.ndarray,
+    summary: ClauseAttention,
     codes: Sequence[str],
     columns: dict[str, int],
     with_text: bool = False,
     annotate: bool = False,
 ) -> dict[str, list[dict]]:
-    """{code: spans} for the predicted `codes` of one note; attention: (chunks, tokens, labels),
-    columns: code -> label column; with_text and annotate as NoteTokens.evidence."""
+    """{code: spans} for the predicted `codes` of one note; columns: code -> label column; with_text
+    and annotate as ClauseAttention.evidence."""
     return {
-        code: tokens.evidence(attention[:, :, columns[code]], code, with_text=with_text, annotate=annotate)
-        for code in codes
+        code: summary.evidence(code, columns[code], with_text=with_text, annotate=annotate) for code in codes
     }

@@ -89,6 +89,19 @@ def score_evidence(rows: list[dict], decided: list[list[str]], found: list[dict]
     }
 
 
+def synthetic_evidence_scores(
+    rows: list[dict], decided: list[list[str]], found: list[dict], synthetic
+) -> dict:
+    """score_evidence on the rows the embedded generator (data.synthetic settings) made; {} when
+    none is."""
+    provenance = rows_provenance(rows, seed=synthetic.seed, n_train=synthetic.n_train)
+    kept = [i for i, row in enumerate(rows) if row["id"] in provenance]
+    if not kept:
+        return {}
+    rows, decided, found = ([items[i] for i in kept] for items in (rows, decided, found))
+    return score_evidence(rows, decided, found, provenance)
+
+
 def evaluate_run(run: Path, n: int, batch_size: int = 16, device: str = "auto") -> dict:
     """score_evidence on the first n notes of the run's evaluation split."""
     resolved = run / ".hydra" / "resolved.yaml"
@@ -101,14 +114,12 @@ def evaluate_run(run: Path, n: int, batch_size: int = 16, device: str = "auto") 
             "where they state each code; give a run trained on them (data.path empty)"
         )
     rows = load_coding_rows(cfg.data, cfg.paths.cache_dir).eval[:n]
-    synth = cfg.data.synthetic
-    provenance = rows_provenance(rows, seed=synth.seed, n_train=synth.n_train)
-    rows = [row for row in rows if row["id"] in provenance]
-    if not rows:
-        raise MedtuneError(f"run={run}: none of its evaluation notes comes from the synthetic generator")
     predictor = load_predictor(run, device)
     scores, found = predictor.explain([row["text"] for row in rows], batch_size, progress=True, annotate=True)
-    return score_evidence(rows, predictor.decide(scores), found, provenance)
+    result = synthetic_evidence_scores(rows, predictor.decide(scores), found, cfg.data.synthetic)
+    if not result:
+        raise MedtuneError(f"run={run}: none of its evaluation notes comes from the synthetic generator")
+    return result
 
 
 @exit_on_user_error

@@ -108,10 +108,8 @@ class Predictor:
                     attention = attention.float().cpu().numpy()
                     note_index = batch["note_index"].numpy()
                     for i, (text, codes) in enumerate(zip(batch_texts, decided, strict=True)):
-                        tokens = NoteTokens.build(text, offsets[i])
-                        found.append(
-                            note_evidence(tokens, attention[note_index == i], codes, columns, **explain)
-                        )
+                        summary = NoteTokens.build(text, offsets[i]).summarize(attention[note_index == i])
+                        found.append(note_evidence(summary, codes, columns, **explain))
                 bar.update(len(batch_texts))
         if cut:
             log.warning(
