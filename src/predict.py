@@ -111,8 +111,8 @@ def predict_file(args: DictConfig) -> None:
     if args.evidence or args.evidence_text:
         if not hasattr(predictor, "explain"):
             raise MedtuneError(
-                f"evidence=true: run={args.run} is not a coding classifier run; only those explain their "
-                "predictions (leave evidence and evidence_text unset)"
+                f"evidence=true: run={args.run}'s task gives no evidence for its predictions (classifier "
+                "runs with a label-attention head do); leave evidence and evidence_text unset"
             )
         asked = {"evidence": True, "evidence_text": args.evidence_text}
     predictions = predictor.predictions(inputs, args.batch_size, progress=True, **asked)
