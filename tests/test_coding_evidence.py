@@ -9,7 +9,7 @@ import random
 
 import numpy as np
 import pytest
-from conftest import NOTES, coding_rows, train_run, write_jsonl
+from conftest import NOTES, train_run, write_jsonl
 from transformers import AutoTokenizer
 
 from src import predict
@@ -171,30 +171,33 @@ def test_score_evidence_counts_hits_and_negated_top_spans():
     assert result["top_span_family_rate"] == 0.0  # Z80.3 excepted; I10's top span is no family line
 
 
-def test_predict_adds_evidence_only_when_asked(tmp_path, tiny_bert):
+def test_a_run_reports_evidence_and_predict_adds_it_only_when_asked(tmp_path, tiny_bert):
     run = tmp_path / "run"
-    train_run(
+    metrics = train_run(  # on the embedded synthetic notes, a few of them
         tmp_path,
         run,
         "logger=none",
-        *(f"data.path={write_jsonl(tmp_path / 'train.jsonl', coding_rows(40, 't'))}", "data.train_size=null"),
-        f"data.eval_path={write_jsonl(tmp_path / 'eval.jsonl', coding_rows(16, 'e'))}",
-        *(f"model.name_or_path={tiny_bert}", "model.lora_top_layers=null", "model.max_length=16"),
-        *("data.max_chunks=4", "data.chunk_overlap=4", "trainer.max_epochs=1"),
+        *("data.train_size=40", "data.synthetic.val_size=16", "data.eval_size=16"),
+        *(f"model.name_or_path={tiny_bert}", "model.lora_top_layers=null", "model.max_length=64"),
+        *("data.max_chunks=12", "data.chunk_overlap=8", "trainer.max_epochs=1"),
     )
-    # The run's error report names what drew each false positive's attention: offsets, no text.
+    # Hit rates against the generator's provenance, for every eval note.
+    evidence = metrics["evidence"]
+    assert evidence["n_notes"] == 16 and evidence["predicted_codes"] >= 16
+    assert all(
+        0 <= value <= 1 for key, value in evidence.items() if key.endswith("rate") and value is not None
+    )
+    # The error report names what drew each false positive's attention: offsets, no text.
     errors = json.loads((run / "errors.json").read_text())
-    triggers, eval_rows = errors["false_positive_triggers"], coding_rows(16, "e")
+    triggers = errors["false_positive_triggers"]
     assert sum(row["fp"] for row in errors["per_code"]) == len(triggers) > 0
-    lengths = {row["id"]: len(row["text"]) for row in eval_rows}
+    (eval_file,) = (tmp_path / "cache").glob("synthetic/coding-*/eval.jsonl")
+    lengths = {row["id"]: len(row["text"]) for row in map(json.loads, eval_file.read_text().splitlines())}
     for row in triggers:
         assert set(row) == {"id", "code", "start", "end", "score", "context"}
         assert row["start"] is None or 0 <= row["start"] < row["end"] <= lengths[row["id"]]
-    counts = json.loads((run / "metrics.json").read_text())["errors"]["false_positives_triggered_by"]
-    assert (
-        sum(counts.values()) == len(triggers)
-        and "What triggered the false positives" in (run / "errors.md").read_text()
-    )
+    counts = metrics["errors"]["false_positives_triggered_by"]
+    assert sum(counts.values()) == len(triggers) and "What triggered" in (run / "errors.md").read_text()
 
     texts = [text for text, _ in NOTES]
     notes = write_jsonl(tmp_path / "notes.jsonl", [{"id": f"p{i}", "text": t} for i, t in enumerate(texts)])
