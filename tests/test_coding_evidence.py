@@ -9,13 +9,16 @@ import random
 
 import numpy as np
 import pytest
+import torch
 from conftest import NOTES, train_run, write_jsonl
 from transformers import AutoTokenizer
 
 from src import predict
 from src.data.chunking import chunk_texts
+from src.errors import MedtuneError
 from src.tasks.coding.evidence import NoteTokens, token_offsets
 from src.tasks.coding.evidence_eval import score_evidence
+from src.tasks.coding.predictor import Predictor
 from src.tasks.coding.synthetic import (
     generate_coding_dataset,
     generate_note,
@@ -221,3 +224,11 @@ def test_a_run_reports_evidence_and_predict_adds_it_only_when_asked(tmp_path, ti
                     and shown["text"] == text[span["start"] : span["end"]]
                 )
     assert any(spans for row in outputs["evidence"] for spans in row["evidence"].values())
+
+
+def test_evidence_from_a_pooled_head_is_one_clear_error():
+    pooled = Predictor(
+        model=None, tokenizer=None, meta={"model": {"head": "pooled"}}, device=torch.device("cpu")
+    )
+    with pytest.raises(MedtuneError, match="model.head=label_attention"):
+        pooled.predictions([{"text": "HTN."}], evidence=True)
