@@ -17,7 +17,7 @@ from src import predict
 from src.data.chunking import chunk_texts
 from src.errors import MedtuneError
 from src.tasks.coding.evidence import NoteTokens, token_offsets
-from src.tasks.coding.evidence_eval import score_evidence
+from src.tasks.coding.evidence_scores import score_evidence
 from src.tasks.coding.predictor import Predictor
 from src.tasks.coding.synthetic import (
     generate_coding_dataset,

@@ -78,6 +78,11 @@ class Predictor:
                 f"evidence needs a label-attention head; this model's head is {head!r} "
                 "(retrain with model.head=label_attention, or leave evidence off)"
             )
+        if not self.tokenizer.is_fast:
+            raise MedtuneError(
+                f"evidence needs a fast tokenizer (character offsets); {self.tokenizer.name_or_path}'s is "
+                "not one; leave evidence off"
+            )
         return self._run(texts, batch_size, progress, {"with_text": with_text, "annotate": annotate})
 
     def _run(

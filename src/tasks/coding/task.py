@@ -40,7 +40,7 @@ from src.tasks.coding.data import PACKAGE, CodingRows, coding_lineage, load_codi
 from src.tasks.coding.decision import Decision, tune_global, tune_per_code
 from src.tasks.coding.errors import write_run_report
 from src.tasks.coding.evidence import ClauseAttention, NoteTokens, note_evidence, token_offsets
-from src.tasks.coding.evidence_eval import synthetic_evidence_scores
+from src.tasks.coding.evidence_scores import synthetic_evidence_scores
 from src.tasks.coding.keyword_baseline import keyword_reference
 from src.tasks.coding.metrics import bootstrap_intervals, coding_delta, coding_metrics
 from src.tasks.coding.parsing import predicted_codes
@@ -269,7 +269,7 @@ class CodingTask(Task):
         # The eval pass also keeps each note's clause shares of every code's attention: the
         # evidence of the codes decided below, at the cost of summing (evidence.py).
         summaries: list[ClauseAttention] = []
-        explained = self.cfg.model.head == "label_attention"
+        explained = self.cfg.model.head == "label_attention" and data.tokenizer.is_fast  # offsets
         texts = [row["text"] for row in data.rows.eval]
         offsets = (
             token_offsets(
