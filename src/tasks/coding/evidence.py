@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from transformers import PreTrainedTokenizerBase
 
 from src.data.chunking import even_windows, special_tokens
@@ -203,3 +204,51 @@ def note_evidence(
     return {
         code: summary.evidence(code, columns[code], with_text=with_text, annotate=annotate) for code in codes
     }
+
+
+def with_text(found: dict[str, list[dict]], text: str) -> dict[str, list[dict]]:
+    """{code: spans} with each span's text, the context rule's drops left out (for outputs that
+    already hold the note: opt-in examples)."""
+    return {
+        code: [{**span, "text": text[span["start"] : span["end"]]} for span in spans if "context" not in span]
+        for code, spans in found.items()
+    }
+
+
+class EvidenceCollector:
+    """Keeps each note's ClauseAttention while a label-attention model scores `rows` in order, so
+    a run gets its evaluation split's evidence from the scoring pass it makes anyway."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        rows: Sequence[dict],
+        tokenizer: PreTrainedTokenizerBase,
+        max_length: int,
+        overlap: int,
+        max_chunks: int,
+    ):
+        self.model = model
+        self.texts = [row["text"] for row in rows]
+        self.offsets = token_offsets(self.texts, tokenizer, max_length, overlap, max_chunks)
+        self.summaries: list[ClauseAttention] = []
+
+    def probabilities(self, batch: dict) -> torch.Tensor:
+        """The model's code probabilities for the next batch of the rows, keeping its attention."""
+        logits, attention = self.model(**batch, return_attention=True)
+        attention, note_index = attention.float().cpu().numpy(), batch["note_index"].cpu().numpy()
+        for i in range(int(note_index.max()) + 1):
+            k = len(self.summaries)
+            tokens = NoteTokens.build(self.texts[k], self.offsets[k])
+            self.summaries.append(tokens.summarize(attention[note_index == i]))
+        return torch.sigmoid(logits)
+
+    def evidence(
+        self, decided: Sequence[Sequence[str]], labels: Sequence[str]
+    ) -> list[dict[str, list[dict]]]:
+        """Per row {code: spans} for its decided codes, the context rule's drops marked."""
+        columns = {code: j for j, code in enumerate(labels)}
+        return [
+            note_evidence(summary, codes, columns, annotate=True)
+            for summary, codes in zip(self.summaries, decided, strict=True)
+        ]

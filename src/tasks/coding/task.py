@@ -39,7 +39,7 @@ from src.tasks.coding.confidence import ReviewSetup, draw_reliability, fit_revie
 from src.tasks.coding.data import PACKAGE, CodingRows, coding_lineage, load_coding_rows
 from src.tasks.coding.decision import Decision, tune_global, tune_per_code
 from src.tasks.coding.errors import write_run_report
-from src.tasks.coding.evidence import ClauseAttention, NoteTokens, note_evidence, token_offsets
+from src.tasks.coding.evidence import EvidenceCollector, with_text
 from src.tasks.coding.evidence_scores import synthetic_evidence_scores
 from src.tasks.coding.keyword_baseline import keyword_reference
 from src.tasks.coding.metrics import bootstrap_intervals, coding_delta, coding_metrics
@@ -69,8 +69,7 @@ class CodingTask(Task):
         # layers they cover (0: none kept); see prefix_cache.
         self.features: dict = {"layers": 0}
         self.review: ReviewSetup | None = None  # calibration and routing, set by evaluate_tuned
-        # Per eval note {tuned code: evidence spans, the context rule's drops marked}; set by
-        # evaluate_tuned for a label-attention head (evidence.py).
+        # Per eval note {tuned code: evidence spans}, set by evaluate_tuned (evidence.py).
         self.evidence: list[dict[str, list[dict]]] | None = None
 
     def check_data(self) -> None:
@@ -266,30 +265,10 @@ class CodingTask(Task):
         def probabilities(batch: dict) -> torch.Tensor:
             return torch.sigmoid(model(**batch))
 
-        # The eval pass also keeps each note's clause shares of every code's attention: the
-        # evidence of the codes decided below, at the cost of summing (evidence.py).
-        summaries: list[ClauseAttention] = []
+        # The eval pass also keeps what the evidence of the codes decided below needs (evidence.py).
         explained = self.cfg.model.head == "label_attention" and data.tokenizer.is_fast  # offsets
-        texts = [row["text"] for row in data.rows.eval]
-        offsets = (
-            token_offsets(
-                texts,
-                data.tokenizer,
-                self.cfg.model.max_length,
-                self.cfg.data.chunk_overlap,
-                self.cfg.data.max_chunks,
-            )
-            if explained
-            else []
-        )
-
-        def probabilities_and_attention(batch: dict) -> torch.Tensor:
-            logits, attention = model(**batch, return_attention=True)
-            attention, note_index = attention.float().cpu().numpy(), batch["note_index"].cpu().numpy()
-            for i in range(int(note_index.max()) + 1):
-                k = len(summaries)
-                summaries.append(NoteTokens.build(texts[k], offsets[k]).summarize(attention[note_index == i]))
-            return torch.sigmoid(logits)
+        chunking = (self.cfg.model.max_length, self.cfg.data.chunk_overlap, self.cfg.data.max_chunks)
+        collector = EvidenceCollector(model, data.rows.eval, data.tokenizer, *chunking) if explained else None
 
         # Trained from cached lower layers: score from the ones the base evaluation kept.
         n_frozen = model.get_base_model().frozen_layers
@@ -300,11 +279,8 @@ class CodingTask(Task):
         model.merge_adapter()
         try:
             val_scores = self._scores(probabilities, val_set, "Tuned model: validation slice")
-            eval_scores = self._scores(
-                probabilities_and_attention if explained else probabilities,
-                eval_set,
-                "Tuned model: evaluation split",
-            )
+            scorer = collector.probabilities if collector else probabilities
+            eval_scores = self._scores(scorer, eval_set, "Tuned model: evaluation split")
         finally:
             model.unmerge_adapter()
         val_gold = _gold(data.val)
@@ -312,12 +288,8 @@ class CodingTask(Task):
         self.tuned_decision = decision
         self.validation = coding_metrics(val_gold, decision.apply(val_scores, labels))
         self.predictions["tuned"] = decision.apply(eval_scores, labels)
-        if explained:
-            columns = {code: j for j, code in enumerate(labels)}
-            self.evidence = [
-                note_evidence(summary, codes, columns, annotate=True)
-                for summary, codes in zip(summaries, self.predictions["tuned"], strict=True)
-            ]
+        if collector:
+            self.evidence = collector.evidence(self.predictions["tuned"], labels)
         # Confidence and routing from the same scores; the decisions above stay as they are.
         self.review = fit_review(
             split_arrays(val_scores, labels, val_gold, decision.apply(val_scores, labels)),
@@ -363,14 +335,7 @@ class CodingTask(Task):
             for row, b, t in zip(rows, base, tuned, strict=True)
         ]
         for row, found in zip(out, self.evidence or [], strict=False):  # examples hold text already
-            row["evidence"] = {
-                code: [
-                    {**span, "text": row["text"][span["start"] : span["end"]]}
-                    for span in spans
-                    if "context" not in span
-                ]
-                for code, spans in found.items()
-            }
+            row["evidence"] = with_text(found, row["text"])
         return out
 
     def prediction_output(self, record: dict | None, where: str) -> list[str]:
