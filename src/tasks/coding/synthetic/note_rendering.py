@@ -161,7 +161,9 @@ def render_note(rng: random.Random, case: Case, trace: Trace | None = None) -> s
             if not (concept == "af" and "palpitations" in s.ros_exclude and case.principal == "af"):
                 s.hpi.append(rng.choice(HPI_CHRONIC[concept]))
     if case.workup:
+        n_hpi = len(s.hpi)
         trace.rule_out = render_workup(rng, case, s)
+        trace.workup_mentions = s.hpi[n_hpi:]  # the presenting symptom in the HPI
         trace.workup = s.ap[0]
 
     pmh_hist = [_history_line(rng, case, code) for code in case.history]
@@ -208,6 +210,7 @@ def render_note(rng: random.Random, case: Case, trace: Trace | None = None) -> s
     else:
         if case.workup:
             why, cc = CC_WORKUP[case.workup[0]].lower(), CC_WORKUP[case.workup[0]]
+            trace.workup_mentions.append(cc)
         elif case.principal:
             why, cc = uncap(principal_term), rng.choice(CC_PRINCIPAL[case.principal])
         else:

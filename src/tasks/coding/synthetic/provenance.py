@@ -7,7 +7,8 @@ the same with or without one); `locate` turns it into character offsets into the
     PMH line of a personal-history code, the family line of a family-history code, the medication
     of a Z79 code, the smoking sentences of a smoking code;
   * mentions: code -> every place the note names the problem by the terms its renderer used in the
-    PMH (the opener and PMH lines), plus the stated text: a wider, still positive, target;
+    PMH (the opener and PMH lines), or a work-up's symptom in the HPI and chief complaint, plus the
+    stated text: a wider, still positive, target (drugs named elsewhere than the list are not);
   * negated: denied symptoms (ROS), negated or ruled-out diagnoses, the rule-out of a work-up,
     negated family history, "never smoker";
   * family: relatives' conditions.
@@ -38,6 +39,7 @@ class Trace:
     terms: dict[str, list[str]] = field(default_factory=dict)  # concept -> its PMH terms
     workup: str = ""  # the work-up's A/P item
     rule_out: str = ""  # its rule-out clause
+    workup_mentions: list[str] = field(default_factory=list)  # its HPI sentence and chief complaint
     ap_extra: list[str] = field(default_factory=list)  # A/P items added after the problems
     history: list[str] = field(default_factory=list)  # PMH lines, in case.history order
     family: list[str] = field(default_factory=list)  # relatives' lines, in case.family order
@@ -118,6 +120,8 @@ def note_provenance(text: str, case: Case, trace: Trace) -> dict:
         for code in by_concept.get(concept, ()):
             if code in mentions:
                 mentions[code] |= spans
+    if case.workup and case.workup[0] in mentions:
+        mentions[case.workup[0]] |= {span for piece in trace.workup_mentions for span in locate(text, piece)}
     negated = sorted(
         {span for piece in trace.negated + [trace.rule_out] if piece for span in locate(text, piece)}
     )
