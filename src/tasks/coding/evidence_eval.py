@@ -28,7 +28,7 @@ USAGE = "python -m src.tasks.coding.evidence_eval run=<coding run dir> [n=150] [
 @dataclass
 class EvidenceEvalArgs:
     run: str = MISSING
-    n: int = 150  # evaluation notes scored (the default run's eval_size)
+    n: int = 150  # first notes of the run's evaluation split (the default run has 150: all of it)
     batch_size: int = 16
     device: str = "auto"
     output: str | None = None
