@@ -10,6 +10,10 @@ batch_size=<the run's loop.eval_batch_size> its evaluation split gets the very o
 The input has the columns the run was trained on (its data config); rename them with
 columns.<field>=<column> (text_column=<column> for the "text" field) and id_column=<column>.
 Optional: device=auto|cpu|cuda, batch_size=32 (rows per forward pass), overwrite=true.
+A coding classifier run with a label-attention head also explains its codes with evidence=true:
+"evidence": {code: [{"start", "end", "score"}, ...]}, character offsets of the note's clauses that
+hold the most of the code's attention (src/tasks/coding/evidence.py); evidence_text=true adds each
+span's "text" (the only way note text reaches the output).
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ class PredictArgs:
     device: str = "auto"  # auto: the GPU when there is one
     batch_size: int = 32
     overwrite: bool = False
+    evidence: bool = False  # coding classifier runs: offsets of the clauses behind each code
+    evidence_text: bool = False  # with each evidence span's text (implies evidence)
 
 
 def read_inputs(
@@ -101,7 +107,15 @@ def predict_file(args: DictConfig) -> None:
     id_column = args.id_column or meta["data"]["id_column"]
     ids, inputs = read_inputs(Path(args.input), input_columns(args, meta), id_column)
     predictor = load_predictor(args.run, args.device)
-    predictions = predictor.predictions(inputs, args.batch_size, progress=True)
+    asked = {}
+    if args.evidence or args.evidence_text:
+        if not hasattr(predictor, "explain"):
+            raise MedtuneError(
+                f"evidence=true: run={args.run}'s task gives no evidence for its predictions (classifier "
+                "runs with a label-attention head do); leave evidence and evidence_text unset"
+            )
+        asked = {"evidence": True, "evidence_text": args.evidence_text}
+    predictions = predictor.predictions(inputs, args.batch_size, progress=True, **asked)
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.name + ".partial")  # renamed when complete: never half a file
     with partial.open("w", encoding="utf-8") as handle:

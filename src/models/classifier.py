@@ -58,7 +58,15 @@ class LabelAttentionHead(nn.Module):
         self.queries.weight.copy_(codes)
         self.weight.copy_(codes)
 
-    def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor, note_index: torch.Tensor):
+    def forward(
+        self,
+        hidden: torch.Tensor,
+        attention_mask: torch.Tensor,
+        note_index: torch.Tensor,
+        return_attention: bool = False,
+    ):
+        """Logits (notes, labels); with return_attention also every code's attention over the
+        tokens, (chunks, tokens, labels), summing to 1 over all tokens of a note's chunks."""
         # hidden: (chunks, tokens, H); scores: (chunks, tokens, labels)
         scores = self.queries(torch.tanh(self.proj(hidden)))
         scores = scores.masked_fill(~attention_mask.bool().unsqueeze(-1), -torch.inf)
@@ -70,7 +78,10 @@ class LabelAttentionHead(nn.Module):
         attended = torch.einsum("ctl,cth->clh", weights, hidden)
         pooled = attended.new_zeros((n_notes, n_labels, hidden.shape[-1])).index_add(0, note_index, attended)
         pooled = pooled / total.unsqueeze(-1)
-        return (pooled * self.weight).sum(-1) + self.bias
+        logits = (pooled * self.weight).sum(-1) + self.bias
+        if return_attention:
+            return logits, weights / total[note_index].unsqueeze(1)
+        return logits
 
 
 class ChunkedNoteClassifier(nn.Module):
@@ -107,13 +118,18 @@ class ChunkedNoteClassifier(nn.Module):
         attention_mask: torch.Tensor,
         note_index: torch.Tensor,
         prefix_hidden: torch.Tensor | None = None,
+        return_attention: bool = False,
         **_: torch.Tensor,
-    ) -> torch.Tensor:
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Logits (notes, labels); return_attention=True (label_attention head only) also returns
+        the head's attention, as LabelAttentionHead.forward does (src/tasks/coding/evidence.py)."""
+        if return_attention and self.head != "label_attention":
+            raise ValueError("attention exists only with model.head=label_attention")
         if prefix_hidden is not None:  # the lower layers' output, computed once (frozen_prefix)
             hidden = top_layers(self.encoder, prefix_hidden, attention_mask, self.frozen_layers)
         else:
             hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         if self.head == "label_attention":
-            return self.classifier(self.dropout(hidden), attention_mask, note_index)
+            return self.classifier(self.dropout(hidden), attention_mask, note_index, return_attention)
         notes = pool_notes(mean_pool(hidden, attention_mask), note_index, self.chunk_pooling)
         return self.classifier(self.dropout(notes))

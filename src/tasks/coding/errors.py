@@ -144,15 +144,48 @@ def error_report(
     }
 
 
+def false_positive_triggers(
+    rows: Sequence[dict], pred: Sequence[Sequence[str]], evidence: Sequence[Mapping[str, list[dict]]]
+) -> list[dict]:
+    """Per false positive, the clause that drew most of the code's attention (offsets into the
+    note, never its text): {"id", "code", "start", "end", "score", "context"}; context "negated"
+    or "family" when the evidence rule dropped it (a trap the model fell for), None when it is the
+    code's top evidence span, and the span is null when no clause held enough attention."""
+    out = []
+    for row, codes, found in zip(rows, pred, evidence, strict=True):
+        for code in sorted(set(codes) - set(row["codes"])):
+            top = (found.get(code) or [None])[0]
+            span = (
+                {key: top[key] for key in ("start", "end", "score")}
+                if top
+                else dict.fromkeys(("start", "end", "score"))
+            )
+            out.append(
+                {"id": row["id"], "code": code, **span, "context": top.get("context") if top else None}
+            )
+    return out
+
+
 def summary(report: dict) -> dict:
     """What metrics.json keeps of the report (its `errors` key): the band table and the sibling counts."""
     siblings = report["sibling_confusions"]
-    return {
+    out = {
         "file": "errors.json",
         "bands": report["bands"],
         "sibling_confusions": siblings["total"],
         "missed_with_sibling_predicted": siblings["missed_with_sibling_predicted"],
     }
+    if "false_positive_triggers" in report:
+        out["false_positives_triggered_by"] = _trigger_counts(report["false_positive_triggers"])
+    return out
+
+
+def _trigger_counts(triggers: list[dict]) -> dict[str, int]:
+    """How many false positives' top clause was negated, family history, other text, or none."""
+    counts = Counter(
+        row["context"] or ("no_clause" if row["start"] is None else "affirmed") for row in triggers
+    )
+    return {key: counts[key] for key in ("affirmed", "negated", "family", "no_clause")}
 
 
 def _num(value: float | None) -> str:
@@ -212,6 +245,27 @@ def markdown(report: dict, title: str) -> str:
         f"{_text(row['predicted_description'])} |"
         for row in siblings["top"]
     ]
+    if "false_positive_triggers" in report:
+        triggers = report["false_positive_triggers"]
+        counts = _trigger_counts(triggers)
+        lines += [
+            "",
+            "## What triggered the false positives",
+            "",
+            f"The clause holding most of each false positive's attention (character offsets into the note; "
+            f"the text stays out of this file): {counts['affirmed']} affirmed text, {counts['negated']} "
+            f"negated or ruled-out, {counts['family']} family history, {counts['no_clause']} no clause "
+            "(attention spread thin). Negated and family clauses are dropped from src.predict's evidence; "
+            "see errors.json for every false positive.",
+            "",
+            "| note | code | start | end | attention share | context |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {row['id']} | {row['code']} | {row['start']} | {row['end']} | {_num(row['score'])} | "
+            f"{row['context'] or ''} |"
+            for row in triggers[:TOP]
+        ]
     per_code = report["per_code"]
     shown = per_code[:MARKDOWN_CODES]
     lines += [
@@ -232,9 +286,15 @@ def markdown(report: dict, title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_run_report(run_dir: Path, rows: CodingRows, pred: Sequence[Sequence[str]]) -> dict:
+def write_run_report(
+    run_dir: Path,
+    rows: CodingRows,
+    pred: Sequence[Sequence[str]],
+    evidence: Sequence[Mapping[str, list[dict]]] | None = None,
+) -> dict:
     """errors.json and errors.md of a coding run (rows: its CodingRows, pred: the tuned model's
-    code sets on rows.eval) into run_dir; returns the metrics.json summary."""
+    code sets on rows.eval, evidence: their evidence spans, with the context rule's drops marked,
+    when the head gives them) into run_dir; returns the metrics.json summary."""
     train_counts = Counter(code for row in rows.train for code in row["codes"])
 
     def describe(code: str) -> str | None:
@@ -243,6 +303,8 @@ def write_run_report(run_dir: Path, rows: CodingRows, pred: Sequence[Sequence[st
         return code_description(code) or (given if given != code else None)
 
     report = error_report([row["codes"] for row in rows.eval], pred, train_counts, describe)
+    if evidence is not None:
+        report["false_positive_triggers"] = false_positive_triggers(rows.eval, pred, evidence)
     (run_dir / "errors.json").write_text(json.dumps(report, indent=2) + "\n")
     (run_dir / "errors.md").write_text(markdown(report, "Per-code errors"))
     return summary(report)

@@ -23,11 +23,13 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 
 from src.data.chunking import chunk_texts, collate_chunks
+from src.errors import MedtuneError
 from src.inference import META_FILE, read_json, read_run, warn_other_versions
 from src.models import build
 from src.models.adapters import AdapterSet
 from src.tasks.coding.calibration import Calibrator
 from src.tasks.coding.decision import Decision
+from src.tasks.coding.evidence import NoteTokens, note_evidence, token_offsets
 from src.tasks.coding.review import note_confidence
 
 log = logging.getLogger(__name__)
@@ -57,9 +59,41 @@ class Predictor:
         Notes are chunked exactly as in training: the same tokenizer, chunk length, overlap
         and max_chunks.
         """
+        return self._run(texts, batch_size, progress, None)[0]
+
+    def explain(
+        self,
+        texts: list[str],
+        batch_size: int = 32,
+        progress: bool = False,
+        with_text: bool = False,
+        annotate: bool = False,
+    ) -> tuple[np.ndarray, list[dict[str, list[dict]]]]:
+        """predict's scores, from the same forward pass, and per text {code: evidence spans} for
+        the codes `decide` picks (src/tasks/coding/evidence.py); with_text adds each span's text,
+        annotate keeps the negated / family clauses, marked (evidence_eval measures them)."""
+        head = self.meta["model"].get("head")
+        if head != "label_attention":
+            raise MedtuneError(
+                f"evidence needs a label-attention head; this model's head is {head!r} "
+                "(retrain with model.head=label_attention, or leave evidence off)"
+            )
+        if not self.tokenizer.is_fast:
+            raise MedtuneError(
+                f"evidence needs a fast tokenizer (character offsets); {self.tokenizer.name_or_path}'s is "
+                "not one; leave evidence off"
+            )
+        return self._run(texts, batch_size, progress, {"with_text": with_text, "annotate": annotate})
+
+    def _run(
+        self, texts: list[str], batch_size: int, progress: bool, explain: dict | None
+    ) -> tuple[np.ndarray, list[dict[str, list[dict]]]]:
+        """Scores, and evidence when `explain` holds note_evidence's options."""
         max_length = self.meta["model"]["max_length"]
         overlap, max_chunks = self.meta["chunking"]["overlap"], self.meta["chunking"]["max_chunks"]
         parts = [torch.zeros((0, len(self.labels)))]  # so no texts gives an empty (0, labels) array
+        found: list[dict[str, list[dict]]] = []
+        columns = {code: j for j, code in enumerate(self.labels)}
         cut = 0
         bar = tqdm(total=len(texts), desc="Coding notes", unit="note", disable=not progress)
         with bar, torch.inference_mode():
@@ -68,8 +102,19 @@ class Predictor:
                 chunks, totals = chunk_texts(batch_texts, self.tokenizer, max_length, overlap, max_chunks)
                 cut += sum(total > max_chunks for total in totals)
                 batch = collate_chunks([{"chunks": c} for c in chunks], self.tokenizer.pad_token_id)
-                logits = self.model(**{key: value.to(self.device) for key, value in batch.items()})
-                parts.append(torch.sigmoid(logits).float().cpu())
+                inputs = {key: value.to(self.device) for key, value in batch.items()}
+                if explain is None:
+                    parts.append(torch.sigmoid(self.model(**inputs)).float().cpu())
+                else:
+                    logits, attention = self.model(**inputs, return_attention=True)
+                    parts.append(torch.sigmoid(logits).float().cpu())
+                    offsets = token_offsets(batch_texts, self.tokenizer, max_length, overlap, max_chunks)
+                    decided = self.decide(parts[-1].numpy())
+                    attention = attention.float().cpu().numpy()
+                    note_index = batch["note_index"].numpy()
+                    for i, (text, codes) in enumerate(zip(batch_texts, decided, strict=True)):
+                        summary = NoteTokens.build(text, offsets[i]).summarize(attention[note_index == i])
+                        found.append(note_evidence(summary, codes, columns, **explain))
                 bar.update(len(batch_texts))
         if cut:
             log.warning(
@@ -80,20 +125,32 @@ class Predictor:
                 max_chunks,
                 max_length,
             )
-        return torch.cat(parts).numpy()
+        return torch.cat(parts).numpy(), found
 
     def decide(self, scores: np.ndarray) -> list[list[str]]:
         """Code sets from scores, by the decision rule tuned on the run's validation slice."""
         return self.decision.apply(scores, self.labels)
 
     def predictions(
-        self, inputs: list[dict[str, str]], batch_size: int = 32, progress: bool = False
+        self,
+        inputs: list[dict[str, str]],
+        batch_size: int = 32,
+        progress: bool = False,
+        evidence: bool = False,
+        evidence_text: bool = False,
     ) -> list[dict]:
         """{"codes": [...], "scores": {code: probability}} per note (src.inference.Predictor); a run
         that calibrated its scores adds the note's "confidence" (calibrated probability that the
         code set is exactly right) and "route": "auto" (at or above the run's review threshold)
-        or "review". Runs made before calibration existed lack both."""
-        scores = self.predict([row["text"] for row in inputs], batch_size, progress)
+        or "review". Runs made before calibration existed lack both. evidence (or evidence_text)
+        adds "evidence": {code: [{"start", "end", "score"}, ...]} for every predicted code, and
+        evidence_text each span's "text" (src/tasks/coding/evidence.py)."""
+        texts = [row["text"] for row in inputs]
+        found = None
+        if evidence or evidence_text:
+            scores, found = self.explain(texts, batch_size, progress, evidence_text)
+        else:
+            scores = self.predict(texts, batch_size, progress)
         index = {code: j for j, code in enumerate(self.labels)}
         decided = self.decide(scores)
         out = [
@@ -109,6 +166,9 @@ class Predictor:
             for row, confidence in zip(out, note_confidence(probs, picked), strict=True):
                 row["confidence"] = round(float(confidence), 6)
                 row["route"] = "auto" if confidence >= threshold else "review"
+        if found is not None:
+            for row, spans in zip(out, found, strict=True):
+                row["evidence"] = spans
         return out
 
     def save(self, out: Path, exported_from: Path) -> None:
@@ -138,9 +198,11 @@ class SharedPredictor(Predictor):
     name: str  # the adapter's name in `adapters`
     path: Path  # the run dir, which export merges on its own
 
-    def predict(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+    def _run(
+        self, texts: list[str], batch_size: int, progress: bool, explain: dict | None
+    ) -> tuple[np.ndarray, list[dict[str, list[dict]]]]:
         with self.adapters.use(self.name):
-            return super().predict(texts, batch_size, progress)
+            return super()._run(texts, batch_size, progress, explain)
 
     def save(self, out: Path, exported_from: Path) -> None:
         load_predictor(self.path, torch.device("cpu")).save(out, exported_from)

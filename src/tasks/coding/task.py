@@ -39,6 +39,8 @@ from src.tasks.coding.confidence import ReviewSetup, draw_reliability, fit_revie
 from src.tasks.coding.data import PACKAGE, CodingRows, coding_lineage, load_coding_rows
 from src.tasks.coding.decision import Decision, tune_global, tune_per_code
 from src.tasks.coding.errors import write_run_report
+from src.tasks.coding.evidence import EvidenceCollector, with_text
+from src.tasks.coding.evidence_scores import synthetic_evidence_scores
 from src.tasks.coding.keyword_baseline import keyword_reference
 from src.tasks.coding.metrics import bootstrap_intervals, coding_delta, coding_metrics
 from src.tasks.coding.parsing import predicted_codes
@@ -67,6 +69,8 @@ class CodingTask(Task):
         # layers they cover (0: none kept); see prefix_cache.
         self.features: dict = {"layers": 0}
         self.review: ReviewSetup | None = None  # calibration and routing, set by evaluate_tuned
+        # Per eval note {tuned code: evidence spans}, set by evaluate_tuned (evidence.py).
+        self.evidence: list[dict[str, list[dict]]] | None = None
 
     def check_data(self) -> None:
         target = self.cfg.task.review.target
@@ -261,6 +265,11 @@ class CodingTask(Task):
         def probabilities(batch: dict) -> torch.Tensor:
             return torch.sigmoid(model(**batch))
 
+        # The eval pass also keeps what the evidence of the codes decided below needs (evidence.py).
+        explained = self.cfg.model.head == "label_attention" and data.tokenizer.is_fast  # offsets
+        chunking = (self.cfg.model.max_length, self.cfg.data.chunk_overlap, self.cfg.data.max_chunks)
+        collector = EvidenceCollector(model, data.rows.eval, data.tokenizer, *chunking) if explained else None
+
         # Trained from cached lower layers: score from the ones the base evaluation kept.
         n_frozen = model.get_base_model().frozen_layers
         val_set = self._with_base_features(data.val, "val", n_frozen)
@@ -270,7 +279,8 @@ class CodingTask(Task):
         model.merge_adapter()
         try:
             val_scores = self._scores(probabilities, val_set, "Tuned model: validation slice")
-            eval_scores = self._scores(probabilities, eval_set, "Tuned model: evaluation split")
+            scorer = collector.probabilities if collector else probabilities
+            eval_scores = self._scores(scorer, eval_set, "Tuned model: evaluation split")
         finally:
             model.unmerge_adapter()
         val_gold = _gold(data.val)
@@ -278,6 +288,8 @@ class CodingTask(Task):
         self.tuned_decision = decision
         self.validation = coding_metrics(val_gold, decision.apply(val_scores, labels))
         self.predictions["tuned"] = decision.apply(eval_scores, labels)
+        if collector:
+            self.evidence = collector.evidence(self.predictions["tuned"], labels)
         # Confidence and routing from the same scores; the decisions above stay as they are.
         self.review = fit_review(
             split_arrays(val_scores, labels, val_gold, decision.apply(val_scores, labels)),
@@ -298,11 +310,16 @@ class CodingTask(Task):
     def write_reports(self, data: CodingData, run_dir: Path) -> dict:
         draw_reliability(self.review.reliability, run_dir / RELIABILITY_PNG)
         calibration = {**self.review.metrics["calibration"], "reliability_diagram": RELIABILITY_PNG}
-        return {
-            "errors": write_run_report(run_dir, data.rows, self.predictions["tuned"]),
+        reports = {
+            "errors": write_run_report(run_dir, data.rows, self.predictions["tuned"], self.evidence),
             "calibration": calibration,
             "review": self.review.metrics["review"],
         }
+        if self.evidence is not None and self.cfg.data.path is None:  # the embedded notes: measurable
+            reports["evidence"] = synthetic_evidence_scores(
+                data.rows.eval, self.predictions["tuned"], self.evidence, self.cfg.data.synthetic
+            )
+        return reports
 
     def intervals(self, data: CodingData) -> dict:
         gold = _gold(data.eval)
@@ -313,10 +330,13 @@ class CodingTask(Task):
     def examples(self, data: CodingData, n: int) -> list[dict]:
         rows = data.rows.eval[:n]
         base, tuned = self.predictions["base"][:n], self.predictions["tuned"][:n]
-        return [
+        out = [
             {"id": row["id"], "text": row["text"], "gold": row["codes"], "base": b, "tuned": t}
             for row, b, t in zip(rows, base, tuned, strict=True)
         ]
+        for row, found in zip(out, self.evidence or [], strict=False):  # examples hold text already
+            row["evidence"] = with_text(found, row["text"])
+        return out
 
     def prediction_output(self, record: dict | None, where: str) -> list[str]:
         return predicted_codes(record, where)

@@ -40,6 +40,7 @@ from src.tasks.coding.synthetic.case_sampling import build_case
 from src.tasks.coding.synthetic.cases import case_codes
 from src.tasks.coding.synthetic.catalogue_codes import CODE_TERMS, CPT_DESCRIPTIONS
 from src.tasks.coding.synthetic.note_rendering import render_note
+from src.tasks.coding.synthetic.provenance import Trace, note_provenance
 
 __all__ = [
     "CODE_TERMS",
@@ -48,6 +49,8 @@ __all__ = [
     "code_description",
     "generate_coding_dataset",
     "generate_note",
+    "generate_note_with_provenance",
+    "rows_provenance",
 ]
 
 GENERATOR_VERSION = "1.0.0"
@@ -55,9 +58,41 @@ GENERATOR_VERSION = "1.0.0"
 
 def generate_note(rng: random.Random) -> tuple[str, list[str]]:
     """One (text, codes) pair from the given random stream."""
+    text, codes, _ = generate_note_with_provenance(rng)
+    return text, codes
+
+
+def generate_note_with_provenance(rng: random.Random) -> tuple[str, list[str], dict]:
+    """generate_note's (text, codes) from the same draws, and the note's provenance: where it states
+    each code and plants negated or family mentions (provenance.note_provenance)."""
     case = build_case(rng)
-    text = render_note(rng, case)
-    return text, case_codes(case)
+    trace = Trace()
+    text = render_note(rng, case, trace)
+    return text, case_codes(case), note_provenance(text, case, trace)
+
+
+def _note_rng(seed: int, split: str, i: int, attempt: int) -> random.Random:
+    # one stream per note: a note never depends on how many notes precede it
+    return random.Random(f"medtune-coding:{seed}:{split}:{i}:{attempt}")
+
+
+def rows_provenance(rows: list[dict], seed: int = 0, n_train: int = 5100) -> dict[str, dict]:
+    """{id: provenance} for the rows of the embedded data (generate_coding_dataset with this seed
+    and n_train) whose text the generator gives again under their id; other rows are left out.
+    Reruns the generator for those notes only: nothing is stored beside the data."""
+    out = {}
+    for row in rows:
+        number = row["id"].removeprefix("syn-coding-")
+        if not number.isdigit():
+            continue
+        index = int(number) - 1
+        split, i = ("train", index) if index < n_train else ("eval", index - n_train)
+        for attempt in range(3):  # a chance collision with an earlier note takes the next attempt
+            text, _, provenance = generate_note_with_provenance(_note_rng(seed, split, i, attempt))
+            if text == row["text"]:
+                out[row["id"]] = provenance
+                break
+    return out
 
 
 def _split_rows(seed: int, split: str, n: int, first_id: int, seen: set[str]) -> list[dict]:
@@ -65,8 +100,7 @@ def _split_rows(seed: int, split: str, n: int, first_id: int, seen: set[str]) ->
     for i in range(n):
         attempt = 0
         while True:
-            # one stream per note: a note never depends on how many notes precede it
-            rng = random.Random(f"medtune-coding:{seed}:{split}:{i}:{attempt}")
+            rng = _note_rng(seed, split, i, attempt)
             text, codes = generate_note(rng)
             if text not in seen:  # keeps train and eval disjoint even on a chance collision
                 break

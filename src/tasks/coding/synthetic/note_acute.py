@@ -109,8 +109,9 @@ def _r_pe(rng, case, s):
     )
 
 
-def render_workup(rng: random.Random, case: Case, s: Sections) -> None:
-    """The outpatient work-up: the symptom is coded, the suspected condition is only ruled out."""
+def render_workup(rng: random.Random, case: Case, s: Sections) -> str:
+    """The outpatient work-up: the symptom is coded, the suspected condition is only ruled out.
+    Returns the rule-out clause."""
     symptom, suspect = case.workup
     hpi, tests = WORKUP_TEXT[symptom]
     s.hpi.append(rng.choice(hpi))
@@ -123,6 +124,7 @@ def render_workup(rng: random.Random, case: Case, s: Sections) -> None:
         text += " ECG in clinic today: normal sinus rhythm, no ST changes."
     s.ap.insert(0, text)
     s.trap_count += 1
+    return r_o
 
 
 # concept -> renderer, for every acute (or visit-motivating) concept a case can hold

@@ -36,6 +36,7 @@ from src.tasks.coding.synthetic.catalogue_phrases import (
 from src.tasks.coding.synthetic.note_acute import ACUTE_RENDERERS, render_workup
 from src.tasks.coding.synthetic.note_chronic import CHRONIC_RENDERERS
 from src.tasks.coding.synthetic.note_sections import Sections, cap, join, uncap
+from src.tasks.coding.synthetic.provenance import Trace
 
 # concept -> renderer, for every problem a case can hold
 _RENDERERS = {**CHRONIC_RENDERERS, **ACUTE_RENDERERS}
@@ -142,23 +143,31 @@ def _bullet(style: str, i: int) -> str:
     return {"num": f"{i}. ", "hash": "# ", "dash": "- "}[style]
 
 
-def render_note(rng: random.Random, case: Case) -> str:
-    """The progress note of a case; also records the vitals it draws in case.info."""
+def render_note(rng: random.Random, case: Case, trace: Trace | None = None) -> str:
+    """The progress note of a case; also records the vitals it draws in case.info. A trace, when
+    given, records where the note states each code (provenance.py); it draws nothing."""
     s = Sections()
+    trace = trace if trace is not None else Trace()
     vitals = _vitals(rng, case)
     order = list(case.problems)
     if case.principal in order:  # principal problem first in the A/P
         order.remove(case.principal)
         order.insert(0, case.principal)
     for concept in order:
+        n_ap, n_pmh = len(s.ap), len(s.pmh)
         _RENDERERS[concept](rng, case, s)
+        trace.items[concept], trace.terms[concept] = s.ap[n_ap:], s.pmh[n_pmh:]
         if concept != case.principal and concept in HPI_CHRONIC and rng.random() < 0.6:
             if not (concept == "af" and "palpitations" in s.ros_exclude and case.principal == "af"):
                 s.hpi.append(rng.choice(HPI_CHRONIC[concept]))
     if case.workup:
-        render_workup(rng, case, s)
+        n_hpi = len(s.hpi)
+        trace.rule_out = render_workup(rng, case, s)
+        trace.workup_mentions = s.hpi[n_hpi:]  # the presenting symptom in the HPI
+        trace.workup = s.ap[0]
 
     pmh_hist = [_history_line(rng, case, code) for code in case.history]
+    trace.history = pmh_hist
     if pmh_hist:
         s.trap_count += 1
 
@@ -172,6 +181,7 @@ def render_note(rng: random.Random, case: Case) -> str:
             a1c=round(rng.uniform(4.9, 5.6), 1),
             hgb=round(rng.uniform(13.0, 15.2), 1),
         )
+        trace.negated.append(text.rstrip("."))
         if rng.random() < 0.5:
             s.labs.append(text.rstrip("."))
         else:
@@ -200,6 +210,7 @@ def render_note(rng: random.Random, case: Case) -> str:
     else:
         if case.workup:
             why, cc = CC_WORKUP[case.workup[0]].lower(), CC_WORKUP[case.workup[0]]
+            trace.workup_mentions.append(cc)
         elif case.principal:
             why, cc = uncap(principal_term), rng.choice(CC_PRINCIPAL[case.principal])
         else:
@@ -210,6 +221,7 @@ def render_note(rng: random.Random, case: Case) -> str:
     hpi = [opener] + rng.sample(s.hpi + filler, len(s.hpi) + len(filler))
     if rng.random() < 0.35 and case.smoking in ("current", "former"):
         hpi.append(_smoking_line(rng, case))
+        trace.smoking.append(hpi[-1])
 
     if case.setting == "inpatient":
         lines.append(
@@ -234,7 +246,8 @@ def render_note(rng: random.Random, case: Case) -> str:
     for extra in rng.sample(DISTRACTOR_MEDS, k=rng.randint(0, 3)):
         if extra not in meds and not (extra == "omeprazole" and rng.random() < 0.5):
             meds.append(extra)
-    med_text = "; ".join(rng.choice(MEDS[m]) for m in meds) if meds else "none"
+    trace.meds = {m: rng.choice(MEDS[m]) for m in meds}
+    med_text = "; ".join(trace.meds.values()) if meds else "none"
     lines.append(
         rng.choice(["Medications: ", "Meds: ", "Current Medications: ", "Home Medications: "]) + med_text
     )
@@ -246,6 +259,8 @@ def render_note(rng: random.Random, case: Case) -> str:
     lines.append(rng.choice(["Allergies: ", "ALLERGIES: "]) + allergy)
 
     fam = _family_lines(rng, case, s)
+    trace.family = fam[: len(case.family)]
+    trace.negated += fam[len(case.family) :]  # a negated family history
     if fam or rng.random() < 0.45:
         lines.append(
             rng.choice(["Family History: ", "FH: ", "FHx: "]) + (" ".join(fam) or "Noncontributory.")
@@ -262,9 +277,13 @@ def render_note(rng: random.Random, case: Case) -> str:
         )
         if case.smoking == "never":
             s.trap_count += 1
+            trace.negated.append(smoke)
+        elif smoke:
+            trace.smoking.append(smoke)
 
     if rng.random() < 0.65:
         lines.append(rng.choice(["ROS: ", "Review of Systems: "]) + _ros(rng, case, s))
+        trace.negated.append(lines[-1].split(": ", 1)[1])
     lines.append(rng.choice(["Vitals: ", "VS: ", "Vital Signs: "]) + vitals)
     exam = _exam(rng, s)
     for extra in rng.sample(EXAM_EXTRAS, k=rng.randint(0, 2)):
@@ -283,6 +302,7 @@ def render_note(rng: random.Random, case: Case) -> str:
     if case.setting == "clinic" and rng.random() < 0.4:
         upkeep = [h for h in HEALTH_MAINTENANCE[case.sex] if not ("PSA" in h and "Z85.46" in case.history)]
         items.append("Health maintenance: " + " ".join(rng.sample(upkeep, k=min(2, len(upkeep)))))
+    trace.ap_extra = items[len(s.ap) :]
     for i, item in enumerate(items):
         if rng.random() < 0.4:
             items[i] = item + " " + rng.choice(AP_CODA[case.setting])
