@@ -5,6 +5,9 @@ reference output); training is teacher-forced cross-entropy on the completion's 
 (src/data/prompts.py). Base and tuned models generate greedily for the same prompts and are
 scored the same way (src/generation.py). The base model is the tuned model with its adapter
 disabled: the very weights training starts from, new layers of a warm start included.
+A task whose max_chunks() is above 1 (the summaries: data.max_chunks) has a seq2seq model read a
+long note whole, in chunks fused in the decoder (src/data/prompts.py, src/models/fusion.py), in
+training, validation, evaluation and src.predict alike; a causal model's prompt is still cut.
 
 A task subclass says how its rows are read, what goes into the prompt and the completion, and
 how outputs are scored.
