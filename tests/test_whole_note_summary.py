@@ -202,3 +202,12 @@ def test_predict_reproduces_a_chunked_runs_tuned_outputs(tmp_path):
     predictions = predict_rows(run_dir, inputs, tmp_path / "predicted.jsonl", cfg.loop.eval_batch_size)
     assert [p["summary"] for p in predictions] == tuned["outputs"]
     assert SummarizationTask(cfg).score(rows, tuned["outputs"]) == metrics["tuned"]
+
+
+def test_a_causal_model_still_cuts_its_prompt_and_says_chunks_are_seq2seq_only(tmp_path, notes_file, caplog):
+    keys = ("model=tiny_llama", f"data.path={notes_file}", "data.train_size=null", "data.max_chunks=3")
+    task = summary_task(tmp_path, *keys, max_length=MAX_LENGTH + 8)  # + room for task.max_new_tokens
+    data = task.load_data()
+    assert "more_chunks" not in data.train.column_names
+    assert data.rows.stats["notes_cut_to_max_length"] == 6  # as with max_chunks=1
+    assert "data.max_chunks=3, reading a note in chunks, applies to seq2seq models only" in caplog.text
