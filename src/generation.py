@@ -8,7 +8,8 @@ import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 
-from src.data.prompts import IGNORE, generation_batch, training_batch
+from src.data.prompts import IGNORE, generation_batch, prompt_length, training_batch
+from src.models.fusion import model_inputs
 
 
 def generate_texts(
@@ -22,13 +23,14 @@ def generate_texts(
     desc: str,
     progress: bool = True,
 ) -> list[str]:
-    """One output text per row (rows carry prompt_ids), in the rows' order.
+    """One output text per row (rows carry prompt_ids, and more_chunks when a seq2seq model reads
+    a note in chunks: src/models/fusion.py), in the rows' order.
 
     Greedy (deterministic) with the KV cache; rows are batched in order of prompt length so a
     batch pads little, and each output stops at eos or after max_new_tokens.
     """
     ids = _special_ids(model)
-    order = sorted(range(len(rows)), key=lambda i: len(rows[i]["prompt_ids"]))
+    order = sorted(range(len(rows)), key=lambda i: prompt_length(rows[i]))
     outputs: dict[int, str] = {}
     model.eval().to(device)
     with torch.inference_mode():
@@ -37,7 +39,7 @@ def generate_texts(
             batch = generation_batch([rows[i] for i in chosen], family, ids["pad"])
             batch = {k: v.to(device) for k, v in batch.items()}
             generated = model.generate(
-                **batch,
+                **model_inputs(model, batch),
                 max_new_tokens=max_new_tokens,
                 do_sample=False,
                 num_beams=1,
@@ -64,7 +66,7 @@ def completion_log_likelihoods(
     """log P(completion | prompt) per row (rows carry prompt_ids and target_ids, eos included):
     the sum of the completion tokens' log-probabilities, teacher-forced as in training."""
     pad = _special_ids(model)["pad"]
-    order = sorted(range(len(rows)), key=lambda i: len(rows[i]["prompt_ids"]) + len(rows[i]["target_ids"]))
+    order = sorted(range(len(rows)), key=lambda i: prompt_length(rows[i]) + len(rows[i]["target_ids"]))
     out = np.empty(len(rows))
     model.eval().to(device)
     with torch.inference_mode():
@@ -77,7 +79,7 @@ def completion_log_likelihoods(
                 logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
                 logits, labels = logits[:, :-1], labels[:, 1:]
             else:  # the decoder reads the labels shifted right; its logits align with them
-                logits = model(**batch).logits
+                logits = model(**model_inputs(model, batch)).logits
             picked = logits.float().log_softmax(-1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
             out[chosen] = (picked * (labels != IGNORE)).sum(-1).double().cpu().numpy()
     return out

@@ -17,6 +17,14 @@ training prompt keeps the room its own completion leaves; a prompt the model gen
 (validation, evaluation, src.predict) leaves task.max_new_tokens, so its cut depends on the input
 alone and a new input is prompted as the evaluation split was.
 
+Whole notes (seq2seq, max_chunks > 1: fusion-in-decoder): a note whose prompt does not fit
+model.max_length is split into the fewest windows of equal width (no overlap) whose prompts fit,
+up to max_chunks; each window fills the whole template (a chunk), the encoder reads each chunk
+alone and the decoder attends over all of them (src/models/fusion.py). The example keeps its
+first chunk as prompt_ids and the rest as more_chunks. Only a note longer than max_chunks
+windows is cut (counted). A note that fits one chunk is prompted exactly as with max_chunks=1.
+A causal model reads one sequence: its prompt is cut to model.max_length (its context) as above.
+
 Conversations (data.format=openai_chat, causal_lm only; encode_chat): the model reads the whole
 conversation, with labels on every assistant turn's content and its end of turn (none on a turn
 of weight 0), IGNORE elsewhere; the generation prompt is every token before the last assistant
@@ -34,6 +42,7 @@ model.max_length loses the tail of its longest user turn (then the next), counte
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -55,6 +64,12 @@ class PromptEncoder:
     max_length: int  # causal: prompt + completion; seq2seq: prompt
     max_target_length: int
     use_chat_template: bool = True
+    max_chunks: int = 1  # seq2seq: prompts (windows of the note) the encoder reads per example
+
+    @property
+    def chunked(self) -> bool:
+        """Whether long notes are read in several chunks (fusion-in-decoder, seq2seq only)."""
+        return self.family == "seq2seq" and self.max_chunks > 1
 
     def __post_init__(self):
         self.ids = special_ids(self.tokenizer)
@@ -83,21 +98,54 @@ class PromptEncoder:
     def encode(
         self, make_prompt: Callable[[str], str], text: str, completion: str, reserve: int | None = None
     ) -> dict:
-        """{prompt_ids, target_ids, length, text_cut, target_cut} for one example; make_prompt
-        fills the template around a (possibly cut) note text.
+        """{prompt_ids, target_ids, length, text_cut, target_cut} (and more_chunks when chunked)
+        for one example; make_prompt fills the template around a (possibly cut) note text.
 
         reserve: the tokens a causal prompt leaves for the completion; None: its own reference's
         (training). A prompt the model generates from (validation, evaluation) reserves
         task.max_new_tokens whatever its reference, as a new input's prompt does (src.predict)."""
         target, target_cut = self.target_ids(completion)
-        prompt, text_cut = self.fitted_prompt(make_prompt, text, len(target) if reserve is None else reserve)
+        reserve = len(target) if reserve is None else reserve
+        prompt, text_cut = self.generation_prompt(make_prompt, text, reserve)
         return {
-            "prompt_ids": prompt,
+            **prompt,
             "target_ids": target,
-            "length": len(prompt) + len(target),
+            "length": prompt_length(prompt) + len(target),
             "text_cut": text_cut,
             "target_cut": target_cut,
         }
+
+    def generation_prompt(
+        self, make_prompt: Callable[[str], str], text: str, reserve: int
+    ) -> tuple[dict, bool]:
+        """({prompt_ids} and, when chunked, {more_chunks}; whether the note was cut)."""
+        if not self.chunked:
+            prompt, cut = self.fitted_prompt(make_prompt, text, reserve)
+            return {"prompt_ids": prompt}, cut
+        chunks, cut = self.fitted_chunks(make_prompt, text)
+        return {"prompt_ids": chunks[0], "more_chunks": chunks[1:]}, cut
+
+    def fitted_chunks(self, make_prompt: Callable[[str], str], text: str) -> tuple[list[list[int]], bool]:
+        """(the chunks' prompt ids, whether the note was cut): one prompt when it fits
+        model.max_length (as fitted_prompt gives it), else the note's first max_chunks windows."""
+        prompt, cut = self.fitted_prompt(make_prompt, text, 0)
+        if not cut:
+            return [prompt], False
+        offsets = self._content_offsets(text)
+        overhead = len(self.prompt_ids(make_prompt("")))
+        window = self.max_length - overhead  # note tokens one chunk holds
+        count = max(2, math.ceil(len(offsets) / window))  # chunks the whole note takes
+        used = min(count, self.max_chunks)
+        kept = len(offsets) if count <= self.max_chunks else used * window
+        width = math.ceil(kept / used)  # windows of one width: a batch of chunks pads little
+        chunks = []
+        for start in range(0, kept, width):
+            piece = text[offsets[start][0] : offsets[min(start + width, kept) - 1][1]]
+            ids = self.prompt_ids(make_prompt(piece))
+            if len(ids) > self.max_length:  # re-tokenised alone, a window starting inside a word can grow
+                ids = self._fitted(make_prompt, piece, self.max_length, overhead)
+            chunks.append(ids)
+        return chunks, count > self.max_chunks
 
     def fitted_prompt(
         self, make_prompt: Callable[[str], str], text: str, reserve: int
@@ -261,6 +309,11 @@ class PromptEncoder:
             ) from None
 
 
+def prompt_length(example: dict) -> int:
+    """Prompt tokens of an example, over all its chunks."""
+    return len(example["prompt_ids"]) + sum(len(chunk) for chunk in example.get("more_chunks", ()))
+
+
 def pad(sequences: list[list[int]], value: int, left: bool = False) -> torch.Tensor:
     width = max(len(s) for s in sequences)
     rows = [([value] * (width - len(s)) + s) if left else (s + [value] * (width - len(s))) for s in sequences]
@@ -275,14 +328,25 @@ def training_batch(rows: list[dict], family: str, pad_id: int) -> dict[str, torc
     """Teacher-forced batch, right-padded: labels are the completion, or a conversation's assistant
     turns (IGNORE elsewhere)."""
     if family == "seq2seq":
-        prompts = [row["prompt_ids"] for row in rows]
-        return {
-            "input_ids": pad(prompts, pad_id),
-            "attention_mask": mask(prompts),
-            "labels": pad([row["target_ids"] for row in rows], IGNORE),
-        }
+        return {**encoder_batch(rows, pad_id), "labels": pad([row["target_ids"] for row in rows], IGNORE)}
     full, labels = zip(*(_causal_sequence(row) for row in rows), strict=True)
     return {"input_ids": pad(full, pad_id), "attention_mask": mask(full), "labels": pad(labels, IGNORE)}
+
+
+def encoder_batch(rows: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
+    """What a seq2seq encoder reads: one prompt per row, or, when a row has more chunks, every
+    chunk of the batch as a row of its own and chunk_counts (chunks per example, in order) for
+    src/models/fusion.py to regroup the encoder states by example."""
+    chunks = [[row["prompt_ids"], *row.get("more_chunks", ())] for row in rows]
+    if all(len(c) == 1 for c in chunks):  # one chunk each: the plain encoder-decoder batch
+        prompts = [c[0] for c in chunks]
+        return {"input_ids": pad(prompts, pad_id), "attention_mask": mask(prompts)}
+    flat = [chunk for c in chunks for chunk in c]
+    return {
+        "input_ids": pad(flat, pad_id),
+        "attention_mask": mask(flat),
+        "chunk_counts": torch.tensor([len(c) for c in chunks], dtype=torch.long),
+    }
 
 
 def _causal_sequence(row: dict) -> tuple[list[int], list[int]]:
@@ -295,6 +359,7 @@ def _causal_sequence(row: dict) -> tuple[list[int], list[int]]:
 
 def generation_batch(rows: list[dict], family: str, pad_id: int) -> dict[str, torch.Tensor]:
     """Prompts only; a causal model continues them, so they are left-padded to end together."""
+    if family == "seq2seq":
+        return encoder_batch(rows, pad_id)
     prompts = [row["prompt_ids"] for row in rows]
-    left = family == "causal_lm"
-    return {"input_ids": pad(prompts, pad_id, left), "attention_mask": mask(prompts, left)}
+    return {"input_ids": pad(prompts, pad_id, True), "attention_mask": mask(prompts, True)}

@@ -5,6 +5,9 @@ reference output); training is teacher-forced cross-entropy on the completion's 
 (src/data/prompts.py). Base and tuned models generate greedily for the same prompts and are
 scored the same way (src/generation.py). The base model is the tuned model with its adapter
 disabled: the very weights training starts from, new layers of a warm start included.
+A task whose max_chunks() is above 1 (the summaries: data.max_chunks) has a seq2seq model read a
+long note whole, in chunks fused in the decoder (src/data/prompts.py, src/models/fusion.py), in
+training, validation, evaluation and src.predict alike; a causal model's prompt is still cut.
 
 A task subclass says how its rows are read, what goes into the prompt and the completion, and
 how outputs are scored.
@@ -30,12 +33,15 @@ from src.data.prompts import IGNORE, PromptEncoder, training_batch
 from src.errors import MedtuneError
 from src.generation import generate_texts
 from src.models import build, generative
+from src.models.fusion import model_inputs
 from src.tasks import generative_predictor
 from src.tasks.base import Task
 
 log = logging.getLogger(__name__)
 # Part of the base-result cache key: a change to prompting or decoding must not reuse old results.
-GENERATION_VERSION = "2"  # 2: evaluation prompts cut by the input alone (reserve in PromptEncoder.encode)
+# 2: evaluation prompts cut by the input alone (reserve in PromptEncoder.encode); 3: seq2seq
+# summaries read long notes whole, in data.max_chunks chunks (fusion-in-decoder)
+GENERATION_VERSION = "3"
 
 
 @dataclass
@@ -71,6 +77,11 @@ class GenerativeTask(Task):
     def prompt_fields(self, row: dict) -> dict[str, str]:
         """task.prompt's fields other than {text}."""
         return {}
+
+    def max_chunks(self) -> int:
+        """Chunks (windows of the note, each in the whole prompt) a seq2seq model reads per
+        example (fusion-in-decoder, src/models/fusion.py); 1: the prompt is cut to model.max_length."""
+        return 1
 
     @abstractmethod
     def score(self, rows: list[dict], outputs: list[str]) -> dict[str, float]:
@@ -156,12 +167,7 @@ class GenerativeTask(Task):
             splits[split] = Dataset.from_list(encoded)
         total = sum(len(d) for d in splits.values())
         if cut["text"]:
-            log.warning(
-                "%d of %d notes are longer than model.max_length=%d tokens allows: their tails were cut "
-                "(in a conversation, its longest user turn's); raise model.max_length, up to the "
-                "model's context, to read them",
-                cut["text"], total, cfg.model.max_length,
-            )  # fmt: skip
+            log.warning("%d of %d notes %s", cut["text"], total, self.cut_message())
         if cut["target"]:
             log.warning(
                 "%d of %d reference outputs are longer than task.max_target_length=%d tokens: the model "
@@ -174,6 +180,27 @@ class GenerativeTask(Task):
             rows, splits["train"], splits["val"], splits["eval"], tokenizer, {"reused_cache": False}
         )
 
+    def cut_message(self) -> str:
+        """What a cut note lost and how to read it whole, after "N of M notes"."""
+        cfg = self.cfg
+        if self.encoder.chunked:
+            return (
+                f"are longer than data.max_chunks={self.encoder.max_chunks} chunks of model.max_length="
+                f"{cfg.model.max_length} tokens (each the prompt with one window of the note): their tails "
+                "were cut; raise data.max_chunks to read them (cost grows with the chunks read)"
+            )
+        message = (
+            f"are longer than model.max_length={cfg.model.max_length} tokens allows: their tails were "
+            "cut (in a conversation, its longest user turn's); raise model.max_length, up to the "
+            "model's context, to read them"
+        )
+        if self.max_chunks() > 1:  # set, but a decoder-only model reads one sequence
+            message += (
+                f" (data.max_chunks={self.max_chunks()}, reading a note in chunks, applies to seq2seq "
+                "models only: a causal_lm reads its prompt up to model.max_length, its context)"
+            )
+        return message
+
     def use_tokenizer(self, tokenizer) -> None:
         """Prompts are encoded with `tokenizer` from here on."""
         cfg = self.cfg
@@ -184,6 +211,7 @@ class GenerativeTask(Task):
             cfg.model.max_length,
             cfg.task.max_target_length,
             cfg.model.chat_template,
+            self.max_chunks(),
         )
 
     def _encode(self, row: dict, generation: bool) -> dict:
@@ -203,10 +231,11 @@ class GenerativeTask(Task):
         what the model reads, in training and in an OpenAI chat file's user turn (src.to_openai)."""
         return self.cfg.task.prompt.format(**self.prompt_fields(row), text=text)
 
-    def generation_prompt(self, row: dict) -> tuple[list[int], bool]:
-        """(prompt ids, whether the note was cut) of a row, as the evaluation split was prompted."""
+    def generation_prompt(self, row: dict) -> tuple[dict, bool]:
+        """({prompt_ids} and, for a chunked note, {more_chunks}; whether the note was cut) of a
+        row, as the evaluation split was prompted."""
         reserve = self.cfg.task.max_new_tokens
-        return self.encoder.fitted_prompt(partial(self.fill_prompt, row), self.note_text(row), reserve)
+        return self.encoder.generation_prompt(partial(self.fill_prompt, row), self.note_text(row), reserve)
 
     # -- models ------------------------------------------------------------------------------------
     def _peft_model(self) -> torch.nn.Module:
@@ -260,7 +289,7 @@ class GenerativeTask(Task):
         return training_batch(rows, self.cfg.model.family, self.encoder.ids["pad"])
 
     def step(self, model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, dict]:
-        loss = model(**batch).loss  # mean over the completion tokens of the batch
+        loss = model(**model_inputs(model, batch)).loss  # mean over the completion tokens of the batch
         tokens = int((batch["labels"] != IGNORE).sum())
         return loss, {"loss_sum": float(loss.detach()) * tokens, "tokens": tokens}
 
@@ -334,6 +363,7 @@ class GenerativeTask(Task):
             "prompt": None if data_format == "openai_chat" else self.cfg.task.prompt,  # conversations: unused
             "chat_template": self.encoder.chat,
             "max_length": model_cfg.max_length,
+            "max_chunks": self.encoder.max_chunks if self.encoder.chunked else 1,
             "max_new_tokens": self.cfg.task.max_new_tokens,
             "decoding": "greedy",
             **self.adapter_meta(),

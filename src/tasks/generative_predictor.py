@@ -57,25 +57,32 @@ class GenerativePredictor:
     ) -> list[dict]:
         """The task's prediction per input (src.inference.Predictor): generative coding
         {"codes", "generated"}; summaries {"summary"}; eligibility {"decision", "score", "generated"}."""
-        task, prompts, cut = self.task, [], 0
+        task, examples, cut = self.task, [], 0
         for number, fields in enumerate(inputs, 1):
             try:
-                ids, was_cut = task.generation_prompt(task.input_row(fields))
+                example, was_cut = task.generation_prompt(task.input_row(fields))
             except MedtuneError as err:
                 raise MedtuneError(f"input row {number}: {err}") from None
-            prompts.append(ids)
+            examples.append(example)
             cut += was_cut
         if cut:
             cfg = task.cfg
+            reads = (
+                f"data.max_chunks={task.encoder.max_chunks} chunks of model.max_length="
+                f"{cfg.model.max_length} tokens"
+                if task.encoder.chunked
+                else f"model.max_length={cfg.model.max_length} tokens with room for task.max_target_length="
+                f"{cfg.task.max_target_length}"
+            )
             log.warning(
-                "%d of %d inputs are longer than the model reads (model.max_length=%d tokens with room for "
-                "task.max_target_length=%d, fixed at training); their tails were not read",
-                cut, len(inputs), cfg.model.max_length, cfg.task.max_target_length,
+                "%d of %d inputs are longer than the model reads (%s, fixed at training); their tails "
+                "were not read",
+                cut, len(inputs), reads,
             )  # fmt: skip
         generated = generate_texts(
             self.model,
             task.tokenizer,
-            [{"prompt_ids": ids} for ids in prompts],
+            examples,
             task.cfg.model.family,
             task.cfg.task.max_new_tokens,
             batch_size,
@@ -83,6 +90,7 @@ class GenerativePredictor:
             "Generating",
             progress,
         )
+        prompts = [example["prompt_ids"] for example in examples]  # only summaries chunk; they score no more
         return task.predictions(self.model, prompts, generated, batch_size, self.device, progress)
 
     def save(self, out: Path, exported_from: Path) -> None:

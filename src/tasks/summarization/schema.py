@@ -17,3 +17,4 @@ class SummaryDataConfig(DataConfig):
     summary_column: str = MISSING
     specialty_column: str | None = MISSING  # per-row specialty (radiology | discharge | operative)
     format: str = one_of("table", "openai_chat")  # OpenAI chat JSONL (src/data/openai_chat.py)
+    max_chunks: int = MISSING  # seq2seq: chunks of model.max_length read per note (fusion-in-decoder)

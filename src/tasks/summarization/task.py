@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from functools import partial
 
+from omegaconf import OmegaConf
+
 from src.data.synthetic import SyntheticSource
 from src.errors import MedtuneError
 from src.model_card import CardText
@@ -58,6 +60,10 @@ class SummarizationTask(GenerativeTask):
 
     def prompt_fields(self, row: dict) -> dict[str, str]:
         return {"specialty": row["specialty"]}
+
+    def max_chunks(self) -> int:
+        # A run from before data.max_chunks read one chunk: its predictor prompts as it did.
+        return OmegaConf.select(self.cfg, "data.max_chunks", default=1)
 
     output_key = "summary"
 
