@@ -22,6 +22,9 @@ def setup(tiny_bert, tmp_path, *overrides):
         "lora.dropout=0.0",
         "model.classifier_dropout=0.0",
         f"paths.cache_dir={tmp_path}",
+        "model.max_length=16",  # short chunks: several per note
+        "data.chunk_overlap=4",
+        "data.max_chunks=4",
         *overrides,
     )
     task = CodingTask(cfg)
@@ -30,7 +33,16 @@ def setup(tiny_bert, tmp_path, *overrides):
     ]
     labels = sorted({code for row in rows for code in row["codes"]})
     tokenizer = build.load_tokenizer(cfg.model)
-    tokenized, _ = tokenize_chunks(Dataset.from_list(rows), tokenizer, 16, 4, 4, tmp_path, "notes", {})
+    tokenized, _ = tokenize_chunks(
+        Dataset.from_list(rows),
+        tokenizer,
+        cfg.model.max_length,
+        cfg.data.chunk_overlap,
+        cfg.data.max_chunks,
+        tmp_path,
+        "notes",
+        {},
+    )  # as a run tokenizes: the evaluation's evidence recomputes the chunks' offsets from the config
     task.label_index = {code: i for i, code in enumerate(labels)}
     task.pad_token_id = tokenizer.pad_token_id
     coding_rows = CodingRows(rows, rows, rows, labels, descriptions={c: c for c in labels}, files={})
