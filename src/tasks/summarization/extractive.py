@@ -127,7 +127,13 @@ class ExtractiveSummaryTask(SummaryScoring, Task):
             ),
         )
         return ExtractiveData(
-            rows, units, datasets["train"], datasets["val"], datasets["eval"], tokenizer, {"reused_cache": False}
+            rows,
+            units,
+            datasets["train"],
+            datasets["val"],
+            datasets["eval"],
+            tokenizer,
+            {"reused_cache": False},
         )
 
     def collate(self, rows: list[dict]) -> dict[str, torch.Tensor]:
@@ -168,7 +174,9 @@ class ExtractiveSummaryTask(SummaryScoring, Task):
         with torch.inference_mode():
             for split in ("val", "eval"):
                 found: dict[int, np.ndarray] = {}
-                for batch in tqdm(self._loader(getattr(data, split)), desc=f"Base model: {split}", leave=False):
+                for batch in tqdm(
+                    self._loader(getattr(data, split)), desc=f"Base model: {split}", leave=False
+                ):
                     batch = {k: v.to(self.device) for k, v in batch.items()}
                     vectors = unit_embeddings(encoder, batch)
                     found |= per_note(centroid_scores(vectors, batch["note_index"]), batch["position"])
@@ -205,7 +213,9 @@ class ExtractiveSummaryTask(SummaryScoring, Task):
     def epoch_metrics(self, model: torch.nn.Module, outputs: list[dict]) -> dict[str, float]:
         """The main metric on the validation notes scored (all but in the sanity check), at the k
         chosen on them, as evaluate_tuned chooses it; and that k."""
-        found = per_note(torch.cat([o["scores"] for o in outputs]), torch.cat([o["position"] for o in outputs]))
+        found = per_note(
+            torch.cat([o["scores"] for o in outputs]), torch.cat([o["position"] for o in outputs])
+        )
         rows, units = self._val
         positions = sorted(found)
         main = self.cfg.task.main_metric
@@ -237,14 +247,17 @@ class ExtractiveSummaryTask(SummaryScoring, Task):
         main = self.cfg.task.main_metric
         return {
             "extractive": {
-                side: {"k": self.k[side], f"validation_{main}_by_k": self.by_k[side]} for side in ("base", "tuned")
+                side: {"k": self.k[side], f"validation_{main}_by_k": self.by_k[side]}
+                for side in ("base", "tuned")
             }
         }
 
     def examples(self, data: ExtractiveData, n: int) -> list[dict]:
         return [
             {"id": row["id"], "text": row["text"], "gold": row["summary"], "base": b, "tuned": t}
-            for row, b, t in zip(data.rows.eval[:n], self.outputs["base"], self.outputs["tuned"], strict=False)
+            for row, b, t in zip(
+                data.rows.eval[:n], self.outputs["base"], self.outputs["tuned"], strict=False
+            )
         ]
 
     def save_adapter(self, model: torch.nn.Module, data: ExtractiveData, out_dir: Path) -> None:
