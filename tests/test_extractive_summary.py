@@ -61,6 +61,16 @@ def test_oracle_labels_pick_the_copied_lines():
     assert oracle_labels(units, "Unrelated words entirely.") == [0] * 5  # nothing raises ROUGE-L
 
 
+def test_training_notes_keep_every_oracle_unit():
+    from src.tasks.summarization.extractive import TRAIN_UNITS_PER_NOTE, training_units
+
+    labels = [0] * 40
+    labels[3] = labels[30] = 1
+    keep = training_units(labels, np.random.default_rng(0))
+    assert len(keep) == TRAIN_UNITS_PER_NOTE and keep == sorted(set(keep)) and {3, 30} <= set(keep)
+    assert training_units([1, 0, 0], np.random.default_rng(0)) == [0, 1, 2]  # short notes: read whole
+
+
 def test_count_is_chosen_on_the_validation_rows():
     # Every note's reference is its two best-scored units: k=2 wins; k=1 and k=3 lose recall or precision.
     notes = [
@@ -114,7 +124,8 @@ def test_extractive_run_end_to_end(tmp_path, tiny_bert):
     assert_reference(metrics)
     assert metrics["reference"]["name"].startswith(("lead-", "most frequent"))
     assert metrics["data"]["notes_cut_to_max_length"] == 0 and metrics["data"]["units_cut_to_max_length"] == 0
-    assert metrics["data"]["units_per_note"] == 7 and metrics["data"]["oracle_units_per_train_note"] == 2
+    assert metrics["data"]["units_per_note"] == metrics["data"]["units_trained_per_note"] == 7
+    assert metrics["data"]["oracle_units_per_train_note"] == 2
     for side in ("base", "tuned"):
         chosen = metrics["extractive"][side]
         by_k = {int(k): v for k, v in chosen["validation_rougeL_by_k"].items()}
