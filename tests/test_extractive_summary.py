@@ -107,16 +107,25 @@ def operative_rows(n: int) -> list[dict]:
     return rows
 
 
-def test_extractive_run_end_to_end(tmp_path, tiny_bert):
-    from src.errors import MedtuneError
-    from src.inference import read_meta
+def test_extractive_run_end_to_end(tmp_path, tiny_bert, restore_umask):
+    """A run on MTSamples-shaped notes: metrics.json as abstractive runs write it, k chosen on the
+    validation slice; src.predict on the evaluation file scores to the run's tuned metrics, and its
+    export predicts the same summaries."""
+    import json
 
-    data = write_jsonl(tmp_path / "operative.jsonl", operative_rows(40))
+    from src import export, predict
+    from src.tasks.summarization.metrics import summary_metrics
+
+    rows = operative_rows(40)
+    train, evaluation = (
+        write_jsonl(tmp_path / "train.jsonl", rows[:30]),
+        write_jsonl(tmp_path / "eval.jsonl", rows[30:]),
+    )
     metrics = train_run(
         tmp_path,
         tmp_path / "run",
         *("task=summarize_operative", "model=minilm", f"model.name_or_path={tiny_bert}", "logger=none"),
-        *(f"data.path={data}", "data.train_size=null", "data.val_size=8", "data.eval_fraction=0.25"),
+        *(f"data.path={train}", f"data.eval_path={evaluation}", "data.train_size=null", "data.val_size=8"),
         *("trainer.max_epochs=2", "loop.batch_size=4"),
     )
     assert list(metrics["base"]) == list(metrics["tuned"]) == list(metrics["validation"]) == list(METRIC_KEYS)
@@ -131,5 +140,20 @@ def test_extractive_run_end_to_end(tmp_path, tiny_bert):
         by_k = {int(k): v for k, v in chosen["validation_rougeL_by_k"].items()}
         assert chosen["k"] in K_CHOICES and by_k[chosen["k"]] == max(by_k.values())
     assert metrics["training"]["curve"] and "val/rougeL" in metrics["training"]["curve"][-1]
-    with pytest.raises(MedtuneError, match="extractive summarisation run"):
-        read_meta(tmp_path / "run")
+
+    run_dir, out = tmp_path / "run", tmp_path / "predicted.jsonl"
+    predict.main([f"run={run_dir}", f"input={evaluation}", f"output={out}"])
+    summaries = [json.loads(line)["summary"] for line in out.read_text().splitlines()]
+    eval_rows = rows[30:]
+    assert all(
+        s and all(part.strip(" .") in row["text"] for part in s.split(". "))
+        for s, row in zip(summaries, eval_rows, strict=True)
+    )
+    scored = summary_metrics(
+        [r["summary"] for r in eval_rows], summaries, "operative", sources=[r["text"] for r in eval_rows]
+    )
+    assert scored == pytest.approx(metrics["tuned"], abs=1e-6)
+    export.main([f"run={run_dir}", f"out={tmp_path / 'export'}"])
+    again = tmp_path / "again.jsonl"
+    predict.main([f"run={tmp_path / 'export'}", f"input={evaluation}", f"output={again}"])
+    assert [json.loads(line)["summary"] for line in again.read_text().splitlines()] == summaries

@@ -20,7 +20,8 @@ Both are scored with the abstractive mode's metrics, intervals and naive referen
 (scoring.py), so metrics.json has the same keys; it adds `extractive`: each side's k and the
 validation main metric by k.
 
-src.predict / src.export do not serve these runs yet (read_meta says so).
+python -m src.predict and src.export serve these runs (extractive_predictor.py): {"summary"}
+per note, split, scored and chosen by the code that scored the evaluation split.
 """
 
 from __future__ import annotations
@@ -40,16 +41,17 @@ from tqdm.auto import tqdm
 from src.data.chunking import collate_chunks, tokenizer_versions
 from src.errors import MedtuneError
 from src.models import build, prefix_cache
-from src.models.classifier import ChunkedNoteClassifier
 from src.schemas import TaskConfig
 from src.tasks.base import Task, TaskPackage
+from src.tasks.summarization import extractive_predictor
 from src.tasks.summarization.data import SummaryRows, load_summary_rows
+from src.tasks.summarization.extractive_predictor import note_units, unit_classifier
 from src.tasks.summarization.metrics import rouge
 from src.tasks.summarization.oracle import oracle_labels
 from src.tasks.summarization.schema import SummaryDataConfig
 from src.tasks.summarization.scoring import SummaryScoring
 from src.tasks.summarization.selection import choose_k, summaries
-from src.tasks.summarization.sentences import Unit, split_units
+from src.tasks.summarization.sentences import Unit
 from src.tasks.summarization.synthetic import synthetic_source
 from src.tasks.summarization.unit_scoring import (
     centroid_scores,
@@ -73,11 +75,6 @@ class ExtractiveData:
     eval: Dataset
     tokenizer: object
     tokenization: dict
-
-
-def note_units(text: str) -> list[Unit]:
-    """The note's units; a note without one (no letter) is one unit, read and copied whole."""
-    return split_units(text) or [Unit("", text, 0, len(text))]
 
 
 def training_units(labels: list[int], rng: np.random.Generator) -> list[int]:
@@ -215,8 +212,7 @@ class ExtractiveSummaryTask(SummaryScoring, Task):
 
     # -- tuned model -----------------------------------------------------------------------------
     def build_model(self, data: ExtractiveData) -> torch.nn.Module:
-        encoder = build.load_encoder(self.cfg.model)
-        base = ChunkedNoteClassifier(encoder, 1, head="pooled", dropout=self.cfg.model.classifier_dropout)
+        base = unit_classifier(self.cfg.model)
         # The bias starts at the training log-odds of "copied": the head first predicts the base rate.
         labels = [y for row in data.train for y in row["labels"]]
         share = (sum(labels) + 0.5) / (len(labels) + 1)
@@ -304,8 +300,8 @@ class ExtractiveSummaryTask(SummaryScoring, Task):
 
     @classmethod
     def read_meta(cls, path: Path) -> dict:
-        raise MedtuneError(
-            f"run={path} is an extractive summarisation run (model.family=classifier), which src.predict "
-            "and src.export do not serve yet: its summaries are in the run's evaluation (metrics.json); "
-            "to serve summaries, train the generative mode (model=minilm_seq2seq, the task's default)"
-        )
+        return extractive_predictor.read_meta(path)
+
+    @classmethod
+    def load_predictor(cls, path: Path, device: torch.device) -> extractive_predictor.ExtractivePredictor:
+        return extractive_predictor.load_predictor(path, device)
