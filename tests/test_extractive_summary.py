@@ -142,6 +142,7 @@ def test_extractive_run_end_to_end(tmp_path, tiny_bert, restore_umask):
     assert metrics["training"]["curve"] and "val/rougeL" in metrics["training"]["curve"][-1]
 
     run_dir, out = tmp_path / "run", tmp_path / "predicted.jsonl"
+    assert "sentences copied from the note" in (run_dir / "MODEL_CARD.md").read_text()
     predict.main([f"run={run_dir}", f"input={evaluation}", f"output={out}"])
     summaries = [json.loads(line)["summary"] for line in out.read_text().splitlines()]
     eval_rows = rows[30:]

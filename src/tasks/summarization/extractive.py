@@ -40,10 +40,12 @@ from tqdm.auto import tqdm
 
 from src.data.chunking import collate_chunks, tokenizer_versions
 from src.errors import MedtuneError
+from src.model_card import CardText
 from src.models import build, prefix_cache
 from src.schemas import TaskConfig
 from src.tasks.base import Task, TaskPackage
 from src.tasks.summarization import extractive_predictor
+from src.tasks.summarization.card import summary_card
 from src.tasks.summarization.data import SummaryRows, load_summary_rows
 from src.tasks.summarization.extractive_predictor import note_units, unit_classifier
 from src.tasks.summarization.metrics import rouge
@@ -297,6 +299,9 @@ class ExtractiveSummaryTask(SummaryScoring, Task):
             "versions": tokenizer_versions(),
         }
         (out_dir / "medtune.json").write_text(json.dumps(meta, indent=2) + "\n")
+
+    def card(self, manifest: dict) -> CardText:
+        return summary_card(self.cfg.data.specialty, extractive=True)
 
     @classmethod
     def read_meta(cls, path: Path) -> dict:
