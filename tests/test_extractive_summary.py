@@ -121,13 +121,16 @@ def test_extractive_run_end_to_end(tmp_path, tiny_bert, restore_umask):
         write_jsonl(tmp_path / "train.jsonl", rows[:30]),
         write_jsonl(tmp_path / "eval.jsonl", rows[30:]),
     )
-    metrics = train_run(
-        tmp_path,
-        tmp_path / "run",
+    settings = (
         *("task=summarize_operative", "model=minilm", f"model.name_or_path={tiny_bert}", "logger=none"),
         *(f"data.path={train}", f"data.eval_path={evaluation}", "data.train_size=null", "data.val_size=8"),
-        *("trainer.max_epochs=2", "loop.batch_size=4"),
+        "loop.batch_size=4",
     )
+    metrics = train_run(tmp_path, tmp_path / "run", *settings, "trainer.max_epochs=2")
+    assert metrics["base_reused_from"] is None
+    again = train_run(tmp_path, tmp_path / "run-again", *settings, "trainer.max_epochs=1")
+    assert again["base_reused_from"] and again["base"] == metrics["base"]  # read back, not re-run
+    assert again["extractive"]["base"] == metrics["extractive"]["base"]
     assert list(metrics["base"]) == list(metrics["tuned"]) == list(metrics["validation"]) == list(METRIC_KEYS)
     assert set(metrics["intervals"]) == {"base", "tuned", "delta"}
     assert_reference(metrics)

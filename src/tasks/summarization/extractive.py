@@ -48,7 +48,7 @@ from src.tasks.summarization import extractive_predictor
 from src.tasks.summarization.card import summary_card
 from src.tasks.summarization.data import SummaryRows, load_summary_rows
 from src.tasks.summarization.extractive_predictor import note_units, unit_classifier
-from src.tasks.summarization.metrics import rouge
+from src.tasks.summarization.metrics import METRIC_KEYS, rouge
 from src.tasks.summarization.oracle import oracle_labels
 from src.tasks.summarization.schema import SummaryDataConfig
 from src.tasks.summarization.scoring import SummaryScoring
@@ -65,6 +65,7 @@ from src.tasks.summarization.unit_scoring import (
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "eval")
+UNITS_VERSION = "1"  # bump when sentences.py or the unit encoding changes: cached base results
 TRAIN_UNITS_PER_NOTE = 16  # units a training note is read by (training_units)
 
 
@@ -204,6 +205,14 @@ class ExtractiveSummaryTask(SummaryScoring, Task):
                     found |= per_note(centroid_scores(vectors, batch["note_index"]), batch["position"])
                 scores[split] = [found[i] for i in range(len(found))]
         return self._summarise("base", data, scores)
+
+    def base_cache_dir(self) -> Path | None:
+        # Reading every unit of the evaluation notes is most of a run's cost on a CPU: later runs
+        # with the same model, task, data and evaluation rows read the result back (base_once.py).
+        return Path(self.cfg.paths.cache_dir) / "base"
+
+    def base_dependencies(self) -> dict:
+        return {"mode": "extractive", "units": UNITS_VERSION, "metrics": METRIC_KEYS}
 
     def base_state(self) -> dict:
         return {"outputs": self.outputs["base"], "k": self.k["base"], "by_k": self.by_k["base"]}
