@@ -136,10 +136,14 @@ def test_generate_with_unknown_task_group_is_a_clear_error(capsys):
 
 
 @pytest.mark.parametrize("task", ["summarize_radiology", "summarize_discharge", "summarize_operative"])
-def test_a_classifier_cannot_summarise_and_says_what_can(task):
+def test_a_task_without_a_classifier_version_says_what_can_run_it(task):
+    """A classifier summarises extractively (task._target_); a task file naming no classifier
+    class refuses one and names the generative models."""
     from src.tasks import make_task
+    from src.tasks.summarization.extractive import ExtractiveSummaryTask
 
+    assert isinstance(make_task(compose_config(f"task={task}", "model=minilm")), ExtractiveSummaryTask)
     with pytest.raises(
         MedtuneError, match=f"task={task} cannot run on model.family=classifier.*minilm_seq2seq"
     ):
-        make_task(compose_config(f"task={task}", "model=minilm"))
+        make_task(compose_config(f"task={task}", "model=minilm", "task._target_=null"))

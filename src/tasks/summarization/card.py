@@ -26,6 +26,13 @@ GENERATED = (
     "as a rule-based extractor reads them: a wrong statement it cannot read is not counted."
 )
 
+EXTRACTED = (
+    "Summaries are sentences copied from the note (the k best-scored, in note order, k fixed on "
+    "the validation slice): they state only what the note states, but may miss what the note "
+    "says only across sentences, and ROUGE and fact recall measure overlap with the reference "
+    "summaries, not clinical correctness."
+)
 
-def summary_card(specialty: str) -> CardText:
-    return CardText(uses=USES[specialty], limitations=[GENERATED])
+
+def summary_card(specialty: str, extractive: bool = False) -> CardText:
+    return CardText(uses=USES[specialty], limitations=[EXTRACTED if extractive else GENERATED])

@@ -7,30 +7,21 @@ the generative families' (generative.py).
 
 from __future__ import annotations
 
-from functools import partial
-
 from omegaconf import OmegaConf
 
 from src.data.synthetic import SyntheticSource
 from src.errors import MedtuneError
-from src.model_card import CardText
 from src.schemas import TaskConfig
 from src.tasks.base import TaskPackage
 from src.tasks.generative import GenerativeTask
-from src.tasks.summarization.card import summary_card
 from src.tasks.summarization.data import SummaryRows, load_summary_rows
-from src.tasks.summarization.metrics import (
-    METRIC_KEYS,
-    summary_intervals,
-    summary_metric_delta,
-    summary_metrics,
-)
-from src.tasks.summarization.reference import summary_reference
+from src.tasks.summarization.metrics import METRIC_KEYS
 from src.tasks.summarization.schema import SummaryDataConfig
+from src.tasks.summarization.scoring import SummaryScoring
 from src.tasks.summarization.synthetic import SPECIALTIES, synthetic_source
 
 
-class SummarizationTask(GenerativeTask):
+class SummarizationTask(SummaryScoring, GenerativeTask):
     # Summaries need no task keys beyond those every generative task has; the embedded data
     # depends on data.specialty (synthetic()).
     package = TaskPackage(TaskConfig, SummaryDataConfig)
@@ -84,57 +75,7 @@ class SummarizationTask(GenerativeTask):
             )
         return {**inputs, "specialty": specialty}
 
-    def score(self, rows: list[dict], outputs: list[str]) -> dict[str, float]:
-        return summary_metrics(
-            [row["summary"] for row in rows],
-            outputs,
-            [row["specialty"] for row in rows],
-            [row["facts"] for row in rows],
-            sources=[row["text"] for row in rows],
-        )
-
-    def prediction_output(self, record: dict | None, where: str) -> str:
-        """The "summary" of one line of predictions; None (no line): an empty summary, scored 0."""
-        if record is None:
-            return ""
-        summary = record.get("summary")
-        if not isinstance(summary, str):
-            got = "no 'summary' key" if "summary" not in record else f"'summary' = {str(summary)[:60]}"
-            raise MedtuneError(f'{where}: {got}; each line needs "summary", the summary\'s text')
-        return summary
-
-    def score_intervals(self, rows: list[dict], base: list[str], tuned: list[str]) -> dict:
-        return summary_intervals(
-            [row["summary"] for row in rows],
-            [row["specialty"] for row in rows],
-            [row["facts"] for row in rows],
-            base,
-            tuned,
-            seed=self.cfg.seed,
-            sources=[row["text"] for row in rows],
-        )
-
-    def evaluate_reference(self, data) -> dict:
-        paired = partial(self.score_intervals, data.rows.eval)
-        main = self.cfg.task.main_metric
-        return summary_reference(data.rows, self.score, main, self.outputs["tuned"], paired)
-
     def base_dependencies(self) -> dict:
         # Cached base results hold their metrics: one kept before a metric was added (such as
         # unsupported_fact_rate) would leave it out of base and delta, so it is generated again.
         return {**super().base_dependencies(), "metrics": METRIC_KEYS}
-
-    def delta(self, base: dict[str, float], tuned: dict[str, float]) -> dict[str, float]:
-        return summary_metric_delta(base, tuned)
-
-    def card(self, manifest: dict) -> CardText:
-        return summary_card(self.cfg.data.specialty)
-
-    def lineage(self, data) -> dict:
-        rows = data.rows
-        return {
-            "files": rows.files,
-            "splits": {"train": rows.train, "val": rows.val, "eval": rows.eval},
-            "labels": None,  # free text: no label space
-            "label_counts": {},
-        }

@@ -1,0 +1,114 @@
+"""A trained extractive summariser ready for new notes, loaded from a run dir or an export.
+
+A run dir holds adapter/ (LoRA weights, the unit head and medtune.json with the run's k) and
+.hydra/resolved.yaml; an export (python -m src.export) holds the merged encoder, its tokenizer,
+head.safetensors and medtune.json. Both load into the same pooled classifier with the adapter
+merged, and a note is split, encoded and scored by the code that scored the evaluation split
+(sentences.py, unit_scoring.py, selection.py). Weights are read from safetensors only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from peft import PeftModel
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+from transformers import PreTrainedTokenizerBase
+
+from src.data.chunking import collate_chunks
+from src.inference import META_FILE, read_json, read_run, warn_other_versions
+from src.models import build
+from src.models.classifier import ChunkedNoteClassifier
+from src.tasks.summarization.selection import summary
+from src.tasks.summarization.sentences import Unit, split_units
+from src.tasks.summarization.unit_scoring import encode_units, unit_logits
+
+HEAD_FILE = "head.safetensors"  # the trained unit head of an export
+
+
+def note_units(text: str) -> list[Unit]:
+    """The note's units; a note without one (no letter) is one unit, read and copied whole."""
+    return split_units(text) or [Unit("", text, 0, len(text))]
+
+
+@dataclass
+class ExtractivePredictor:
+    model: ChunkedNoteClassifier  # adapter merged
+    tokenizer: PreTrainedTokenizerBase
+    meta: dict
+    device: torch.device
+
+    def predictions(
+        self, inputs: list[dict[str, str]], batch_size: int = 32, progress: bool = False
+    ) -> list[dict]:
+        """{"summary": the k best-scored units of the note, in note order} per input."""
+        out = []
+        max_length, k = self.meta["model"]["max_length"], self.meta["k"]
+        with torch.inference_mode():
+            for row in tqdm(inputs, desc="Summarising notes", unit="note", disable=not progress):
+                units = note_units(row["text"])
+                ids, _ = encode_units(units, self.tokenizer, max_length)
+                batch = collate_chunks([{"chunks": ids}], self.tokenizer.pad_token_id)
+                batch = {key: value.to(self.device) for key, value in batch.items()}
+                scores = unit_logits(self.model, batch).float().cpu().numpy()
+                out.append({"summary": summary(units, scores, k)})
+        return out
+
+    def save(self, out: Path, exported_from: Path) -> None:
+        """A standalone model without peft: the merged encoder (transformers.AutoModel), its
+        tokenizer, the unit head and medtune.json."""
+        self.model.encoder.save_pretrained(out)
+        self.tokenizer.save_pretrained(out)
+        head = {name: tensor.contiguous() for name, tensor in self.model.classifier.state_dict().items()}
+        save_file(head, out / HEAD_FILE)
+        meta = {**self.meta, "exported_from": str(exported_from.resolve())}
+        (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def read_meta(path: Path) -> dict:
+    """medtune.json of an export, or a run's completed with what prediction needs; loads no weights."""
+    if (path / HEAD_FILE).is_file():
+        return read_json(path / META_FILE)
+    cfg, meta = read_run(path, head="classifier")
+    meta["model"] = {
+        "max_length": OmegaConf.select(cfg, "model.max_length"),
+        "dtype": OmegaConf.select(cfg, "model.dtype", default="float32"),
+        "trust_remote_code": OmegaConf.select(cfg, "model.trust_remote_code", default=False),
+        "classifier_dropout": OmegaConf.select(cfg, "model.classifier_dropout", default=0.1),
+    }
+    meta["data"] = {
+        "columns": {"text": OmegaConf.select(cfg, "data.text_column", default="text")},
+        "id_column": OmegaConf.select(cfg, "data.id_column", default="id"),
+    }
+    return meta
+
+
+def _model_cfg(meta: dict, name_or_path: str) -> DictConfig:
+    return OmegaConf.create({**meta["model"], "name_or_path": name_or_path, "encoder_dropout": None})
+
+
+def unit_classifier(model_cfg: DictConfig) -> ChunkedNoteClassifier:
+    """The encoder with a one-output head on its mean-pooled units: what a run trains."""
+    return ChunkedNoteClassifier(
+        build.load_encoder(model_cfg), 1, head="pooled", dropout=model_cfg.classifier_dropout
+    )
+
+
+def load_predictor(path: Path, target: torch.device) -> ExtractivePredictor:
+    meta = read_meta(path)
+    if (path / HEAD_FILE).is_file():
+        model_cfg = _model_cfg(meta, str(path))
+        model = unit_classifier(model_cfg)
+        model.classifier.load_state_dict(load_file(path / HEAD_FILE))
+    else:
+        model_cfg = _model_cfg(meta, meta["base_model"])
+        model = PeftModel.from_pretrained(unit_classifier(model_cfg), path / "adapter").merge_and_unload()
+    warn_other_versions(
+        path, meta, "sentences may be cut into tokens differently and score slightly differently"
+    )
+    return ExtractivePredictor(model.eval().to(target), build.load_tokenizer(model_cfg), meta, target)

@@ -1,0 +1,34 @@
+"""Which units make an extractive summary: a note's k best-scored units, in note order, with k
+chosen on the validation slice by the main metric (as lead-k chooses its k)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from src.tasks.summarization.sentences import Unit, join_units
+
+K_CHOICES = range(1, 7)
+
+
+def summary(units: list[Unit], scores: np.ndarray, k: int) -> str:
+    """The k best-scored units (the earliest on ties) joined in note order."""
+    top = sorted(range(len(units)), key=lambda i: (-scores[i], i))[:k]
+    return join_units([units[i] for i in top])
+
+
+def summaries(units: Sequence[list[Unit]], scores: Sequence[np.ndarray], k: int) -> list[str]:
+    return [summary(u, s, k) for u, s in zip(units, scores, strict=True)]
+
+
+def choose_k(
+    rows: list[dict],
+    units: Sequence[list[Unit]],
+    scores: Sequence[np.ndarray],
+    score: Callable[[list[dict], list[str]], dict[str, float]],
+    main: str,
+) -> tuple[int, dict[int, float]]:
+    """(the best k of K_CHOICES on rows by `main`, the smallest on ties; main by k)."""
+    values = {k: score(rows, summaries(units, scores, k))[main] for k in K_CHOICES}
+    return max(values, key=lambda k: (values[k], -k)), values
