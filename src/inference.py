@@ -19,6 +19,7 @@ import torch
 from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
+from safetensors.torch import save_file
 
 from src.data.chunking import tokenizer_versions
 from src.errors import MedtuneError
@@ -159,6 +160,19 @@ def read_run(run_dir: Path, head: str | None = None) -> tuple[DictConfig, dict]:
     if not resolved.is_file():
         raise MedtuneError(f"{resolved} not found: the run dir is incomplete; give the whole run dir")
     return OmegaConf.load(resolved), read_json(adapter / META_FILE)
+
+
+def save_encoder_export(model, tokenizer, meta: dict, out: Path, exported_from: Path, head_file: str) -> None:
+    """A classifier-family export without peft (python -m src.export): the merged encoder (loadable
+    with transformers.AutoModel), its tokenizer, the trained head in head_file and medtune.json
+    naming the run it came from."""
+    model.encoder.save_pretrained(out)  # safetensors in transformers 5
+    tokenizer.save_pretrained(out)
+    save_file(
+        {name: tensor.contiguous() for name, tensor in model.classifier.state_dict().items()}, out / head_file
+    )
+    meta = {**meta, "exported_from": str(exported_from.resolve())}
+    (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
 
 
 def warn_other_versions(path: Path, meta: dict, effect: str) -> None:

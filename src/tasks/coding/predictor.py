@@ -18,13 +18,13 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 from peft import PeftModel
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 
 from src.data.chunking import chunk_texts, collate_chunks
 from src.errors import MedtuneError
-from src.inference import META_FILE, read_json, read_run, warn_other_versions
+from src.inference import META_FILE, read_json, read_run, save_encoder_export, warn_other_versions
 from src.models import build
 from src.models.adapters import AdapterSet
 from src.tasks.coding.calibration import Calibrator
@@ -174,12 +174,7 @@ class Predictor:
     def save(self, out: Path, exported_from: Path) -> None:
         """A standalone model without peft (python -m src.export): the merged encoder (loadable
         with transformers.AutoModel), its tokenizer, the trained head and medtune.json."""
-        self.model.encoder.save_pretrained(out)  # safetensors in transformers 5
-        self.tokenizer.save_pretrained(out)
-        head = {name: tensor.contiguous() for name, tensor in self.model.classifier.state_dict().items()}
-        save_file(head, out / HEAD_FILE)
-        meta = {**self.meta, "exported_from": str(exported_from.resolve())}
-        (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        save_encoder_export(self.model, self.tokenizer, self.meta, out, exported_from, HEAD_FILE)
 
 
 def read_meta(path: Path) -> dict:

@@ -12,7 +12,6 @@ pickle from a user's path could run any code.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +20,19 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from peft import PeftModel
 from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 
 from src.errors import MedtuneError
-from src.inference import ADAPTER_WEIGHTS, META_FILE, read_json, read_run, warn_other_versions
+from src.inference import (
+    ADAPTER_WEIGHTS,
+    META_FILE,
+    read_json,
+    read_run,
+    save_encoder_export,
+    warn_other_versions,
+)
 from src.models import build
 from src.models.classifier import ChunkedNoteClassifier
 from src.tasks.eligibility.criteria import criteria_list
@@ -138,12 +144,7 @@ class Predictor:
     def save(self, out: Path, exported_from: Path) -> None:
         """A standalone model without peft (python -m src.export): the merged encoder (loadable
         with transformers.AutoModel), its tokenizer, the trained head and medtune.json."""
-        self.model.encoder.save_pretrained(out)  # safetensors in transformers 5
-        self.tokenizer.save_pretrained(out)
-        head = {name: tensor.contiguous() for name, tensor in self.model.classifier.state_dict().items()}
-        save_file(head, out / HEAD_FILE)
-        meta = {**self.meta, "exported_from": str(exported_from.resolve())}
-        (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        save_encoder_export(self.model, self.tokenizer, self.meta, out, exported_from, HEAD_FILE)
 
 
 def _check_inputs(inputs: list[dict[str, str]]) -> None:

@@ -9,19 +9,18 @@ merged, and a note is split, encoded and scored by the code that scored the eval
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 from peft import PeftModel
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 
 from src.data.chunking import collate_chunks
-from src.inference import META_FILE, read_json, read_run, warn_other_versions
+from src.inference import META_FILE, read_json, read_run, save_encoder_export, warn_other_versions
 from src.models import build
 from src.models.classifier import ChunkedNoteClassifier
 from src.tasks.summarization.selection import summary
@@ -62,12 +61,7 @@ class ExtractivePredictor:
     def save(self, out: Path, exported_from: Path) -> None:
         """A standalone model without peft: the merged encoder (transformers.AutoModel), its
         tokenizer, the unit head and medtune.json."""
-        self.model.encoder.save_pretrained(out)
-        self.tokenizer.save_pretrained(out)
-        head = {name: tensor.contiguous() for name, tensor in self.model.classifier.state_dict().items()}
-        save_file(head, out / HEAD_FILE)
-        meta = {**self.meta, "exported_from": str(exported_from.resolve())}
-        (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        save_encoder_export(self.model, self.tokenizer, self.meta, out, exported_from, HEAD_FILE)
 
 
 def read_meta(path: Path) -> dict:
