@@ -14,6 +14,8 @@ so the head cannot learn.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 from transformers import PreTrainedModel
@@ -24,6 +26,33 @@ from src.models.frozen_prefix import top_layers
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+
+SEQUENCE_INPUTS = ("input_ids", "attention_mask", "prefix_hidden")  # padded per sequence
+
+
+def in_length_groups(
+    batch: dict, per_pass: int, run: Callable[[torch.Tensor, int], torch.Tensor]
+) -> torch.Tensor:
+    """run(rows, width) over a collated batch's sequences in groups of per_pass similar lengths, each
+    group cut to its own longest (width) instead of all padded to the batch's longest; the results
+    are put back in batch order."""
+    lengths = batch["attention_mask"].sum(1)
+    order = lengths.argsort()
+    parts = [run(group, int(lengths[group].max())) for group in order.split(per_pass)]
+    return torch.cat(parts)[order.argsort()]
+
+
+def sequence_logits(model: nn.Module, batch: dict, per_pass: int) -> torch.Tensor:
+    """The first logit of each sequence of a collated batch, each scored as a note of its own (a
+    criterion sequence, a sentence unit), in groups of similar length."""
+
+    def run(group: torch.Tensor, width: int) -> torch.Tensor:
+        inputs = {key: batch[key][group, :width] for key in SEQUENCE_INPUTS if key in batch}
+        inputs["note_index"] = torch.arange(len(group), device=group.device)
+        return model(**inputs)[:, 0]
+
+    return in_length_groups(batch, per_pass, run)
 
 
 def pool_notes(chunk_vectors: torch.Tensor, note_index: torch.Tensor, mode: str) -> torch.Tensor:

@@ -12,11 +12,10 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from src.data.chunking import collate_chunks
-from src.models.classifier import mean_pool
+from src.models.classifier import mean_pool, sequence_logits
 from src.tasks.eligibility.rule import log_eligible
 
 SEQUENCES_PER_PASS = 32  # criteria reader: (criterion, evidence) sequences per encoder call
-SEQUENCE_INPUTS = ("input_ids", "attention_mask", "prefix_hidden")  # padded per sequence
 
 
 def collate_inputs(rows: list[dict], pad_token_id: int) -> dict[str, torch.Tensor]:
@@ -31,17 +30,8 @@ def collate_inputs(rows: list[dict], pad_token_id: int) -> dict[str, torch.Tenso
 def criteria_scores(model: torch.nn.Module, batch: dict, n_pairs: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(logit of "met" per criterion, log P(eligible) per pair). Each criterion sequence is
     scored on its own (as its own note); batch["note_index"] says whose pair it is."""
-    # Criteria vary in length (30 to 96 tokens): scored in groups of similar length, each
-    # padded to its own longest, instead of all padded to the batch's longest.
-    lengths = batch["attention_mask"].sum(1)
-    order = lengths.argsort()
-    parts = []
-    for group in order.split(SEQUENCES_PER_PASS):
-        width = int(lengths[group].max())
-        inputs = {key: batch[key][group, :width] for key in SEQUENCE_INPUTS if key in batch}
-        inputs["note_index"] = torch.arange(len(group), device=group.device)
-        parts.append(model(**inputs)[:, 0])
-    met = torch.cat(parts)[order.argsort()]
+    # Criteria vary in length (30 to 96 tokens): scored in groups of similar length.
+    met = sequence_logits(model, batch, SEQUENCES_PER_PASS)
     return met, log_eligible(met, batch["exclusion"], batch["note_index"], n_pairs)
 
 

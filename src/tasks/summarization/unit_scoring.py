@@ -13,11 +13,10 @@ import torch
 import torch.nn.functional as F
 from transformers import PreTrainedTokenizerBase
 
-from src.models.classifier import mean_pool
+from src.models.classifier import in_length_groups, mean_pool, sequence_logits
 from src.tasks.summarization.sentences import Unit
 
 UNITS_PER_PASS = 64  # units per encoder call: grouped by length, each group padded to its longest
-SEQUENCE_INPUTS = ("input_ids", "attention_mask", "prefix_hidden")
 
 
 def encode_units(
@@ -32,28 +31,18 @@ def encode_units(
 
 def unit_logits(model: torch.nn.Module, batch: dict) -> torch.Tensor:
     """One logit per unit of a collated batch, each unit scored as its own sequence."""
-    lengths = batch["attention_mask"].sum(1)
-    order = lengths.argsort()
-    parts = []
-    for group in order.split(UNITS_PER_PASS):
-        width = int(lengths[group].max())
-        inputs = {key: batch[key][group, :width] for key in SEQUENCE_INPUTS if key in batch}
-        inputs["note_index"] = torch.arange(len(group), device=group.device)
-        parts.append(model(**inputs)[:, 0])
-    return torch.cat(parts)[order.argsort()]
+    return sequence_logits(model, batch, UNITS_PER_PASS)
 
 
 def unit_embeddings(encoder: torch.nn.Module, batch: dict) -> torch.Tensor:
     """Unit-length mean-pooled embeddings of a collated batch's units (the base model's view)."""
-    lengths = batch["attention_mask"].sum(1)
-    order = lengths.argsort()
-    parts = []
-    for group in order.split(UNITS_PER_PASS):
-        width = int(lengths[group].max())
+
+    def run(group: torch.Tensor, width: int) -> torch.Tensor:
         mask = batch["attention_mask"][group, :width]
         hidden = encoder(input_ids=batch["input_ids"][group, :width], attention_mask=mask).last_hidden_state
-        parts.append(F.normalize(mean_pool(hidden, mask), dim=-1))
-    return torch.cat(parts)[order.argsort()]
+        return F.normalize(mean_pool(hidden, mask), dim=-1)
+
+    return in_length_groups(batch, UNITS_PER_PASS, run)
 
 
 def centroid_scores(vectors: torch.Tensor, note_index: torch.Tensor) -> torch.Tensor:
