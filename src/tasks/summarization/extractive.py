@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -193,18 +194,26 @@ class ExtractiveSummaryTask(SummaryScoring, Task):
     # -- base model ------------------------------------------------------------------------------
     def evaluate_base(self, data: ExtractiveData) -> dict[str, float]:
         encoder = build.load_encoder(self.cfg.model).eval().to(self.device)
+        scores = self._note_scores(
+            data,
+            "Base model",
+            lambda batch: centroid_scores(unit_embeddings(encoder, batch), batch["note_index"]),
+        )
+        return self._summarise("base", data, scores)
+
+    def _note_scores(
+        self, data: ExtractiveData, side: str, score: Callable[[dict], torch.Tensor]
+    ) -> dict[str, list[np.ndarray]]:
+        """Each note's unit scores, by score(batch), on the validation slice and the evaluation split."""
         scores = {}
         with torch.inference_mode():
             for split in ("val", "eval"):
                 found: dict[int, np.ndarray] = {}
-                for batch in tqdm(
-                    self._loader(getattr(data, split)), desc=f"Base model: {split}", leave=False
-                ):
+                for batch in tqdm(self._loader(getattr(data, split)), desc=f"{side}: {split}", leave=False):
                     batch = {k: v.to(self.device) for k, v in batch.items()}
-                    vectors = unit_embeddings(encoder, batch)
-                    found |= per_note(centroid_scores(vectors, batch["note_index"]), batch["position"])
+                    found |= per_note(score(batch), batch["position"])
                 scores[split] = [found[i] for i in range(len(found))]
-        return self._summarise("base", data, scores)
+        return scores
 
     def base_cache_dir(self) -> Path | None:
         # Reading every unit of the evaluation notes is most of a run's cost on a CPU: later runs
@@ -259,15 +268,7 @@ class ExtractiveSummaryTask(SummaryScoring, Task):
         model.eval().to(self.device)
         model.merge_adapter()  # scores at the base model's speed; unmerged so the adapter saves as trained
         try:
-            scores = {}
-            with torch.inference_mode():
-                for split in ("val", "eval"):
-                    found: dict[int, np.ndarray] = {}
-                    loader = self._loader(getattr(data, split))
-                    for batch in tqdm(loader, desc=f"Tuned model: {split}", leave=False):
-                        batch = {k: v.to(self.device) for k, v in batch.items()}
-                        found |= per_note(unit_logits(model, batch), batch["position"])
-                    scores[split] = [found[i] for i in range(len(found))]
+            scores = self._note_scores(data, "Tuned model", lambda batch: unit_logits(model, batch))
         finally:
             model.unmerge_adapter()
         return self._summarise("tuned", data, scores)
