@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from conftest import assert_reference, train_run, write_jsonl
 
-from src.tasks.summarization.metrics import METRIC_KEYS
+from src.tasks.summarization.metrics import METRIC_KEYS, rouge
 from src.tasks.summarization.oracle import oracle_labels
-from src.tasks.summarization.selection import K_CHOICES, choose_k, summary
+from src.tasks.summarization.selection import K_CHOICES, choose_k, k_choices, summary
 from src.tasks.summarization.sentences import Unit, join_units, split_units
 
 NOTE = (
@@ -71,6 +71,11 @@ def test_training_notes_keep_every_oracle_unit():
     assert training_units([1, 0, 0], np.random.default_rng(0)) == [0, 1, 2]  # short notes: read whole
 
 
+def mean_rouge_l(rows: list[dict], outputs: list[str]) -> dict[str, float]:
+    values = [rouge(r["summary"], o)["rougeL"] for r, o in zip(rows, outputs, strict=True)]
+    return {"rougeL": float(np.mean(values))}
+
+
 def test_count_is_chosen_on_the_validation_rows():
     # Every note's reference is its two best-scored units: k=2 wins; k=1 and k=3 lose recall or precision.
     notes = [
@@ -80,17 +85,22 @@ def test_count_is_chosen_on_the_validation_rows():
     rows = [{"summary": f"alpha{i} word. beta{i} word."} for i in range(3)]
     scores = [np.array([0.9, 0.8, 0.1])] * 3
 
-    def score(rows, outputs):
-        from src.tasks.summarization.metrics import rouge
-
-        return {
-            "rougeL": float(
-                np.mean([rouge(r["summary"], o)["rougeL"] for r, o in zip(rows, outputs, strict=True)])
-            )
-        }
-
-    k, by_k = choose_k(rows, notes, scores, score, "rougeL")
+    k, by_k = choose_k(rows, notes, scores, mean_rouge_l, "rougeL")
     assert k == 2 and set(by_k) == set(K_CHOICES) and by_k[2] == pytest.approx(1.0) and by_k[1] < 1.0
+
+
+def test_discharge_k_keeps_the_form():
+    """A discharge summary is at most five sentences: six units are never chosen, even when six
+    score best (here the reference is six sentences long)."""
+    reference = " ".join(f"fact{i} stated." for i in range(6))
+    rows = [{"summary": reference}] * 2
+    notes = [[Unit("", f"fact{i} stated.", 0, 0) for i in range(6)]] * 2
+    scores = [np.arange(6, 0, -1, dtype=float)] * 2
+
+    assert choose_k(rows, notes, scores, mean_rouge_l, "rougeL")[0] == 6
+    k, by_k = choose_k(rows, notes, scores, mean_rouge_l, "rougeL", k_choices("discharge"))
+    assert k == 5 and max(by_k) == 5
+    assert k_choices("operative") == K_CHOICES
 
 
 def operative_rows(n: int) -> list[dict]:

@@ -3,7 +3,7 @@
 The classifier-family version of task=summarize_* (task._target_; the generative one is
 task.py): with an encoder such as model=minilm, a run scores every sentence unit of a note
 (sentences.py: "header [SEP] sentence", the header as context, only the sentence copied) and
-the summary is the k best-scored units in note order, k in selection.K_CHOICES chosen on the
+the summary is the k best-scored units in note order, k in selection.k_choices chosen on the
 validation slice by the main metric (as lead-k chooses its k). Every unit is read, so no note
 is cut (notes_cut_to_max_length is 0); a unit longer than model.max_length tokens is cut and
 counted (units_cut_to_max_length).
@@ -53,7 +53,7 @@ from src.tasks.summarization.metrics import METRIC_KEYS, rouge
 from src.tasks.summarization.oracle import oracle_labels
 from src.tasks.summarization.schema import SummaryDataConfig
 from src.tasks.summarization.scoring import SummaryScoring
-from src.tasks.summarization.selection import choose_k, summaries
+from src.tasks.summarization.selection import choose_k, k_choices, summaries
 from src.tasks.summarization.sentences import Unit
 from src.tasks.summarization.synthetic import synthetic_source
 from src.tasks.summarization.unit_scoring import (
@@ -183,8 +183,9 @@ class ExtractiveSummaryTask(SummaryScoring, Task):
         """k chosen on the validation slice, then the evaluation split's summaries and metrics."""
         main = self.cfg.task.main_metric
         self.k[name], self.by_k[name] = choose_k(
-            data.rows.val, data.units["val"], scores["val"], self._main_score, main
-        )
+            data.rows.val, data.units["val"], scores["val"], self._main_score, main,
+            k_choices(self.cfg.data.specialty),
+        )  # fmt: skip
         self.outputs[name] = summaries(data.units["eval"], scores["eval"], self.k[name])
         if name == "tuned":
             val = summaries(data.units["val"], scores["val"], self.k[name])
@@ -221,7 +222,9 @@ class ExtractiveSummaryTask(SummaryScoring, Task):
         return Path(self.cfg.paths.cache_dir) / "base"
 
     def base_dependencies(self) -> dict:
-        return {"mode": "extractive", "units": UNITS_VERSION, "metrics": METRIC_KEYS}
+        # A cached base result chose its k among these counts: another range chooses again.
+        choices = k_choices(self.cfg.data.specialty)
+        return {"mode": "extractive", "units": UNITS_VERSION, "metrics": METRIC_KEYS, "k": list(choices)}
 
     def base_state(self) -> dict:
         return {"outputs": self.outputs["base"], "k": self.k["base"], "by_k": self.by_k["base"]}
@@ -260,7 +263,7 @@ class ExtractiveSummaryTask(SummaryScoring, Task):
         main = self.cfg.task.main_metric
         k, by_k = choose_k(
             [rows[p] for p in positions], [units[p] for p in positions], [found[p] for p in positions],
-            self._main_score, main,
+            self._main_score, main, k_choices(self.cfg.data.specialty),
         )  # fmt: skip
         return {main: by_k[k], "k": float(k)}
 

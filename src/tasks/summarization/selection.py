@@ -1,5 +1,6 @@
 """Which units make an extractive summary: a note's k best-scored units, in note order, with k
-chosen on the validation slice by the main metric (as lead-k chooses its k)."""
+chosen on the validation slice by the main metric (as lead-k chooses its k), among the counts
+the specialty's summary form allows (k_choices)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,18 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from src.tasks.summarization.metrics import MAX_DISCHARGE_SENTENCES
 from src.tasks.summarization.sentences import Unit, join_units
 
 K_CHOICES = range(1, 7)
+
+
+def k_choices(specialty: str) -> range:
+    """The unit counts k may take: a discharge summary is at most MAX_DISCHARGE_SENTENCES
+    sentences (its structure rule), so a larger k would break the form whatever it scores."""
+    if specialty == "discharge":
+        return range(1, MAX_DISCHARGE_SENTENCES + 1)
+    return K_CHOICES
 
 
 def summary(units: list[Unit], scores: np.ndarray, k: int) -> str:
@@ -28,7 +38,8 @@ def choose_k(
     scores: Sequence[np.ndarray],
     score: Callable[[list[dict], list[str]], dict[str, float]],
     main: str,
+    choices: range = K_CHOICES,
 ) -> tuple[int, dict[int, float]]:
-    """(the best k of K_CHOICES on rows by `main`, the smallest on ties; main by k)."""
-    values = {k: score(rows, summaries(units, scores, k))[main] for k in K_CHOICES}
+    """(the best k of `choices` on rows by `main`, the smallest on ties; main by k)."""
+    values = {k: score(rows, summaries(units, scores, k))[main] for k in choices}
     return max(values, key=lambda k: (values[k], -k)), values
