@@ -56,6 +56,7 @@ from src.training.checkpoints import (
     save_config_copy,
 )
 from src.training.distributed import build_strategy, check_sweep_strategy, whole_model
+from src.training.flops import StepFlops
 from src.training.loggers import (
     build_logger,
     close,
@@ -128,7 +129,8 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict | None:
     try:
         module = FineTuneModule(model, task, cfg.loop)
         # The checkpoint last: its saves hold what the other callbacks decided at the same hook.
-        trainer = build_trainer(cfg, run_dir, model, logger, [*callbacks, checkpointer])
+        flops = StepFlops()
+        trainer = build_trainer(cfg, run_dir, model, logger, [*callbacks, flops, checkpointer])
         start = time.perf_counter()
         train_set, val_set = task.training_sets(model, data)
         datamodule = TaskDataModule(train_set, val_set, task, cfg.loop, cfg.seed)
@@ -142,6 +144,8 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool = False) -> dict | None:
         timing["padding_efficiency"] = module.padding_efficiency()  # rank 0's batches
         per_step = cfg.loop.batch_size * trainer.accumulate_grad_batches
         timing["effective_batch_size"] = per_step * trainer.world_size  # examples per optimizer step
+        bf16 = str(trainer.precision).startswith("bf16")
+        timing["flops"] = flops.report(model, timing["train_s"], bf16)  # against this machine's matmul limit
 
         start = time.perf_counter()
         tuned = task.evaluate_tuned(model, data)
@@ -309,6 +313,14 @@ def execute(raw_cfg: DictConfig, sweep: bool = False) -> dict:
         f"run dir: {run_dir}  (wall time {wall:.0f} s, "
         f"training {metrics['timing']['train_tokens_per_s']:.0f} tokens/s)"
     )
+    flops = metrics["timing"].get("flops")
+    if flops and flops["step_fraction_of_gemm"] is not None:
+        console.print(
+            f"training FLOPs: {flops['step_flop_per_s'] / 1e9:.1f} GFLOP/s in steps, "
+            f"{flops['run_flop_per_s'] / 1e9:.1f} GFLOP/s over the training time; this machine's matmul "
+            f"limit at the model's shapes: {flops['gemm_flop_per_s'] / 1e9:.1f} GFLOP/s "
+            f"({flops['step_fraction_of_gemm']:.0%} / {flops['run_fraction_of_gemm']:.0%} of it)"
+        )
     return metrics
 
 

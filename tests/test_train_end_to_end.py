@@ -60,6 +60,11 @@ def test_run_dir_holds_config_adapter_and_metrics(finished_run):
     assert_reference(metrics)
     assert "reference (no model): keyword matcher; tuned - reference micro_f1" in result.stdout
     assert "## Against a naive reference" in (run_dir / "MODEL_CARD.md").read_text()
+    # Training FLOPs against this machine's matmul limit (src/training/flops.py), printed too.
+    flops = metrics["timing"]["flops"]
+    assert flops["counted_steps"] == 2 and flops["flops_per_padded_token"] > 0
+    assert flops["run_fraction_of_gemm"] > 0 and flops["step_fraction_of_gemm"] > 0
+    assert "training FLOPs:" in result.stdout and "matmul limit" in result.stdout
 
 
 def test_training_checkpoint_of_the_default_run_is_adapter_sized(finished_run):
