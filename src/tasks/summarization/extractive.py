@@ -193,7 +193,7 @@ class ExtractiveSummaryTask(SummaryScoring, Task):
 
     # -- base model ------------------------------------------------------------------------------
     def evaluate_base(self, data: ExtractiveData) -> dict[str, float]:
-        encoder = build.load_encoder(self.cfg.model).eval().to(self.device)
+        encoder = build.load_encoder(self.cfg.model, self.cfg.seed).eval().to(self.device)
         scores = self._note_scores(
             data,
             "Base model",
@@ -232,7 +232,7 @@ class ExtractiveSummaryTask(SummaryScoring, Task):
 
     # -- tuned model -----------------------------------------------------------------------------
     def build_model(self, data: ExtractiveData) -> torch.nn.Module:
-        base = unit_classifier(self.cfg.model)
+        base = unit_classifier(self.cfg.model, self.cfg.seed)
         # The bias starts at the training log-odds of "copied": the head first predicts the base rate.
         labels = [y for row in data.train for y in row["labels"]]
         share = (sum(labels) + 0.5) / (len(labels) + 1)
