@@ -46,6 +46,14 @@ def test_a_generative_config_is_read_as_its_encoder(shape, encoder):
     assert not torch.equal(next(other.parameters()), next(first.parameters()))
 
 
+def test_a_task_without_a_generative_class_names_the_override():
+    from src.tasks import make_task
+
+    cfg = compose_config("task=coding", "model=tiny_llama", "task.generative_target=null")
+    with pytest.raises(MedtuneError, match="or model.family=classifier to read tiny-llama as an encoder"):
+        make_task(cfg)
+
+
 def test_an_encoder_decoder_without_an_encoder_class_is_refused():
     from src.preflight import check_model
 
