@@ -194,7 +194,8 @@ def load_encoder(model_cfg: DictConfig, seed: int | None = None) -> PreTrainedMo
         config = encoder_config(model_cfg)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            encoder = encoder_class(config, "").from_config(config, dtype=DTYPES[model_cfg.dtype])
+            loader = encoder_class(config, model_cfg.name_or_path)
+            encoder = loader.from_config(config, dtype=DTYPES[model_cfg.dtype])
     else:
         loader = encoder_class(load_model_config(model_cfg), model_cfg.name_or_path)
         encoder = _load(loader, model_cfg, dtype=DTYPES[model_cfg.dtype], **quantized)
@@ -263,7 +264,8 @@ def modules_to_save(base: torch.nn.Module, names: list[str]) -> list[str]:
     trained and saved, so that override needs no lora keys besides."""
     present = [key for key, _ in base.named_modules()]
     kept = [name for name in names if any(key == name or key.endswith(f".{name}") for key in present)]
-    kept += [] if HEAD in kept else [HEAD]
+    if HEAD not in kept:
+        kept.append(HEAD)
     dropped = [name for name in names if name not in kept]
     if dropped:
         log.info(
