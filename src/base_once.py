@@ -40,6 +40,9 @@ def base_key(cfg: DictConfig, task: Task, data) -> str:
         "rows": [data.rows.val, data.rows.eval, getattr(data.rows, "base_labels", None)],
         "task_extra": task.base_dependencies(),
     }
+    if cfg.model.get("random_init") is not None:
+        material["seed"] = cfg.seed  # draws the random weights
+
     blob = json.dumps(material, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 

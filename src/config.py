@@ -123,12 +123,6 @@ def validate(cfg: DictConfig) -> DictConfig:
         value = OmegaConf.select(merged, key)
         if value is not None and value < 1:
             raise MedtuneError(f"{key} must be a positive integer, got {value}")
-    if merged.model.family == "classifier" and "classifier" not in merged.lora.modules_to_save:
-        # Without it the head is neither trained nor saved: the adapter would reload a random head.
-        raise MedtuneError(
-            f"lora.modules_to_save={list(merged.lora.modules_to_save)} must include 'classifier' "
-            "for the classifier family (the code-scoring head is trained and saved by that name)"
-        )
     check_strategy(merged.trainer)
     effective_batch(merged)
     return merged

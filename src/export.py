@@ -2,7 +2,8 @@
 
 Merges the LoRA adapter into the base model and writes, into out/:
   config.json, model.safetensors, tokenizer files: the merged model, loadable with
-      transformers.AutoModel (a classifier's encoder), AutoModelForCausalLM or AutoModelForSeq2SeqLM
+      transformers.AutoModel (a classifier's encoder; a T5 encoder: AutoModelForTextEncoding),
+      AutoModelForCausalLM or AutoModelForSeq2SeqLM
   classifier.safetensors (classifier family): the trained head (ChunkedNoteClassifier.classifier)
   adapter/ (causal_lm): the peft adapter as vLLM and TGI load it over the base model
   medtune.json: what prediction needs (label space, decision rule, prompt, the run's config),

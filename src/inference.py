@@ -164,8 +164,8 @@ def read_run(run_dir: Path, head: str | None = None) -> tuple[DictConfig, dict]:
 
 def save_encoder_export(model, tokenizer, meta: dict, out: Path, exported_from: Path, head_file: str) -> None:
     """A classifier-family export without peft (python -m src.export): the merged encoder (loadable
-    with transformers.AutoModel), its tokenizer, the trained head in head_file and medtune.json
-    naming the run it came from."""
+    with transformers.AutoModel, a T5 encoder with AutoModelForTextEncoding), its tokenizer, the
+    trained head in head_file and medtune.json naming the run it came from."""
     model.encoder.save_pretrained(out)  # safetensors in transformers 5
     tokenizer.save_pretrained(out)
     save_file(

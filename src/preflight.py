@@ -27,7 +27,7 @@ def check_model(model_cfg: DictConfig) -> None:
     if model_cfg.family in generative.GENERATIVE:
         generative.model_config(model_cfg, tokenizer)  # random_init settings, or the checkpoint's
     else:
-        build.load_model_config(model_cfg)
+        build.encoder_config(model_cfg, tokenizer)  # random_init settings, or the checkpoint's
 
 
 def check_quantized_trainer(cfg: DictConfig) -> None:

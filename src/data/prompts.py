@@ -51,7 +51,7 @@ from jinja2 import TemplateError
 from transformers import PreTrainedTokenizerBase
 
 from src.errors import MedtuneError
-from src.models.generative import special_ids
+from src.models.shapes import special_ids
 
 IGNORE = -100  # label of positions without loss (prompt, padding)
 ROLE_LABELS = {"system": "System", "user": "User", "assistant": "Assistant"}  # the plain rendering

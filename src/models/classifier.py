@@ -137,6 +137,10 @@ class ChunkedNoteClassifier(nn.Module):
         else:
             self.classifier = nn.Linear(hidden, num_labels)
 
+    def head_dtype(self) -> torch.dtype:
+        """The head's dtype: the encoder's hidden states are cast to it."""
+        return next(self.classifier.parameters()).dtype
+
     @property
     def config(self):  # peft reads model.config (e.g. for tied weights and model type)
         return self.encoder.config
@@ -158,6 +162,7 @@ class ChunkedNoteClassifier(nn.Module):
             hidden = top_layers(self.encoder, prefix_hidden, attention_mask, self.frozen_layers)
         else:
             hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        hidden = hidden.to(self.head_dtype())  # a bfloat16 encoder (model.dtype) feeds the float32 head
         if self.head == "label_attention":
             return self.classifier(self.dropout(hidden), attention_mask, note_index, return_attention)
         notes = pool_notes(mean_pool(hidden, attention_mask), note_index, self.chunk_pooling)

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import peft
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from transformers import (
-    AutoConfig,
     AutoModelForCausalLM,
     AutoModelForSeq2SeqLM,
     EncoderDecoderModel,
@@ -29,33 +28,15 @@ from transformers import (
 from transformers.models.auto.modeling_auto import (
     MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
     MODEL_FOR_MASKED_LM_MAPPING_NAMES,
-    MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES,
 )
 
 from src.errors import MedtuneError
 from src.models import build
+from src.models.shapes import is_encoder_decoder, random_config, special_ids
 
 GENERATIVE = ("causal_lm", "seq2seq")
 LOADERS = {"causal_lm": AutoModelForCausalLM, "seq2seq": AutoModelForSeq2SeqLM}
 PEFT_TASK_TYPES = {"causal_lm": "CAUSAL_LM", "seq2seq": "SEQ_2_SEQ_LM"}
-
-
-def special_ids(tokenizer: PreTrainedTokenizerBase) -> dict[str, int]:
-    """pad, eos and decoder-start ids: the tokenizer's own, or BERT-style stand-ins ([SEP] ends
-    a sequence, [CLS] starts a decoder) for tokenizers made for encoders."""
-    eos = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.sep_token_id
-    if eos is None:
-        raise MedtuneError(
-            f"tokenizer {tokenizer.name_or_path!r} has neither an eos nor a sep token: a generated "
-            "sequence could never end. Choose a model whose tokenizer defines eos_token"
-        )
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
-    start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.cls_token_id
-    return {"pad": pad, "eos": eos, "start": pad if start is None else start}
-
-
-def is_encoder_decoder(config: PretrainedConfig) -> bool:
-    return config.model_type in MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES or config.is_encoder_decoder
 
 
 def is_encoder_only(config: PretrainedConfig) -> bool:
@@ -83,20 +64,6 @@ def check_family(model_cfg: DictConfig, config: PretrainedConfig) -> None:
             "model.family=seq2seq needs an encoder-decoder checkpoint (T5, BART) or an encoder to "
             f"warm-start one from (BERT shapes); {name} is a {kind} model: set model.family=causal_lm"
         )
-
-
-def random_config(model_cfg: DictConfig, tokenizer: PreTrainedTokenizerBase) -> PretrainedConfig:
-    settings = OmegaConf.to_container(model_cfg.random_init, resolve=True)
-    model_type = settings.pop("model_type", None)
-    try:
-        config = AutoConfig.for_model(model_type, **settings)
-    except (ValueError, TypeError) as err:
-        raise MedtuneError(f"model.random_init: {str(err).splitlines()[0]}") from None
-    ids = special_ids(tokenizer)
-    config.vocab_size = len(tokenizer)
-    config.pad_token_id, config.eos_token_id = ids["pad"], ids["eos"]
-    config.bos_token_id = config.decoder_start_token_id = ids["start"]
-    return config
 
 
 def model_config(model_cfg: DictConfig, tokenizer: PreTrainedTokenizerBase) -> PretrainedConfig:

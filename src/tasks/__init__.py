@@ -40,7 +40,11 @@ def task_class(task_cfg: DictConfig, family: str | None = None, model: str = "")
         raise MedtuneError(
             "task: neither task._target_ nor task.generative_target names a task class (conf/task/)"
         )
-    fits = "a classifier (e.g. model=minilm)" if family != "classifier" else GENERATIVE_MODELS
+    fits = (
+        f"a classifier (e.g. model=minilm), or model.family=classifier to read {model} as an encoder"
+        if family != "classifier"
+        else GENERATIVE_MODELS
+    )
     raise MedtuneError(
         f"task={task_cfg.name} cannot run on model.family={family} (model={model}): choose {fits}"
     )

@@ -159,7 +159,7 @@ class CodingTask(Task):
 
     # -- base model ------------------------------------------------------------------------
     def evaluate_base(self, data: CodingData) -> dict[str, float]:
-        encoder = build.load_encoder(self.cfg.model).eval().to(self.device)
+        encoder = build.load_encoder(self.cfg.model, self.cfg.seed).eval().to(self.device)
         labels = data.rows.base_labels or data.rows.labels
         codes = self._code_vectors(encoder, data, labels)
 
@@ -214,7 +214,7 @@ class CodingTask(Task):
 
     # -- tuned model -----------------------------------------------------------------------
     def build_model(self, data: CodingData) -> torch.nn.Module:
-        encoder = build.load_encoder(self.cfg.model)
+        encoder = build.load_encoder(self.cfg.model, self.cfg.seed)
         base = build.classifier_base(encoder, len(data.rows.labels), self.cfg.model)
         # Start each code's bias at its training log-odds: the head then begins from the code
         # frequencies instead of predicting every code with p=0.5, and learns much faster.

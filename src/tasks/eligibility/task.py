@@ -88,7 +88,7 @@ class EligibilityTask(Task):
         cfg = self.cfg
         rows = self.rows or load_eligibility_rows(cfg.data, cfg.paths.cache_dir)
         tokenizer = build.load_tokenizer(cfg.model)
-        positions = getattr(build.load_model_config(cfg.model), "max_position_embeddings", None)
+        positions = getattr(build.encoder_config(cfg.model, tokenizer), "max_position_embeddings", None)
         if positions and cfg.task.max_length > positions:
             raise MedtuneError(
                 f"task.max_length={cfg.task.max_length} but {cfg.model.name_or_path} reads at most "
@@ -139,7 +139,7 @@ class EligibilityTask(Task):
 
         def embed(texts: list[str]) -> torch.Tensor:
             nonlocal encoder
-            encoder = encoder or build.load_encoder(cfg.model).eval().to(self.device)
+            encoder = encoder or build.load_encoder(cfg.model, cfg.seed).eval().to(self.device)
             return embed_texts(
                 encoder,
                 tokenizer,
@@ -188,7 +188,7 @@ class EligibilityTask(Task):
 
     # -- base model ------------------------------------------------------------------------
     def evaluate_base(self, data: EligibilityData) -> dict[str, float]:
-        encoder = build.load_encoder(self.cfg.model).eval().to(self.device)
+        encoder = build.load_encoder(self.cfg.model, self.cfg.seed).eval().to(self.device)
         max_length = self.cfg.task.max_length  # checked against the model's positions in load_data
 
         def embed(texts: list[str], desc: str) -> torch.Tensor:
@@ -242,7 +242,7 @@ class EligibilityTask(Task):
 
     # -- tuned model -----------------------------------------------------------------------
     def build_model(self, data: EligibilityData) -> torch.nn.Module:
-        encoder = build.load_encoder(self.cfg.model)
+        encoder = build.load_encoder(self.cfg.model, self.cfg.seed)
         base = build.classifier_base(encoder, 1, self.cfg.model)
         # Start the bias at the training log-odds of the target, as the coding head does per code:
         # "met" over the labelled criteria (criteria reader), "eligible" over the pairs (pair reader).

@@ -1,12 +1,17 @@
 """Extractive summarisation: the summary is the note's best sentences, copied in note order.
 
 The classifier-family version of task=summarize_* (task._target_; the generative one is
-task.py): with an encoder such as model=minilm, a run scores every sentence unit of a note
-(sentences.py: "header [SEP] sentence", the header as context, only the sentence copied) and
-the summary is the k best-scored units in note order, k in selection.k_choices chosen on the
-validation slice by the main metric (as lead-k chooses its k). Every unit is read, so no note
-is cut (notes_cut_to_max_length is 0); a unit longer than model.max_length tokens is cut and
-counted (units_cut_to_max_length).
+task.py). It reads any checkpoint build.encoder_class accepts: a BERT-shaped encoder (model=minilm,
+clinical_bert), or a generative model config with the one override model.family=classifier:
+model=flan_t5_base (its T5 encoder stack) or a causal config (tiny_llama, qwen2_5_1_5b, llama3_8b,
+mistral_7b: the base model's last hidden states), e.g.
+    python -m src.train task=summarize_operative model=flan_t5_base model.family=classifier
+(the head is always trained and saved; LoRA modules the encoder lacks, such as lm_head, are dropped).
+A run scores every sentence unit of a note (sentences.py: "header [SEP] sentence", the header as
+context, only the sentence copied) and the summary is the k best-scored units in note order, k in
+selection.k_choices chosen on the validation slice by the main metric (as lead-k chooses its k).
+Every unit is read, so no note is cut (notes_cut_to_max_length is 0); a unit longer than
+model.max_length tokens is cut and counted (units_cut_to_max_length).
 
 Tuned model: the encoder with LoRA, mean pooling and a one-output linear head trained in full,
 scoring each unit on its own; trained with binary cross-entropy on the greedy ROUGE-L oracle's
@@ -194,7 +199,7 @@ class ExtractiveSummaryTask(SummaryScoring, Task):
 
     # -- base model ------------------------------------------------------------------------------
     def evaluate_base(self, data: ExtractiveData) -> dict[str, float]:
-        encoder = build.load_encoder(self.cfg.model).eval().to(self.device)
+        encoder = build.load_encoder(self.cfg.model, self.cfg.seed).eval().to(self.device)
         scores = self._note_scores(
             data,
             "Base model",
@@ -235,7 +240,7 @@ class ExtractiveSummaryTask(SummaryScoring, Task):
 
     # -- tuned model -----------------------------------------------------------------------------
     def build_model(self, data: ExtractiveData) -> torch.nn.Module:
-        base = unit_classifier(self.cfg.model)
+        base = unit_classifier(self.cfg.model, self.cfg.seed)
         # The bias starts at the training log-odds of "copied": the head first predicts the base rate.
         labels = [y for row in data.train for y in row["labels"]]
         share = (sum(labels) + 0.5) / (len(labels) + 1)

@@ -1,10 +1,12 @@
 """A trained extractive summariser ready for new notes, loaded from a run dir or an export.
 
 A run dir holds adapter/ (LoRA weights, the unit head and medtune.json with the run's k) and
-.hydra/resolved.yaml; an export (python -m src.export) holds the merged encoder, its tokenizer,
-head.safetensors and medtune.json. Both load into the same pooled classifier with the adapter
-merged, and a note is split, encoded and scored by the code that scored the evaluation split
-(sentences.py, unit_scoring.py, selection.py). Weights are read from safetensors only.
+.hydra/resolved.yaml (the checkpoint, or a random_init encoder rebuilt from the run's seed); an
+export (python -m src.export) holds the merged encoder (build.encoder_class loads it: AutoModel,
+or AutoModelForTextEncoding for a T5 encoder), its tokenizer, head.safetensors and medtune.json.
+Both load into the same pooled classifier with the adapter merged, and a note is split, encoded
+and scored by the code that scored the evaluation split (sentences.py, unit_scoring.py,
+selection.py). Weights are read from safetensors only.
 """
 
 from __future__ import annotations
@@ -69,7 +71,11 @@ def read_meta(path: Path) -> dict:
     if (path / HEAD_FILE).is_file():
         return read_json(path / META_FILE)
     cfg, meta = read_run(path, head="classifier")
+    random_init = OmegaConf.select(cfg, "model.random_init", default=None)
     meta["model"] = {
+        "tokenizer": OmegaConf.select(cfg, "model.tokenizer", default=None),
+        "random_init": None if random_init is None else OmegaConf.to_container(random_init),
+        "seed": OmegaConf.select(cfg, "seed"),  # draws a random_init encoder's weights
         "max_length": OmegaConf.select(cfg, "model.max_length"),
         "dtype": OmegaConf.select(cfg, "model.dtype", default="float32"),
         "trust_remote_code": OmegaConf.select(cfg, "model.trust_remote_code", default=False),
@@ -82,26 +88,30 @@ def read_meta(path: Path) -> dict:
     return meta
 
 
-def _model_cfg(meta: dict, name_or_path: str) -> DictConfig:
-    return OmegaConf.create({**meta["model"], "name_or_path": name_or_path, "encoder_dropout": None})
+def _model_cfg(meta: dict, name_or_path: str, export: bool) -> DictConfig:
+    model = {**meta["model"], "name_or_path": name_or_path, "encoder_dropout": None}
+    if export:  # the export holds the weights and the tokenizer
+        model |= {"tokenizer": None, "random_init": None}
+    return OmegaConf.create(model)
 
 
-def unit_classifier(model_cfg: DictConfig) -> ChunkedNoteClassifier:
+def unit_classifier(model_cfg: DictConfig, seed: int | None) -> ChunkedNoteClassifier:
     """The encoder with a one-output head on its mean-pooled units: what a run trains."""
     return ChunkedNoteClassifier(
-        build.load_encoder(model_cfg), 1, head="pooled", dropout=model_cfg.classifier_dropout
+        build.load_encoder(model_cfg, seed), 1, head="pooled", dropout=model_cfg.classifier_dropout
     )
 
 
 def load_predictor(path: Path, target: torch.device) -> ExtractivePredictor:
     meta = read_meta(path)
     if (path / HEAD_FILE).is_file():
-        model_cfg = _model_cfg(meta, str(path))
-        model = unit_classifier(model_cfg)
+        model_cfg = _model_cfg(meta, str(path), export=True)
+        model = unit_classifier(model_cfg, None)
         model.classifier.load_state_dict(load_file(path / HEAD_FILE))
     else:
-        model_cfg = _model_cfg(meta, meta["base_model"])
-        model = PeftModel.from_pretrained(unit_classifier(model_cfg), path / "adapter").merge_and_unload()
+        model_cfg = _model_cfg(meta, meta["base_model"], export=False)
+        base = unit_classifier(model_cfg, model_cfg.get("seed"))
+        model = PeftModel.from_pretrained(base, path / "adapter").merge_and_unload()
     warn_other_versions(
         path, meta, "sentences may be cut into tokens differently and score slightly differently"
     )
