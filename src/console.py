@@ -48,6 +48,12 @@ def print_results(title: str, metrics: dict) -> None:
     change = metrics["delta"].get("audit_failure_relative_change")
     if change is not None:
         console.print(f"audit failures: {100 * change:+.1f}% relative to the base model")
+    change = metrics["delta"].get("code_error_relative_change")
+    if change is not None:
+        console.print(
+            f"code errors (codes an auditor deletes or adds): {metrics['base']['code_error_rate']:.3f} -> "
+            f"{metrics['tuned']['code_error_rate']:.3f}, {100 * change:+.1f}% relative to the base model"
+        )
     print_review(metrics)
 
 

@@ -14,7 +14,7 @@ from src.errors import MedtuneError
 # Rates where less is better. Deltas stay tuned - base (negative: an improvement); what selects
 # on task.main_metric (best epoch, early stopping, the reference, sweep tables) takes the highest,
 # so these cannot be the main metric (src.preflight).
-LOWER_IS_BETTER = frozenset({"audit_failure_rate", "unsupported_fact_rate"})
+LOWER_IS_BETTER = frozenset({"audit_failure_rate", "code_error_rate", "unsupported_fact_rate"})
 
 
 def check_main_metric(task_cfg: DictConfig) -> None:

@@ -70,6 +70,13 @@ def render(manifest: dict, card: CardText) -> str:
             "relative to the base model.",
             "",
         ]
+    change = metrics["delta"].get("code_error_relative_change")
+    if change is not None:
+        lines += [
+            "Code errors (of the codes an auditor reviews, the share to delete or add): "
+            f"{100 * change:+.1f}% relative to the base model.",
+            "",
+        ]
     lines += [
         "## Known limitations",
         "",

@@ -20,7 +20,15 @@ SCREENING_KEYS = [
     "wss_at_target",
     "wss95",
 ]
-CODING_KEYS = ["micro_f1", "macro_f1", "micro_precision", "micro_recall", "exact_match", "audit_failure_rate"]
+CODING_KEYS = [
+    "micro_f1",
+    "macro_f1",
+    "micro_precision",
+    "micro_recall",
+    "exact_match",
+    "audit_failure_rate",
+    "code_error_rate",
+]
 SMALL_SYNTHETIC = ("data.synthetic.n_train=60", "data.synthetic.n_eval=20", "data.synthetic.eval_size=8")
 
 

@@ -15,6 +15,8 @@ def test_metrics_against_hand_computed_values():
     assert m["macro_f1"] == pytest.approx((2 / 3 + 0 + 1) / 3)
     assert m["exact_match"] == pytest.approx(1 / 3)
     assert m["audit_failure_rate"] == pytest.approx(2 / 3)
+    # Code level: 5 codes reviewed (2 TP, 1 FP, 2 FN), 3 to delete or add.
+    assert m["code_error_rate"] == pytest.approx(3 / 5)
 
 
 def test_codes_outside_the_label_space_count_as_misses():
@@ -24,12 +26,13 @@ def test_codes_outside_the_label_space_count_as_misses():
 
 
 def test_delta_in_percentage_points_and_relative_audit_change():
-    base = {"micro_f1": 0.30, "audit_failure_rate": 0.90}
-    tuned = {"micro_f1": 0.75, "audit_failure_rate": 0.45}
+    base = {"micro_f1": 0.30, "audit_failure_rate": 0.90, "code_error_rate": 0.80}
+    tuned = {"micro_f1": 0.75, "audit_failure_rate": 0.45, "code_error_rate": 0.40}
     delta = coding_delta(base, tuned)
     assert delta["micro_f1"] == pytest.approx(45.0)
     assert delta["audit_failure_rate"] == pytest.approx(-45.0)
     assert delta["audit_failure_relative_change"] == pytest.approx(-0.5)
+    assert delta["code_error_relative_change"] == pytest.approx(-0.5)
 
 
 def test_metrics_reject_mismatched_lengths():

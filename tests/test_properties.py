@@ -128,6 +128,7 @@ def reference_metrics(gold: list[list[str]], pred: list[list[str]]) -> dict[str,
         "micro_recall": tp / (tp + fn) if tp + fn else 0.0,
         "exact_match": exact,
         "audit_failure_rate": 1.0 - exact,
+        "code_error_rate": (fp + fn) / (tp + fp + fn) if tp + fp + fn else 0.0,
     }
 
 
@@ -138,6 +139,10 @@ def test_metrics_are_fractions_and_exact_match_complements_audit_failures(data):
     assert set(metrics) == set(METRIC_KEYS)
     assert all(0.0 <= value <= 1.0 for value in metrics.values())
     assert math.isclose(metrics["exact_match"] + metrics["audit_failure_rate"], 1.0)
+    # Pooled counts: the codes to delete or add are 1 - Jaccard, a function of micro-F1 alone.
+    f1 = metrics["micro_f1"]
+    if f1 or metrics["code_error_rate"]:
+        assert math.isclose(metrics["code_error_rate"], 1 - f1 / (2 - f1), abs_tol=1e-12)
 
 
 @FAST
@@ -177,7 +182,8 @@ def test_metrics_do_not_depend_on_note_order(data, rng: random.Random):
 @given(golds)
 def test_perfect_predictions_score_one(gold):
     metrics = coding_metrics(gold, [list(reversed(row)) for row in gold])
-    assert metrics == {key: 0.0 if key == "audit_failure_rate" else 1.0 for key in METRIC_KEYS}
+    errors = {"audit_failure_rate", "code_error_rate"}
+    assert metrics == {key: 0.0 if key in errors else 1.0 for key in METRIC_KEYS}
 
 
 def test_metrics_with_a_single_distinct_code():
@@ -220,4 +226,5 @@ def test_perfect_tuning_removes_every_audit_failure(gold, data):
     pred = data.draw(st.lists(code_sets, min_size=len(gold), max_size=len(gold)))
     base = coding_metrics(gold, pred)
     assume(base["audit_failure_rate"] > 0)
-    assert coding_delta(base, coding_metrics(gold, gold))["audit_failure_relative_change"] == -1.0
+    delta = coding_delta(base, coding_metrics(gold, gold))
+    assert delta["audit_failure_relative_change"] == -1.0 and delta["code_error_relative_change"] == -1.0

@@ -12,7 +12,15 @@ import pytest
 from conftest import ROOT, assert_reference
 from wandb_offline import find_offline_runs, read_offline_run
 
-METRIC_KEYS = {"micro_f1", "macro_f1", "micro_precision", "micro_recall", "exact_match", "audit_failure_rate"}
+METRIC_KEYS = {
+    "micro_f1",
+    "macro_f1",
+    "micro_precision",
+    "micro_recall",
+    "exact_match",
+    "audit_failure_rate",
+    "code_error_rate",
+}
 TINY = [
     "data.synthetic.n_train=120",
     "data.synthetic.n_eval=40",
@@ -50,7 +58,8 @@ def test_run_dir_holds_config_adapter_and_metrics(finished_run):
     assert (run_dir / "adapter" / "adapter_model.safetensors").exists()
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert set(metrics["base"]) == set(metrics["tuned"]) == METRIC_KEYS
-    assert set(metrics["delta"]) == METRIC_KEYS | {"audit_failure_relative_change"}
+    relative = {"audit_failure_relative_change", "code_error_relative_change"}
+    assert set(metrics["delta"]) == METRIC_KEYS | relative
     for part in ("base", "tuned"):
         assert all(0.0 <= v <= 1.0 for v in metrics[part].values())
     assert metrics["delta"]["micro_f1"] == pytest.approx(

@@ -15,7 +15,7 @@ from src.tasks.coding.card import coding_card
 from src.tasks.coding.data import PACKAGE, CodingRows, coding_lineage, load_coding_rows
 from src.tasks.coding.errors import write_run_report
 from src.tasks.coding.keyword_baseline import keyword_reference
-from src.tasks.coding.metrics import bootstrap_intervals, coding_delta, coding_metrics
+from src.tasks.coding.metrics import METRIC_KEYS, bootstrap_intervals, coding_delta, coding_metrics
 from src.tasks.coding.parsing import NO_CODES, codes_completion, parse_codes, predicted_codes
 from src.tasks.generative import GenerativeTask
 
@@ -43,6 +43,11 @@ class GenerativeCodingTask(GenerativeTask):
 
     def delta(self, base: dict[str, float], tuned: dict[str, float]) -> dict[str, float]:
         return coding_delta(base, tuned)
+
+    def base_dependencies(self) -> dict:
+        # Cached base results hold their metrics: one kept before a metric was added (such as
+        # code_error_rate) would leave it out of base and delta, so it is generated again.
+        return {**super().base_dependencies(), "metrics": METRIC_KEYS}
 
     def score_intervals(self, rows: list[dict], base: list[str], tuned: list[str]) -> dict:
         # unparseable_rate has no interval: bootstrap_intervals resamples code sets only.
