@@ -93,7 +93,7 @@ def sentences(text: str) -> list[str]:
 
 
 def embed(
-    encoder: torch.nn.Module, tokenizer, texts: list[str], max_length: int, batch: int = 128
+    encoder: torch.nn.Module, tokenizer, texts: list[str], max_length: int, batch: int = 512
 ) -> torch.Tensor:
     """Unit mean-pooled embeddings, batched by length (little padding)."""
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
