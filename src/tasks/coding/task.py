@@ -71,7 +71,6 @@ class CodingTask(Task):
         self.review: ReviewSetup | None = None  # calibration and routing, set by evaluate_tuned
         # Per eval note {tuned code: evidence spans}, set by evaluate_tuned (evidence.py).
         self.evidence: list[dict[str, list[dict]]] | None = None
-        self.unseen_decision: dict | None = None  # what unseen.tune chose (data.label_space)
 
     def check_data(self) -> None:
         target = self.cfg.task.review.target
@@ -277,74 +276,31 @@ class CodingTask(Task):
         eval_set = self._with_base_features(data.eval, "eval", n_frozen)
         # Scoring with the adapter merged into the base weights runs at the base model's speed
         # (scores differ by ~1e-7); unmerged again so the saved adapter is the trained one.
-        unseen_scores = {}  # encoder -> split -> (notes, candidates): codes outside the head
         model.merge_adapter()
         try:
             val_scores = self._scores(probabilities, val_set, "Tuned model: validation slice")
             scorer = collector.probabilities if collector else probabilities
             eval_scores = self._scores(scorer, eval_set, "Tuned model: evaluation split")
-            if data.rows.unseen_candidates:
-                unseen_scores["tuned"] = self._unseen_scores(model.get_base_model().encoder, data, None)
         finally:
             model.unmerge_adapter()
         val_gold = _gold(data.val)
-        decision = self._tune(val_scores, labels, val_gold)
-        self.tuned_decision = decision
-        head_val, head_eval = decision.apply(val_scores, labels), decision.apply(eval_scores, labels)
-        self.predictions["tuned"] = head_eval
-        if data.rows.unseen_candidates:
-            encoder = build.load_encoder(self.cfg.model).eval().to(self.device)
-            unseen_scores["base"] = self._unseen_scores(encoder, data, self.cfg.model.name_or_path)
-            head_val = self._add_unseen(data, unseen_scores, head_val, head_eval)
-        self.validation = coding_metrics(val_gold, head_val)
+        self.tuned_decision = decision = self._tune(val_scores, labels, val_gold)
+        head = {"val": decision.apply(val_scores, labels), "eval": decision.apply(eval_scores, labels)}
+        pred, self.unseen_decision = unseen.add_unseen(model, data.rows, data.tokenizer, self.cfg, head)
+        self.validation = coding_metrics(val_gold, pred["val"])
+        self.predictions.update(tuned=pred["eval"], head=head["eval"])
         if collector:
-            self.evidence = collector.evidence(head_eval, labels)
+            self.evidence = collector.evidence(head["eval"], labels)
         # Confidence and routing from the head's scores; the decisions above stay as they are.
         self.review = fit_review(
-            split_arrays(val_scores, labels, val_gold, decision.apply(val_scores, labels)),
-            split_arrays(eval_scores, labels, _gold(data.eval), head_eval),
+            split_arrays(val_scores, labels, val_gold, head["val"]),
+            split_arrays(eval_scores, labels, _gold(data.eval), head["eval"]),
             self._train_counts(data),
             self.cfg.task.calibration,
             self.cfg.task.review.target,
             self.cfg.seed,
         )
         return coding_metrics(_gold(data.eval), self.predictions["tuned"])
-
-    def _unseen_scores(self, encoder: torch.nn.Module, data: CodingData, cache_key: str | None) -> dict:
-        """{split: (notes, candidates)} description similarities of the codes outside the head."""
-        codes = unseen.description_vectors(
-            encoder, data.tokenizer, data.rows.unseen_candidates, cache_key, self.cfg.paths.cache_dir
-        )
-        return {
-            split: unseen.note_scores(
-                encoder,
-                data.tokenizer,
-                [r["text"] for r in getattr(data.rows, split)],
-                codes,
-                self.cfg.model.max_length,
-            )
-            for split in ("val", "eval")
-        }
-
-    def _add_unseen(
-        self, data: CodingData, scores: dict, head_val: list[list[str]], head_eval: list[list[str]]
-    ) -> list[list[str]]:
-        """Adds the unseen codes the validation slice says to (unseen.tune) to the tuned predictions;
-        returns the validation slice's predictions with them."""
-        rows, candidates = data.rows, data.rows.unseen_candidates
-        chosen, figures = unseen.tune(
-            head_val, {name: s["val"] for name, s in scores.items()}, candidates, rows.labels, _gold(data.val)
-        )
-        self.unseen_decision = {**chosen.to_dict(), "validation": figures, "n_candidates": len(candidates)}
-
-        def apply(head: list[list[str]], split: str) -> list[list[str]]:
-            mask = unseen.allowed(chosen.rule, candidates, rows.labels, head)
-            return unseen.merge(
-                head, scores[chosen.encoder][split], candidates, mask, chosen.top_m, chosen.threshold
-            )
-
-        self.predictions["tuned"] = apply(head_eval, "eval")
-        return apply(head_val, "val")
 
     def evaluate_reference(self, data: CodingData) -> dict:
         return keyword_reference(data.rows, self.predictions["tuned"], self.cfg.seed)
@@ -359,35 +315,13 @@ class CodingTask(Task):
             "errors": write_run_report(run_dir, data.rows, self.predictions["tuned"], self.evidence),
             "calibration": calibration,
             "review": self.review.metrics["review"],
+            **unseen.report(_gold(data.eval), self.predictions, data.rows, self.cfg, self.unseen_decision),
         }
-        reports.update(self._seen_unseen(data))
         if self.evidence is not None and self.cfg.data.path is None:  # the embedded notes: measurable
-            head = unseen.only(self.predictions["tuned"], set(data.rows.labels), keep_seen=True)
             reports["evidence"] = synthetic_evidence_scores(
-                data.rows.eval, head, self.evidence, self.cfg.data.synthetic
+                data.rows.eval, self.predictions["head"], self.evidence, self.cfg.data.synthetic
             )
         return reports
-
-    def _seen_unseen(self, data: CodingData) -> dict:
-        """metrics.json's seen / unseen blocks: codes of the training labels vs the others."""
-        seen, gold = set(data.rows.labels), _gold(data.eval)
-        out = {}
-        for name, keep in (("seen", True), ("unseen", False)):
-            part = [
-                unseen.only(rows, seen, keep)
-                for rows in (gold, self.predictions["base"], self.predictions["tuned"])
-            ]
-            out[name] = {
-                model: unseen.split_metrics(gold, self.predictions[model], seen)[name]
-                for model in ("base", "tuned")
-            }
-            if any(codes for rows in part for codes in rows):  # nothing to resample otherwise
-                out[name]["intervals"] = {
-                    model: {k: v for k, v in values.items() if k.startswith("micro")}
-                    for model, values in bootstrap_intervals(*part, seed=self.cfg.seed).items()
-                }
-        out["unseen_scorer"] = {"label_space": self.cfg.data.label_space, **(self.unseen_decision or {})}
-        return out
 
     def intervals(self, data: CodingData) -> dict:
         gold = _gold(data.eval)

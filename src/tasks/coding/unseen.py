@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import simple_icd_10_cm as icd
@@ -28,8 +29,15 @@ import torch.nn.functional as F
 
 from src.data.caches import record_sources
 from src.errors import MedtuneError
+from src.models import build
 from src.models.classifier import mean_pool
 from src.tasks.coding.codes import code_description, icd_category, normalize_code
+from src.tasks.coding.metrics import bootstrap_intervals, coding_metrics
+
+if TYPE_CHECKING:  # data.py imports this module
+    from omegaconf import DictConfig
+
+    from src.tasks.coding.data import CodingRows
 
 RULES = ("none", "category_seen", "category_predicted")  # hierarchy filters, see allowed()
 TOP_M = (1, 2, 3)  # unseen codes added per note at most
@@ -238,8 +246,6 @@ def tune(
     """The setting with the best validation micro-F1 over all codes (head + additions); the head
     alone (threshold inf) unless a setting beats it. scores: encoder name -> (notes, candidates).
     Returns it and its validation figures, with the best of every encoder x rule for comparison."""
-    from src.tasks.coding.metrics import coding_metrics
-
     seen = set(train_labels)
 
     def figures(pred: list[list[str]]) -> dict:
@@ -264,3 +270,65 @@ def tune(
                     if fig["micro_f1"] > best_fig["micro_f1"] + 1e-12:
                         best, best_fig = decision, fig
     return best, {"chosen": best_fig, "head_only": figures(seen_pred), "best_per_encoder_and_rule": compared}
+
+
+def split_scores(
+    encoder: torch.nn.Module, rows: CodingRows, tokenizer, cfg: DictConfig, cache_key: str | None
+) -> dict:
+    """{split: (notes, candidates)} description similarities of one encoder, for val and eval."""
+    codes = description_vectors(encoder, tokenizer, rows.unseen_candidates, cache_key, cfg.paths.cache_dir)
+    return {
+        split: note_scores(
+            encoder, tokenizer, [r["text"] for r in getattr(rows, split)], codes, cfg.model.max_length
+        )
+        for split in ("val", "eval")
+    }
+
+
+def add_unseen(
+    model: torch.nn.Module, rows: CodingRows, tokenizer, cfg: DictConfig, head: dict[str, list[list[str]]]
+) -> tuple[dict, dict | None]:
+    """Each split's head code sets (head: {"val", "eval"}) plus the unseen codes of rows.unseen_candidates
+    that the setting tuned on the validation slice adds; and that setting (None without candidates).
+    model: the tuned PEFT model, scored with its adapter merged; the base encoder is loaded afresh."""
+    if not rows.unseen_candidates:
+        return head, None
+    scores = {}
+    model.merge_adapter()
+    try:
+        scores["tuned"] = split_scores(model.get_base_model().encoder, rows, tokenizer, cfg, None)
+    finally:
+        model.unmerge_adapter()
+    encoder = build.load_encoder(cfg.model).eval().to(next(model.parameters()).device)
+    scores["base"] = split_scores(encoder, rows, tokenizer, cfg, cfg.model.name_or_path)
+    candidates, val_gold = rows.unseen_candidates, [row["codes"] for row in rows.val]
+    chosen, figures = tune(
+        head["val"], {k: v["val"] for k, v in scores.items()}, candidates, rows.labels, val_gold
+    )
+    merged = {}
+    for split, pred in head.items():
+        mask = allowed(chosen.rule, candidates, rows.labels, pred)
+        merged[split] = merge(
+            pred, scores[chosen.encoder][split], candidates, mask, chosen.top_m, chosen.threshold
+        )
+    return merged, {**chosen.to_dict(), "validation": figures, "n_candidates": len(candidates)}
+
+
+def report(
+    gold: list[list[str]], predictions: dict, rows: CodingRows, cfg: DictConfig, decision: dict | None
+) -> dict:
+    """metrics.json's seen / unseen blocks (codes of the training labels vs the others) for base and
+    tuned, with bootstrap intervals, and what the unseen scorer chose."""
+    seen, out = set(rows.labels), {}
+    for name, keep in (("seen", True), ("unseen", False)):
+        part = [only(codes, seen, keep) for codes in (gold, predictions["base"], predictions["tuned"])]
+        out[name] = {
+            model: split_metrics(gold, predictions[model], seen)[name] for model in ("base", "tuned")
+        }
+        if any(codes for rows in part for codes in rows):  # nothing to resample otherwise
+            out[name]["intervals"] = {
+                model: {k: v for k, v in values.items() if k.startswith("micro")}
+                for model, values in bootstrap_intervals(*part, seed=cfg.seed).items()
+            }
+    out["unseen_scorer"] = {"label_space": cfg.data.label_space, **(decision or {})}
+    return out
