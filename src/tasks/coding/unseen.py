@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -39,6 +40,7 @@ if TYPE_CHECKING:  # data.py imports this module
 
     from src.tasks.coding.data import CodingRows
 
+log = logging.getLogger(__name__)
 RULES = ("none", "category_seen", "category_predicted")  # hierarchy filters, see allowed()
 TOP_M = (1, 2, 3)  # unseen codes added per note at most
 N_THRESHOLDS = 25
@@ -311,6 +313,11 @@ def add_unseen(
         merged[split] = merge(
             pred, scores[chosen.encoder][split], candidates, mask, chosen.top_m, chosen.threshold
         )
+    log.warning(
+        "data.label_space=%s: metrics.json counts codes scored from descriptions; the exported model "
+        "(src.predict, src.serve) returns the trained head's codes only",
+        cfg.data.label_space,
+    )
     return merged, {**chosen.to_dict(), "validation": figures, "n_candidates": len(candidates)}
 
 
