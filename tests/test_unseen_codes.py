@@ -121,4 +121,4 @@ def test_a_tiny_run_with_the_icd10cm_label_space_reports_seen_and_unseen(tmp_pat
     correct, predicted = seen["correct"] + miss["correct"], seen["predicted"] + miss["predicted"]
     assert metrics["tuned"]["micro_precision"] == pytest.approx(correct / predicted)
     card = (tmp_path / "run" / "MODEL_CARD.md").read_text()
-    assert "scored from their descriptions" in card and "predicts the trained codes only" in card
+    assert "codes from their descriptions" in card and "predicts the trained codes only" in card
