@@ -29,8 +29,16 @@ CLASSIFIER_USAGE = [
 
 def coding_card(manifest: dict, classifier: bool) -> CardText:
     limitations = []
-    unseen = manifest["data"]["stats"].get("eval_codes_outside_label_space")
-    if unseen:
+    stats = manifest["data"]["stats"]
+    unseen = stats.get("eval_codes_outside_label_space")
+    if unseen and stats.get("n_unseen_candidates"):  # data.label_space beyond the training codes
+        limitations.append(
+            f"{unseen} gold codes in the evaluation split never occur in training; the run scored "
+            f"{stats['n_unseen_candidates']:,} such codes from their descriptions "
+            f"(data.label_space={stats['label_space']}, see metrics.json's unseen block), but the "
+            "exported adapter predicts the trained codes only."
+        )
+    elif unseen:
         limitations.append(
             f"{unseen} gold codes in the evaluation split never occur in training; the model cannot "
             "predict codes outside its label space."

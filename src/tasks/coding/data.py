@@ -19,6 +19,7 @@ from src.tasks.base import TaskPackage
 from src.tasks.coding import synthetic
 from src.tasks.coding.codes import code_description, normalize_code
 from src.tasks.coding.schema import CodingDataConfig, CodingTaskConfig
+from src.tasks.coding.unseen import candidate_codes
 
 log = logging.getLogger(__name__)
 # The embedded notes (with code_descriptions.json beside them) when data.path is empty.
@@ -43,6 +44,8 @@ class CodingRows:
     # The base model's label space: codes of the whole training pool, not of the training
     # subset, so the base model is the same for every train_size of a sweep. Empty: `labels`.
     base_labels: list[str] = field(default_factory=list)
+    # Codes of data.label_space outside `labels`, scored from their descriptions (unseen.py).
+    unseen_candidates: list[str] = field(default_factory=list)
 
 
 def load_rows(path: str | Path, data_cfg: DictConfig, stats: Counter) -> list[dict]:
@@ -150,6 +153,8 @@ def load_coding_rows(data_cfg: DictConfig, cache_dir: str) -> CodingRows:
         log.warning("counted while reading the data (see README, Troubleshooting): %s", noted)
     eval_codes = Counter(code for row in eval_rows for code in row["codes"])
     unseen = sum(n for code, n in eval_codes.items() if code not in set(labels))
+    candidates = candidate_codes(data_cfg.label_space, labels)
+    reachable = set(labels) | set(candidates)
     return CodingRows(
         train=train,
         val=val,
@@ -157,6 +162,7 @@ def load_coding_rows(data_cfg: DictConfig, cache_dir: str) -> CodingRows:
         labels=labels,
         descriptions=label_descriptions(base_labels, files.get("descriptions")),
         base_labels=base_labels,
+        unseen_candidates=candidates,
         files=files,
         stats={
             **splits.split_counts(pool, train, val, eval_rows),
@@ -164,6 +170,10 @@ def load_coding_rows(data_cfg: DictConfig, cache_dir: str) -> CodingRows:
             **{key: stats[key] for key in READ_COUNTS},
             # Gold codes of the evaluation split the model can never predict (not in training).
             "eval_codes_outside_label_space": unseen,
+            "label_space": data_cfg.label_space,
+            "n_unseen_candidates": len(candidates),  # scored from descriptions (data.label_space)
+            # ... of which no candidate either (CPT, non-billable, not in the file): never predicted.
+            "eval_codes_unreachable": sum(n for code, n in eval_codes.items() if code not in reachable),
         },
     )
 

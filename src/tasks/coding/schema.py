@@ -31,5 +31,6 @@ class CodingDataConfig(DataConfig):
     min_code_count: int = MISSING
     on_invalid_code: str = one_of("error", "warn")  # warn: drop the code and count it
     descriptions_path: str | None = MISSING  # JSON {code: description} for codes without one
+    label_space: str = MISSING  # train | icd10cm | a path to a file of codes (src/tasks/coding/unseen.py)
     max_chunks: int = MISSING
     chunk_overlap: int = MISSING

@@ -33,7 +33,7 @@ from src.models.classifier import mean_pool, pool_notes
 from src.models.frozen_prefix import prefix_features, top_layers
 from src.models.prefix_cache import WithPrefix
 from src.tasks.base import Task
-from src.tasks.coding import predictor
+from src.tasks.coding import predictor, unseen
 from src.tasks.coding.card import coding_card
 from src.tasks.coding.confidence import ReviewSetup, draw_reliability, fit_review, split_arrays
 from src.tasks.coding.data import PACKAGE, CodingRows, coding_lineage, load_coding_rows
@@ -284,16 +284,17 @@ class CodingTask(Task):
         finally:
             model.unmerge_adapter()
         val_gold = _gold(data.val)
-        decision = self._tune(val_scores, labels, val_gold)
-        self.tuned_decision = decision
-        self.validation = coding_metrics(val_gold, decision.apply(val_scores, labels))
-        self.predictions["tuned"] = decision.apply(eval_scores, labels)
+        self.tuned_decision = decision = self._tune(val_scores, labels, val_gold)
+        head = {"val": decision.apply(val_scores, labels), "eval": decision.apply(eval_scores, labels)}
+        pred, self.unseen_decision = unseen.add_unseen(model, data.rows, data.tokenizer, self.cfg, head)
+        self.validation = coding_metrics(val_gold, pred["val"])
+        self.predictions.update(tuned=pred["eval"], head=head["eval"])
         if collector:
-            self.evidence = collector.evidence(self.predictions["tuned"], labels)
-        # Confidence and routing from the same scores; the decisions above stay as they are.
+            self.evidence = collector.evidence(head["eval"], labels)
+        # Confidence and routing from the head's scores; the decisions above stay as they are.
         self.review = fit_review(
-            split_arrays(val_scores, labels, val_gold, decision.apply(val_scores, labels)),
-            split_arrays(eval_scores, labels, _gold(data.eval), self.predictions["tuned"]),
+            split_arrays(val_scores, labels, val_gold, head["val"]),
+            split_arrays(eval_scores, labels, _gold(data.eval), head["eval"]),
             self._train_counts(data),
             self.cfg.task.calibration,
             self.cfg.task.review.target,
@@ -314,10 +315,11 @@ class CodingTask(Task):
             "errors": write_run_report(run_dir, data.rows, self.predictions["tuned"], self.evidence),
             "calibration": calibration,
             "review": self.review.metrics["review"],
+            **unseen.report(_gold(data.eval), self.predictions, data.rows, self.cfg, self.unseen_decision),
         }
         if self.evidence is not None and self.cfg.data.path is None:  # the embedded notes: measurable
             reports["evidence"] = synthetic_evidence_scores(
-                data.rows.eval, self.predictions["tuned"], self.evidence, self.cfg.data.synthetic
+                data.rows.eval, self.predictions["head"], self.evidence, self.cfg.data.synthetic
             )
         return reports
 
