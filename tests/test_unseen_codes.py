@@ -1,6 +1,6 @@
 """Codes outside the training labels (data.label_space, src/tasks/coding/unseen.py): the merge of
 the head's decisions with description-scored unseen codes, its tuning on the validation slice, the
-label-space file, the seen/unseen metric split and a tiny run with label_space=icd10cm."""
+label-space file, the seen/unseen metric split and a tiny run with a label-space file."""
 
 import numpy as np
 import pytest
@@ -92,27 +92,34 @@ def test_icd10cm_candidates_are_the_billable_codes_outside_the_training_labels()
     assert "E11" not in codes  # a category, not billable
 
 
-def test_a_tiny_run_with_the_icd10cm_label_space_reports_seen_and_unseen(tmp_path, tiny_bert):
-    # Z80.3 is only in the evaluation notes: an unseen code the head cannot have.
+def test_a_tiny_run_with_a_label_space_file_reports_seen_and_unseen(tmp_path, tiny_bert):
+    # Z80.3 is only in the evaluation notes: an unseen code the head cannot have. A file of 300
+    # codes stands for data.label_space=icd10cm (the same path, 74k descriptions embedded twice:
+    # minutes on 2 cores; test_icd10cm_candidates_... checks that list).
     train = [row for row in coding_rows(40, "t") if "Z80.3" not in row["codes"]]
     write_jsonl(tmp_path / "train.jsonl", train)
     write_jsonl(tmp_path / "eval.jsonl", coding_rows(16, "e"))
+    extra = [code for code in unseen.billable_codes() if code.startswith("I")][:300]
+    space = sorted({*extra, *(code for row in coding_rows(16, "e") for code in row["codes"])})
+    (tmp_path / "codes.txt").write_text("\n".join(space) + "\n")
+    trained = {code for row in train for code in row["codes"]}
     metrics = train_run(
         tmp_path,
         tmp_path / "run",
         "logger=none",
         *(f"data.path={tmp_path / 'train.jsonl'}", f"data.eval_path={tmp_path / 'eval.jsonl'}"),
-        *("data.train_size=null", "data.val_size=8", "data.label_space=icd10cm"),
+        *("data.train_size=null", "data.val_size=8", f"data.label_space={tmp_path / 'codes.txt'}"),
         *(f"model.name_or_path={tiny_bert}", "model.lora_top_layers=null", "model.max_length=64"),
         "trainer.max_epochs=1",
     )
-    assert metrics["data"]["label_space"] == "icd10cm"
-    assert metrics["data"]["n_unseen_candidates"] > 70_000
+    candidates = len([code for code in space if code not in trained])
+    assert metrics["data"]["label_space"] == str(tmp_path / "codes.txt")
+    assert metrics["data"]["n_unseen_candidates"] == candidates
     assert metrics["unseen"]["tuned"]["gold"] == metrics["data"]["eval_codes_outside_label_space"] == 2
     assert metrics["seen"]["tuned"]["gold"] + metrics["unseen"]["tuned"]["gold"] == 18
     scorer = metrics["unseen_scorer"]
-    assert scorer["label_space"] == "icd10cm" and scorer["encoder"] in ("base", "tuned")
-    assert scorer["rule"] in unseen.RULES and scorer["n_candidates"] > 70_000
+    assert scorer["label_space"] == str(tmp_path / "codes.txt") and scorer["encoder"] in ("base", "tuned")
+    assert scorer["rule"] in unseen.RULES and scorer["n_candidates"] == candidates
     validation = scorer["validation"]
     assert validation["chosen"]["micro_f1"] >= validation["head_only"]["micro_f1"]
     assert metrics["validation"]["micro_f1"] == pytest.approx(validation["chosen"]["micro_f1"])
