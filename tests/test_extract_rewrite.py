@@ -11,7 +11,7 @@ import pytest
 import torch
 from conftest import compose_config, train_run, write_jsonl
 
-from src import predict
+from src import export, predict
 from src.data.caches import sha256_file
 from src.errors import MedtuneError
 from src.run_dir import write_resolved_config
@@ -99,13 +99,23 @@ def test_extractions_are_cached_and_the_extractor_recorded(runs, monkeypatch):
     assert make_task(cfg).read_rows().eval[0]["extract"]
 
 
-def test_predicting_the_evaluation_split_gives_the_tuned_metrics(runs, tmp_path):
-    _, run_dir, cfg, metrics, eval_file = runs
-    out = tmp_path / "predicted.jsonl"
-    predict.main([f"run={run_dir}", f"input={eval_file}", f"output={out}", "batch_size=4", "device=cpu"])
-    summaries = [json.loads(line)["summary"] for line in out.read_text().splitlines()]
+def predicted(run: Path, inputs: Path, out: Path) -> list[str]:
+    predict.main([f"run={run}", f"input={inputs}", f"output={out}", "batch_size=4", "device=cpu"])
+    return [json.loads(line)["summary"] for line in out.read_text().splitlines()]
+
+
+def test_predicting_the_evaluation_split_gives_the_tuned_metrics_and_the_export_the_same(runs, tmp_path):
+    extractor, run_dir, cfg, metrics, eval_file = runs
+    summaries = predicted(run_dir, eval_file, tmp_path / "predicted.jsonl")
     task = make_task(cfg)
     assert task.score(task.read_rows().eval, summaries) == pytest.approx(metrics["tuned"], rel=0, abs=0)
+    export.main([f"run={run_dir}", f"out={tmp_path / 'export'}"])
+    moved = tmp_path / "moved"
+    extractor.rename(moved)  # the export carries its own extractor
+    try:
+        assert predicted(tmp_path / "export", eval_file, tmp_path / "again.jsonl") == summaries
+    finally:
+        moved.rename(extractor)
 
 
 def test_bad_extractors_are_named(runs, tmp_path):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ from src.tasks.summarization.extractive_predictor import HEAD_FILE, ExtractivePr
 from src.tasks.summarization.selection import top_units
 from src.tasks.summarization.sentences import Unit
 
+log = logging.getLogger(__name__)
 EXTRA_UNITS = 3  # units read beyond the extractor's own k (see above)
 EXTRACTION_VERSION = "1"  # part of the cache key: bump when the extract's form changes
 CACHE_KIND = "extracts"
@@ -122,6 +124,9 @@ class Extractions:
         entry = Path(cache_dir) / CACHE_KIND / f"{key}.json"
         if entry.is_file():
             return json.loads(entry.read_text())["extracts"]
+        log.info(
+            "Extracting %d units from each of %d notes (%s)", self.extractor.units, len(rows), entry.name
+        )
         extracts = [self.one(row["text"]) for row in rows]
         entry.parent.mkdir(parents=True, exist_ok=True)
         tmp = entry.with_name(f"{entry.name}.tmp-{os.getpid()}")  # a reader never sees half a file

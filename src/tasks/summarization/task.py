@@ -27,6 +27,8 @@ from src.tasks.summarization.schema import SummaryDataConfig, SummaryTaskConfig
 from src.tasks.summarization.scoring import SummaryScoring
 from src.tasks.summarization.synthetic import SPECIALTIES, synthetic_source
 
+EXTRACTOR_DIR = "extractor"  # an export's copy of its extractor
+
 
 class SummarizationTask(SummaryScoring, GenerativeTask):
     # Summaries need no task keys beyond those every generative task has; the embedded data
@@ -126,8 +128,20 @@ class SummarizationTask(SummaryScoring, GenerativeTask):
         return {} if self.extractor is None else {"extractor": self.extractor.record()}
 
     def restore_tuned(self, meta: dict) -> None:
-        self._recorded = meta.get("extractor")
+        recorded = meta.get("extractor")
+        if recorded is not None:  # an export's copy is named relative to the export
+            recorded = {**recorded, "path": str(Path(meta["loaded_from"]) / recorded["path"])}
+        self._recorded = recorded
         self.__dict__.pop("extractor", None)  # identified again, from the recorded path
+
+    def export_files(self, out: Path) -> dict:
+        """An export carries its extractor (extractor/, the extractive run's own export): it
+        predicts without the run it was trained from."""
+        if self.extractor is None:
+            return {}
+        self._extract().predictor().save(out / EXTRACTOR_DIR, self.extractor.path)
+        copied = identify(str(out / EXTRACTOR_DIR), self.extractor.units).record()
+        return {"extractor": {**copied, "path": EXTRACTOR_DIR, "exported_from": self.extractor.record()}}
 
     def write_reports(self, data, run_dir: Path) -> dict:
         return {} if self.extractor is None else {"extractor": self.extractor.record()}
