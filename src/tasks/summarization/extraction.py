@@ -59,8 +59,13 @@ class Extractor:
 
     def record(self) -> dict:
         """What metrics.json, the manifest and adapter/medtune.json say of the extractor."""
-        return {"path": str(self.path), "sha256": self.sha256, "weights": self.weights, "k": self.k,
-                "units": self.units}  # fmt: skip
+        return {
+            "path": str(self.path),
+            "sha256": self.sha256,
+            "weights": self.weights,
+            "k": self.k,
+            "units": self.units,
+        }
 
 
 def identify(value: str, units: int | None) -> Extractor:

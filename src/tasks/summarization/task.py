@@ -31,8 +31,8 @@ EXTRACTOR_DIR = "extractor"  # an export's copy of its extractor
 
 
 class SummarizationTask(SummaryScoring, GenerativeTask):
-    # Summaries need no task keys beyond those every generative task has; the embedded data
-    # depends on data.specialty (synthetic()).
+    # Beyond every generative task's keys, summaries have task.extract_from and task.extract_units
+    # (schema.py); the embedded data depends on data.specialty (synthetic()).
     package = TaskPackage(SummaryTaskConfig, SummaryDataConfig)
 
     def __init__(self, cfg):
