@@ -147,6 +147,8 @@ def build_manifest(
         },
         "labels": lineage["labels"],
         "adapter": {"path": "adapter", "sha256": sha256_tree(run_dir / "adapter")},
+        # A summariser that rewrites an extractive run's output names that run and its weights.
+        **({"extractor": metrics["extractor"]} if "extractor" in metrics else {}),
         "code": code_version(),
         **environment(),
         "metrics": {

@@ -125,7 +125,13 @@ class GenerativeTask(Task):
         return [self.prediction(text) for text in generated]
 
     def restore_tuned(self, meta: dict) -> None:
-        """Takes back from adapter/medtune.json what adapter_meta saved of the tuned model."""
+        """Takes back from adapter/medtune.json (or an export's) what adapter_meta saved of the
+        tuned model; meta["loaded_from"] is the run dir or export read."""
+
+    def export_files(self, out: Path) -> dict:
+        """Writes into an export (src.export, folder `out`) what prediction needs besides the
+        model; returns medtune.json's changes, paths in it relative to the export."""
+        return {}
 
     @classmethod
     def read_meta(cls, path: Path) -> dict:

@@ -110,7 +110,7 @@ class GenerativePredictor:
                     "supports modules_to_save being None'); serve the merged model in %s instead",
                     out / ADAPTER_DIR, ", ".join(full), out,
                 )  # fmt: skip
-        meta = {**self.meta, "exported_from": str(exported_from.resolve())}
+        meta = {**self.meta, **self.task.export_files(out), "exported_from": str(exported_from.resolve())}
         (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
 
 
@@ -147,7 +147,7 @@ def load_predictor(task_class: type[GenerativeTask], path: Path, target: torch.d
         # Merged once, as the run's evaluation merged it: generation at the base model's speed.
         model = PeftModel.from_pretrained(base, adapter).merge_and_unload()
     task.use_tokenizer(tokenizer)
-    task.restore_tuned(meta)
+    task.restore_tuned({**meta, "loaded_from": str(path)})
     return GenerativePredictor(task, model.eval().to(target), meta, target, adapter)
 
 

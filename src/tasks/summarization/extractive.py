@@ -41,6 +41,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from datasets import Dataset
+from omegaconf import OmegaConf
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -48,7 +49,6 @@ from src.data.chunking import collate_chunks, tokenizer_versions
 from src.errors import MedtuneError
 from src.model_card import CardText
 from src.models import build, prefix_cache
-from src.schemas import TaskConfig
 from src.tasks.base import Task, TaskPackage
 from src.tasks.summarization import extractive_predictor
 from src.tasks.summarization.card import summary_card
@@ -56,7 +56,7 @@ from src.tasks.summarization.data import SummaryRows, load_summary_rows
 from src.tasks.summarization.extractive_predictor import note_units, unit_classifier
 from src.tasks.summarization.metrics import METRIC_KEYS, rouge
 from src.tasks.summarization.oracle import oracle_labels
-from src.tasks.summarization.schema import SummaryDataConfig
+from src.tasks.summarization.schema import SummaryDataConfig, SummaryTaskConfig
 from src.tasks.summarization.scoring import SummaryScoring
 from src.tasks.summarization.selection import choose_k, k_choices, summaries
 from src.tasks.summarization.sentences import Unit
@@ -98,7 +98,7 @@ def training_units(labels: list[int], rng: np.random.Generator) -> list[int]:
 
 
 class ExtractiveSummaryTask(SummaryScoring, Task):
-    package = TaskPackage(TaskConfig, SummaryDataConfig)
+    package = TaskPackage(SummaryTaskConfig, SummaryDataConfig)
 
     def __init__(self, cfg):
         super().__init__(cfg)
@@ -107,6 +107,12 @@ class ExtractiveSummaryTask(SummaryScoring, Task):
                 "data.format=openai_chat trains a causal_lm model on whole conversations; the extractive "
                 f"summariser (model.family=classifier, model={cfg.model.short_name}) reads a table: set "
                 "data.format=table, or choose a causal_lm model such as model=tiny_llama"
+            )
+        if OmegaConf.select(cfg, "task.extract_from"):
+            raise MedtuneError(
+                f"task.extract_from={cfg.task.extract_from} feeds a written summariser (model.family="
+                f"seq2seq or causal_lm); model={cfg.model.short_name} is the extractive one: set "
+                "task.extract_from=null, or choose a generative model such as model=minilm_seq2seq"
             )
         self.outputs: dict[str, list[str]] = {}  # evaluation-split summaries: base, tuned
         self.k: dict[str, int] = {}

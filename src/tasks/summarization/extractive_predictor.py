@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 from peft import PeftModel
@@ -48,17 +49,17 @@ class ExtractivePredictor:
         self, inputs: list[dict[str, str]], batch_size: int = 32, progress: bool = False
     ) -> list[dict]:
         """{"summary": the k best-scored units of the note, in note order} per input."""
-        out = []
-        max_length, k = self.meta["model"]["max_length"], self.meta["k"]
+        notes = tqdm(inputs, desc="Summarising notes", unit="note", disable=not progress)
+        return [{"summary": summary(*self.scored_units(row["text"]), self.meta["k"])} for row in notes]
+
+    def scored_units(self, text: str) -> tuple[list[Unit], np.ndarray]:
+        """The note's units and the tuned model's score of each (higher: more summary-worthy)."""
+        units = note_units(text)
+        ids, _ = encode_units(units, self.tokenizer, self.meta["model"]["max_length"])
+        batch = collate_chunks([{"chunks": ids}], self.tokenizer.pad_token_id)
+        batch = {key: value.to(self.device) for key, value in batch.items()}
         with torch.inference_mode():
-            for row in tqdm(inputs, desc="Summarising notes", unit="note", disable=not progress):
-                units = note_units(row["text"])
-                ids, _ = encode_units(units, self.tokenizer, max_length)
-                batch = collate_chunks([{"chunks": ids}], self.tokenizer.pad_token_id)
-                batch = {key: value.to(self.device) for key, value in batch.items()}
-                scores = unit_logits(self.model, batch).float().cpu().numpy()
-                out.append({"summary": summary(units, scores, k)})
-        return out
+            return units, unit_logits(self.model, batch).float().cpu().numpy()
 
     def save(self, out: Path, exported_from: Path) -> None:
         """A standalone model without peft: the merged encoder (transformers.AutoModel), its

@@ -1,5 +1,5 @@
-"""The summarisation tasks' data keys (conf/data/summarize_*.yaml): types and choices only;
-every default is in those files. Their task keys are the ones every task has (src/schemas.py)."""
+"""The summarisation tasks' keys (conf/task/summarize_*.yaml, conf/data/summarize_*.yaml): types
+and choices only; every default is in those files."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ from dataclasses import dataclass
 
 from omegaconf import MISSING
 
-from src.schemas import DataConfig, one_of
+from src.schemas import DataConfig, TaskConfig, one_of
+
+
+@dataclass
+class SummaryTaskConfig(TaskConfig):
+    # Written mode: an extractive run dir or its export; the generator reads that extractor's
+    # extract_units best units of each note instead of the whole note (extraction.py). None = the note.
+    extract_from: str | None = MISSING
+    extract_units: int | None = MISSING  # None = the extractor's k + extraction.EXTRA_UNITS
 
 
 @dataclass

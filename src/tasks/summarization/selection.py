@@ -22,10 +22,14 @@ def k_choices(specialty: str) -> range:
     return K_CHOICES
 
 
+def top_units(units: list[Unit], scores: np.ndarray, k: int) -> list[Unit]:
+    """The k best-scored units (the earliest on ties), best first."""
+    return [units[i] for i in sorted(range(len(units)), key=lambda i: (-scores[i], i))[:k]]
+
+
 def summary(units: list[Unit], scores: np.ndarray, k: int) -> str:
     """The k best-scored units (the earliest on ties) joined in note order."""
-    top = sorted(range(len(units)), key=lambda i: (-scores[i], i))[:k]
-    return join_units([units[i] for i in top])
+    return join_units(top_units(units, scores, k))
 
 
 def summaries(units: Sequence[list[Unit]], scores: Sequence[np.ndarray], k: int) -> list[str]:
