@@ -68,8 +68,16 @@ def runs(tmp_path_factory, tiny_bert):
     return extractor, run_dir, cfg, train(cfg, run_dir), eval_file
 
 
-def test_generator_reads_only_the_extracted_units(runs):
+@pytest.mark.parametrize("model", ["tiny_t5", "tiny_llama"])
+def test_generator_reads_only_the_extracted_units(runs, model):
+    """The seq2seq run trained above, and a causal model's prompts from the same extracts."""
     extractor, _, cfg, _, _ = runs
+    if model != "tiny_t5":
+        cfg = cfg.copy()
+        overrides = compose_config(
+            "task=summarize_operative", f"model={model}", f"paths.cache_dir={cfg.paths.cache_dir}"
+        )
+        cfg.model, cfg.lora = overrides.model, overrides.lora
     task = make_task(cfg)
     task.check_data()
     data = task.load_data()
