@@ -6,6 +6,9 @@ from (src/data/caches.py; entries written before sidecars existed show "source u
   tokenized/<name>.arrow   token ids of notes (no text), reused by runs with the same data and tokenizer
   base/<key>.json          base-model results of generative tasks: generated text, which may quote notes
   synthetic/<folder>       the embedded synthetic data, generated on first use
+  extracts/<key>.json      extract-then-rewrite: the sentences an extractor chose from each note
+                           (note text: purge them with the notes)
+  descriptions/<key>.npy   embeddings of code descriptions (data.label_space; no note text)
 
 `list` prints them with their sources, size and age; `purge` removes them: all, those older than
 DAYS, or those made from FILE (matched by its sha256, wherever it lives now). Both filters
@@ -28,7 +31,7 @@ from src.data.caches import SIDECARS, sha256_file, sidecar_path
 from src.errors import MedtuneError, exit_on_user_error
 from src.paths import CONF_DIR
 
-KINDS = ("tokenized", "base", "synthetic")  # the cache dir's folders that hold entries
+KINDS = ("tokenized", "base", "synthetic", "extracts", "descriptions")  # the cache dir's folders of entries
 DAY = 86400.0
 
 

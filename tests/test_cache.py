@@ -194,6 +194,20 @@ def test_purge_by_data_file_removes_only_its_entries(cache_dir, capsys):
     assert names(cache) == {"synthetic/coding-v3"}  # generated data derives from no file
 
 
+def test_extracts_and_description_embeddings_are_listed_and_purged_with_their_data(cache_dir, capsys):
+    cache, a, _ = cache_dir
+    for entry, files in (("extracts/ex1.json", {"train": str(a)}), ("descriptions/d1.npy", {})):
+        (cache / entry).parent.mkdir(parents=True, exist_ok=True)
+        (cache / entry).write_bytes(b"z" * 10)
+        record_sources(cache / entry, files)
+    cache_main(["list", "--cache-dir", str(cache)])
+    out = capsys.readouterr().out
+    assert "extracts/ex1.json" in out and "descriptions/d1.npy" in out
+    cache_main(["purge", "--data", str(a), "--cache-dir", str(cache)])
+    assert not (cache / "extracts" / "ex1.json").exists()  # quotes a's notes: goes with a
+    assert (cache / "descriptions" / "d1.npy").exists()  # derives from no data file
+
+
 def test_purge_older_than_respects_ages(cache_dir, capsys):
     cache, _, _ = cache_dir
     old = time.time() - 10 * 86400
