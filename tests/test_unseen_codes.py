@@ -4,9 +4,10 @@ label-space file, the seen/unseen metric split and a tiny run with a label-space
 
 import numpy as np
 import pytest
-from conftest import coding_rows, train_run, write_jsonl
+from conftest import coding_rows, compose_config, train_run, write_jsonl
 
 from src.errors import MedtuneError
+from src.tasks import make_task
 from src.tasks.coding import unseen
 
 CANDIDATES = ["J18.0", "Z80.3", "I10"]  # I10: a head code too, as a guard against duplicates
@@ -129,3 +130,8 @@ def test_a_tiny_run_with_a_label_space_file_reports_seen_and_unseen(tmp_path, ti
     assert metrics["tuned"]["micro_precision"] == pytest.approx(correct / predicted)
     card = (tmp_path / "run" / "MODEL_CARD.md").read_text()
     assert "codes from their descriptions" in card and "predicts the trained codes only" in card
+
+
+def test_a_generative_coder_refuses_a_label_space_beyond_train():
+    with pytest.raises(MedtuneError, match=r"data.label_space=icd10cm .* set data.label_space=train"):
+        make_task(compose_config("model=tiny_llama", "data.label_space=icd10cm"))

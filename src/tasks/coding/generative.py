@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
+from src.errors import MedtuneError
 from src.model_card import CardText
 from src.tasks.coding.card import coding_card
 from src.tasks.coding.data import PACKAGE, CodingRows, coding_lineage, load_coding_rows
@@ -22,6 +25,18 @@ from src.tasks.generative import GenerativeTask
 
 class GenerativeCodingTask(GenerativeTask):
     package = PACKAGE
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        space = OmegaConf.select(cfg, "data.label_space", default="train")
+        if space != "train":
+            # A generative model writes any code it likes; the description scoring of codes outside
+            # the training labels (unseen.py) is the classifier head's companion.
+            raise MedtuneError(
+                f"data.label_space={space} adds description-scored codes to the classifier's head; "
+                f"model.family={cfg.model.family} (model={cfg.model.short_name}) writes codes itself: set "
+                "data.label_space=train, or choose a classifier such as model=minilm"
+            )
 
     def read_rows(self) -> CodingRows:
         return load_coding_rows(self.cfg.data, self.cfg.paths.cache_dir)
