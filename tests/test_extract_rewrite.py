@@ -138,3 +138,14 @@ def test_bad_extractors_are_named(runs, tmp_path):
             make_task(compose_config(*base, f"task.extract_from={path}")).check_data()
     with pytest.raises(MedtuneError, match="task.extract_from=.* model=minilm is the extractive one"):
         make_task(compose_config("task=summarize_operative", f"task.extract_from={extractor}"))
+
+
+def test_notes_scored_together_score_as_each_alone(runs):
+    """Extraction and src.predict read several notes' units per pass (scored_notes): the same
+    scores as one note at a time, units in note order."""
+    scorer = load_predictor(runs[0], torch.device("cpu"))
+    texts = [row["text"] for row in rows(30)[24:]]
+    for text, (units, scores) in zip(texts, scorer.scored_notes(texts), strict=True):
+        alone_units, alone = scorer.scored_units(text)
+        assert units == alone_units
+        assert scores == pytest.approx(alone, abs=1e-5)

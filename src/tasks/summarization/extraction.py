@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 EXTRA_UNITS = 3  # units read beyond the extractor's own k (see above)
 EXTRACTION_VERSION = "1"  # part of the cache key: bump when the extract's form changes
 CACHE_KIND = "extracts"
+NOTES_PER_PASS = 16  # notes scored together: their units fill the encoder's passes
 FIX = (
     "set task.extract_from to an extractive run dir (python -m src.train task=summarize_operative "
     "model=minilm) or its python -m src.export folder, or to null to read whole notes"
@@ -102,9 +103,9 @@ def extract_text(units: list[Unit]) -> str:
     return "\n".join(f"{u.header}: {u.text}" if u.header else u.text for u in ordered)
 
 
-def extract(predictor: ExtractivePredictor, text: str, n: int) -> str:
-    """The note's n best-scored units (the earliest on ties), as the generator reads them."""
-    return extract_text(top_units(*predictor.scored_units(text), n))
+def extract(predictor: ExtractivePredictor, texts: list[str], n: int) -> list[str]:
+    """Each note's n best-scored units (the earliest on ties), as the generator reads them."""
+    return [extract_text(top_units(*scored, n)) for scored in predictor.scored_notes(texts)]
 
 
 class Extractions:
@@ -121,7 +122,7 @@ class Extractions:
         return self._predictor
 
     def one(self, text: str) -> str:
-        return extract(self.predictor(), text, self.extractor.units)
+        return extract(self.predictor(), [text], self.extractor.units)[0]
 
     def split(self, rows: list[dict], cache_dir: str | Path, files: dict[str, str]) -> list[str]:
         """Each row's extract, read from the cache or computed and cached."""
@@ -134,7 +135,9 @@ class Extractions:
         log.info(
             "Extracting %d units from each of %d notes (%s)", self.extractor.units, len(rows), entry.name
         )
-        extracts = [self.one(row["text"]) for row in rows]
+        texts, extracts = [row["text"] for row in rows], []
+        for start in range(0, len(texts), NOTES_PER_PASS):
+            extracts += extract(self.predictor(), texts[start : start + NOTES_PER_PASS], self.extractor.units)
         entry.parent.mkdir(parents=True, exist_ok=True)
         tmp = entry.with_name(f"{entry.name}.tmp-{os.getpid()}")  # a reader never sees half a file
         tmp.write_text(json.dumps({"extracts": extracts}))

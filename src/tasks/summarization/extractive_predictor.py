@@ -48,18 +48,32 @@ class ExtractivePredictor:
     def predictions(
         self, inputs: list[dict[str, str]], batch_size: int = 32, progress: bool = False
     ) -> list[dict]:
-        """{"summary": the k best-scored units of the note, in note order} per input."""
-        notes = tqdm(inputs, desc="Summarising notes", unit="note", disable=not progress)
-        return [{"summary": summary(*self.scored_units(row["text"]), self.meta["k"])} for row in notes]
+        """{"summary": the k best-scored units of the note, in note order} per input; batch_size
+        notes are scored together."""
+        out = []
+        with tqdm(total=len(inputs), desc="Summarising notes", unit="note", disable=not progress) as bar:
+            for start in range(0, len(inputs), batch_size):
+                texts = [row["text"] for row in inputs[start : start + batch_size]]
+                out += [{"summary": summary(*scored, self.meta["k"])} for scored in self.scored_notes(texts)]
+                bar.update(len(texts))
+        return out
 
-    def scored_units(self, text: str) -> tuple[list[Unit], np.ndarray]:
-        """The note's units and the tuned model's score of each (higher: more summary-worthy)."""
-        units = note_units(text)
-        ids, _ = encode_units(units, self.tokenizer, self.meta["model"]["max_length"])
-        batch = collate_chunks([{"chunks": ids}], self.tokenizer.pad_token_id)
+    def scored_notes(self, texts: list[str]) -> list[tuple[list[Unit], np.ndarray]]:
+        """Each note's units and the tuned model's score of each (higher: more summary-worthy). The
+        notes' units are read together, as the evaluation split's are: a pass fills UNITS_PER_PASS
+        units of similar length from all of them, not one note's few."""
+        notes = [note_units(text) for text in texts]
+        max_length = self.meta["model"]["max_length"]
+        rows = [{"chunks": encode_units(units, self.tokenizer, max_length)[0]} for units in notes]
+        batch = collate_chunks(rows, self.tokenizer.pad_token_id)
+        note_index = batch["note_index"].numpy()
         batch = {key: value.to(self.device) for key, value in batch.items()}
         with torch.inference_mode():
-            return units, unit_logits(self.model, batch).float().cpu().numpy()
+            scores = unit_logits(self.model, batch).float().cpu().numpy()
+        return [(units, scores[note_index == i]) for i, units in enumerate(notes)]
+
+    def scored_units(self, text: str) -> tuple[list[Unit], np.ndarray]:
+        return self.scored_notes([text])[0]
 
     def save(self, out: Path, exported_from: Path) -> None:
         """A standalone model without peft: the merged encoder (transformers.AutoModel), its
