@@ -59,9 +59,25 @@ def test_nothing_trained_reports_nothing():
     assert StepFlops().report(Linear(), train_s=1.0) is None
 
 
-def test_gemm_limit_uses_the_models_shapes():
+def test_gemm_limit_uses_the_models_largest_weight_shapes():
     model = Linear()
-    assert model_shapes(model) == (IN, OUT)
-    t5_like = type("Config", (), {"d_model": 8, "d_ff": 24})()
-    assert model_shapes(type("M", (), {"config": t5_like})()) == (8, 24)
+    assert model_shapes(model) == [(IN, OUT)]
+    mixed = torch.nn.Sequential(
+        *(torch.nn.Linear(8, 8) for _ in range(3)), torch.nn.Linear(8, 32), torch.nn.Linear(8, 2)
+    )
+    assert model_shapes(mixed) == [(8, 32), (8, 8)]  # most weights first; the small head left out
     assert gemm_flop_per_s(model, rows=64) > 0
+    assert gemm_flop_per_s(torch.nn.Sequential(torch.nn.LayerNorm(4)), rows=8) is None
+
+
+def test_a_warm_started_encoder_decoder_is_measured():
+    """minilm_seq2seq's EncoderDecoderConfig has no hidden_size of its own: shapes come from layers."""
+    from transformers import BertConfig, EncoderDecoderConfig, EncoderDecoderModel
+
+    small = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64}
+    config = EncoderDecoderConfig.from_encoder_decoder_configs(
+        BertConfig(**small), BertConfig(**small, is_decoder=True, add_cross_attention=True)
+    )
+    model = EncoderDecoderModel(config=config)
+    assert (32, 64) in model_shapes(model) or (32, config.decoder.vocab_size) in model_shapes(model)
+    assert gemm_flop_per_s(model, rows=16) > 0

@@ -239,6 +239,8 @@ def test_summarisation_on_the_default_model_end_to_end_with_wandb(tmp_path):
         tmp_path, "run", "task=summarize_radiology", "trainer.max_epochs=1", f"logger.project={tmp_path.name}"
     )
     assert metrics["main_metric"] == "rougeL" and metrics["timing"]["train_s"] > 0
+    # An encoder-decoder's training FLOPs and matmul limit are measured too (src/training/flops.py).
+    assert metrics["timing"]["flops"]["run_fraction_of_gemm"] > 0  # both steps counted: none timed
     card = (tmp_path / "run" / "MODEL_CARD.md").read_text()
     assert "rougeL" in card and "unsupported_fact_rate" in card and "radiologist" in card
     assert "not clinical correctness" in card

@@ -20,6 +20,7 @@ intermediate), in the weights' dtype, on the training device. Two fractions of i
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 import lightning as L
 import torch
@@ -71,37 +72,45 @@ class StepFlops(L.Callback):
         gemm = gemm_flop_per_s(model, rows, bf16)
         run = per_token * self.all_tokens / train_s
         steps = per_token * self.timed_tokens / self.timed_seconds if self.timed_seconds else None
+
+        def share(rate: float | None) -> float | None:
+            return rate / gemm if rate and gemm else None
+
         return {
             "flops_per_padded_token": per_token,
             "train_flops": per_token * self.all_tokens,
             "gemm_flop_per_s": gemm,
             "run_flop_per_s": run,
-            "run_fraction_of_gemm": run / gemm,
+            "run_fraction_of_gemm": share(run),
             "step_flop_per_s": steps,
-            "step_fraction_of_gemm": steps / gemm if steps else None,
+            "step_fraction_of_gemm": share(steps),
             "time_in_steps": self.timed_seconds / train_s if self.timed_seconds else None,
             "counted_steps": self.steps_counted,
         }
 
 
-def model_shapes(model: torch.nn.Module) -> tuple[int, int]:
-    """(hidden size, feed-forward size) of the model's config (T5 names them d_model, d_ff)."""
-    config = model.config
-    hidden = getattr(config, "hidden_size", None) or config.d_model
-    inner = getattr(config, "intermediate_size", None) or getattr(config, "d_ff", None) or 4 * hidden
-    return hidden, inner
+def model_shapes(model: torch.nn.Module) -> list[tuple[int, int]]:
+    """(in, out) of the model's linear layers holding the most weights (at most two shapes): its
+    attention and feed-forward projections, or a generative model's vocabulary projection. Read
+    from the layers, not the config: configs name their sizes differently (d_model, n_embd, an
+    encoder-decoder's two sub-configs)."""
+    weights: Counter[tuple[int, int]] = Counter()
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear):
+            weights[module.in_features, module.out_features] += module.in_features * module.out_features
+    return [shape for shape, _ in weights.most_common(2)]
 
 
-def gemm_flop_per_s(model: torch.nn.Module, rows: int, bf16: bool = False) -> float:
-    """The best dense-matmul FLOP/s of the model's two weight shapes, for `rows` tokens."""
-    parameter = next(model.parameters())
+def gemm_flop_per_s(model: torch.nn.Module, rows: int, bf16: bool = False) -> float | None:
+    """The best dense-matmul FLOP/s of the model's main weight shapes, for `rows` tokens; None
+    for a model without linear layers."""
+    parameter = next(p for p in model.parameters() if p.is_floating_point())  # not 4-bit storage
     device = parameter.device
     dtype = torch.bfloat16 if bf16 else parameter.dtype
-    hidden, inner = model_shapes(model)
-    best = 0.0
-    for cols in (hidden, inner):
-        a = torch.randn(rows, hidden, device=device, dtype=dtype)
-        b = torch.randn(hidden, cols, device=device, dtype=dtype)
+    best = None
+    for inner, cols in model_shapes(model):
+        a = torch.randn(rows, inner, device=device, dtype=dtype)
+        b = torch.randn(inner, cols, device=device, dtype=dtype)
         torch.mm(a, b)  # warm-up: kernel choice, caches
         n, start = 0, time.perf_counter()
         while time.perf_counter() - start < GEMM_SECONDS:
@@ -109,5 +118,6 @@ def gemm_flop_per_s(model: torch.nn.Module, rows: int, bf16: bool = False) -> fl
             n += 1
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
-        best = max(best, 2 * rows * hidden * cols * n / (time.perf_counter() - start))
+        rate = 2 * rows * inner * cols * n / (time.perf_counter() - start)
+        best = rate if best is None else max(best, rate)
     return best
