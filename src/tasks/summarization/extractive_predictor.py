@@ -28,7 +28,7 @@ from src.models import build
 from src.models.classifier import ChunkedNoteClassifier
 from src.tasks.summarization.selection import summary
 from src.tasks.summarization.sentences import Unit, split_units
-from src.tasks.summarization.unit_scoring import encode_units, unit_logits
+from src.tasks.summarization.unit_scoring import encode_units, per_note, unit_logits
 
 HEAD_FILE = "head.safetensors"  # the trained unit head of an export
 
@@ -66,11 +66,10 @@ class ExtractivePredictor:
         max_length = self.meta["model"]["max_length"]
         rows = [{"chunks": encode_units(units, self.tokenizer, max_length)[0]} for units in notes]
         batch = collate_chunks(rows, self.tokenizer.pad_token_id)
-        note_index = batch["note_index"].numpy()
         batch = {key: value.to(self.device) for key, value in batch.items()}
         with torch.inference_mode():
-            scores = unit_logits(self.model, batch).float().cpu().numpy()
-        return [(units, scores[note_index == i]) for i, units in enumerate(notes)]
+            scores = per_note(unit_logits(self.model, batch), batch["note_index"])
+        return [(units, scores[i]) for i, units in enumerate(notes)]
 
     def scored_units(self, text: str) -> tuple[list[Unit], np.ndarray]:
         return self.scored_notes([text])[0]
