@@ -123,7 +123,7 @@ def test_eligibility_caches_hold_no_criteria_or_record_text(tmp_path, tiny_bert)
     def embed(texts: list[str]) -> torch.Tensor:
         return torch.nn.functional.normalize(torch.randn(len(texts), 8), dim=-1)
 
-    criteria, _ = criterion_sequences(rows, tokenizer, embed, 2, 64, tmp_path, ["fp"], {})
+    criteria, _ = criterion_sequences(rows, tokenizer, embed, 2, 64, True, tmp_path, ["fp"], {})
     assert {"criteria", "patient"}.isdisjoint(criteria.column_names)
     caches = list((tmp_path / "tokenized").glob("*.arrow"))
     assert len(caches) == 2

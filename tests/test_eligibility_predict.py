@@ -79,6 +79,11 @@ def test_predicting_the_eval_split_reproduces_the_tuned_metrics(run, data, run_p
             blocks = [c["p_met"] if c["exclusion"] else 1 - c["p_met"] for c in row["criteria"]]
             assert row["score"] == pytest.approx(math.prod(1 - p for p in blocks), rel=1e-5)
             assert any(c["exclusion"] for c in row["criteria"]) and not row["criteria"][0]["exclusion"]
+        # Threshold criteria one value decides are the numeric rule's, at the run's trust in it.
+        confidence = meta["reader"]["numeric_rule"]["confidence"]
+        decided = [c for row in rows for c in row["criteria"] if c["decided_by"] == "numeric rule"]
+        assert decided and {c["p_met"] for c in decided} <= {confidence, 1 - confidence}
+        assert any(c["decided_by"] == "model" for row in rows for c in row["criteria"])
 
 
 def test_export_loads_with_plain_transformers_and_predicts_the_same(run, data, run_predictions, tiny_bert):

@@ -243,6 +243,7 @@ def test_criteria_scored_in_length_groups_match_one_padded_pass(tiny_bert):
             "chunks": [list(range(1000, 1000 + n)) for n in pair],
             "exclusion": [i % 3 == 0 for i in range(len(pair))],
             "met": [-1] * len(pair),
+            "ruled": [-1] * len(pair),
             "label": 1,
         }
         for pair in lengths

@@ -156,7 +156,7 @@ def collate_chunks(rows: list[dict], pad_token_id: int) -> dict:
     """
     flat = [chunk for row in rows for chunk in row["chunks"]]
     note_index = [i for i, row in enumerate(rows) for _ in row["chunks"]]
-    width = max(len(chunk) for chunk in flat)
+    width = max((len(chunk) for chunk in flat), default=0)  # 0: no note of the batch has a chunk
     input_ids = torch.full((len(flat), width), pad_token_id, dtype=torch.long)
     attention_mask = torch.zeros((len(flat), width), dtype=torch.long)
     for i, chunk in enumerate(flat):
@@ -167,7 +167,7 @@ def collate_chunks(rows: list[dict], pad_token_id: int) -> dict:
         "attention_mask": attention_mask,
         "note_index": torch.tensor(note_index, dtype=torch.long),
     }
-    if "prefix" in rows[0]:  # cached frozen-layer features, one (tokens, hidden) tensor per chunk
-        features = [chunk for row in rows for chunk in row["prefix"]]
+    features = [chunk for row in rows for chunk in row.get("prefix", ())]
+    if features:  # cached frozen-layer features, one (tokens, hidden) tensor per chunk
         batch["prefix_hidden"] = torch.nn.utils.rnn.pad_sequence(features, batch_first=True)
     return batch

@@ -70,14 +70,17 @@ def frozen_layers(model: torch.nn.Module, cfg: DictConfig, n_tokens: int) -> tup
 
 
 def per_note(
-    hidden: torch.Tensor, attention_mask: torch.Tensor, note_index: torch.Tensor
+    hidden: torch.Tensor, attention_mask: torch.Tensor, note_index: torch.Tensor, n_notes: int | None = None
 ) -> list[list[torch.Tensor]]:
-    """A padded batch of chunk features as, per note, its chunks' unpadded features (on the CPU)."""
+    """A padded batch of chunk features as, per note, its chunks' unpadded features (on the CPU).
+    n_notes: the batch's notes, where one may have no chunk (an eligibility pair the numeric rule
+    decided whole); None: every note has one."""
     lengths = attention_mask.sum(1).tolist()
-    notes: dict[int, list[torch.Tensor]] = {}
+    n_notes = int(note_index.max()) + 1 if n_notes is None else n_notes
+    notes: list[list[torch.Tensor]] = [[] for _ in range(n_notes)]
     for i, note in enumerate(note_index.tolist()):
-        notes.setdefault(note, []).append(hidden[i, : lengths[i]].cpu().clone())
-    return [notes[i] for i in range(len(notes))]
+        notes[note].append(hidden[i, : lengths[i]].cpu().clone())
+    return notes
 
 
 def cache_features(
@@ -89,9 +92,13 @@ def cache_features(
     encoder.eval().to(device)
     features: list[list[torch.Tensor]] = []
     for batch in DataLoader(rows, batch_size=batch_size, shuffle=False, collate_fn=collate):
+        n_notes = min(batch_size, len(rows) - len(features))
         mask = batch["attention_mask"]
+        if not len(mask):  # no note of the batch has a chunk
+            features.extend([] for _ in range(n_notes))
+            continue
         hidden = prefix_features(encoder, batch["input_ids"].to(device), mask.to(device), n_frozen)
-        features.extend(per_note(hidden, mask, batch["note_index"]))
+        features.extend(per_note(hidden, mask, batch["note_index"], n_notes))
     encoder.train(was_training)
     return WithPrefix(rows, features)
 

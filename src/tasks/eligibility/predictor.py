@@ -37,6 +37,7 @@ from src.models import build
 from src.models.classifier import ChunkedNoteClassifier
 from src.tasks.eligibility.criteria import criteria_list
 from src.tasks.eligibility.evidence import encode_criteria
+from src.tasks.eligibility.numeric import MODEL_READS
 from src.tasks.eligibility.pairs import encode_pairs
 from src.tasks.eligibility.scoring import collate_inputs, embed_texts, pair_scores
 
@@ -62,7 +63,8 @@ class Predictor:
     ) -> list[dict]:
         """{"decision": positive or negative label, "score": P(eligible)} per pair, flagged when
         score >= the run's threshold; the criteria reader adds "criteria": [{"index", "exclusion",
-        "p_met"}] in the order the criteria text lists them (src.inference.Predictor).
+        "p_met", "decided_by"}] in the order the criteria text lists them, decided_by "model" or
+        "numeric rule" (numeric.py; its p_met is the run's trust in the rule) (src.inference.Predictor).
 
         The run's evaluation split, in its order and at batch_size = its loop.eval_batch_size (32
         by default), gets the very scores evaluation computed; other batches pad sequences
@@ -87,9 +89,14 @@ class Predictor:
             )
         return out
 
+    @property
+    def rule_confidence(self) -> float | None:
+        """P(a numeric-rule decision is right), None when the run read every criterion itself."""
+        return (self.reader.get("numeric_rule") or {}).get("confidence")
+
     def _decide(self, rows: list[dict]) -> list[dict]:
         """Scores a batch of encoded pairs and applies the run's operating threshold."""
-        batch = collate_inputs(rows, self.tokenizer.pad_token_id)
+        batch = collate_inputs(rows, self.tokenizer.pad_token_id, self.rule_confidence)
         scores, met = pair_scores(self.model, {k: v.to(self.device) for k, v in batch.items()}, len(rows))
         negative, positive = self.meta["labels"]
         # Unrounded: P(eligible) of a clearly excluded pair is tiny, and ranks still matter there.
@@ -98,11 +105,19 @@ class Predictor:
             for score in scores.cpu().tolist()
         ]
         if met is not None:
-            per_pair = met.float().cpu().split([len(row["exclusion"]) for row in rows])
-            for prediction, row, p_met in zip(out, rows, per_pair, strict=True):
+            read = iter(met.float().cpu().tolist())  # the model's criteria, pair after pair, in order
+            confidence = self.rule_confidence
+            for prediction, row in zip(out, rows, strict=True):
                 prediction["criteria"] = [
-                    {"index": i, "exclusion": excluding, "p_met": p}
-                    for i, (excluding, p) in enumerate(zip(row["exclusion"], p_met.tolist(), strict=True))
+                    {"index": i, "exclusion": excluding, "p_met": next(read), "decided_by": "model"}
+                    if ruled == MODEL_READS
+                    else {
+                        "index": i,
+                        "exclusion": excluding,
+                        "p_met": confidence if ruled else 1 - confidence,
+                        "decided_by": "numeric rule",
+                    }
+                    for i, (excluding, ruled) in enumerate(zip(row["exclusion"], row["ruled"], strict=True))
                 ]
         return out
 
@@ -134,10 +149,13 @@ class Predictor:
             embed,
             reader["evidence_lines"],
             reader["max_length"],
+            numeric_rule=self.rule_confidence is not None,  # runs before the rule read every criterion
         )
         rows = [
-            {"chunks": chunks, "exclusion": exclusion}
-            for chunks, exclusion in zip(encoded["chunks"], encoded["exclusion"], strict=True)
+            {"chunks": chunks, "exclusion": exclusion, "ruled": ruled}
+            for chunks, exclusion, ruled in zip(
+                encoded["chunks"], encoded["exclusion"], encoded["ruled"], strict=True
+            )
         ]
         return rows, sum(n > 0 for n in encoded["n_cut"])
 

@@ -18,6 +18,8 @@ class EligibilityTaskConfig(TaskConfig):
     reader: str = one_of("criteria", "pair")
     evidence_lines: int = MISSING  # criteria reader: record lines read with each criterion
     criterion_max_length: int = MISSING  # criteria reader: tokens of a (criterion, evidence) sequence
+    numeric_rule: bool = MISSING  # criteria reader: threshold criteria decided by comparison (numeric.py)
+    numeric_confidence: float | None = MISSING  # P(a numeric decision is right); None: measured
 
 
 @dataclass

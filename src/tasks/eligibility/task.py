@@ -38,17 +38,19 @@ from datasets import Dataset
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from src.console import console
 from src.data.chunking import tokenizer_versions
 from src.data.records import rows_fingerprint
 from src.errors import MedtuneError
 from src.model_card import CardText
 from src.models import build, prefix_cache
 from src.tasks.base import Task
-from src.tasks.eligibility import predictor
+from src.tasks.eligibility import numeric, predictor
 from src.tasks.eligibility.card import CLASSIFIER_CARD
 from src.tasks.eligibility.criteria import split_criteria
 from src.tasks.eligibility.data import PACKAGE, EligibilityRows, eligibility_lineage, load_eligibility_rows
-from src.tasks.eligibility.evidence import criterion_sequences
+from src.tasks.eligibility.evidence import encode_splits, ruled_with_labels
+from src.tasks.eligibility.numeric import MODEL_READS
 from src.tasks.eligibility.pairs import tokenize_pairs
 from src.tasks.eligibility.reference import screened_reference
 from src.tasks.eligibility.rule import eligibility_loss
@@ -80,6 +82,7 @@ class EligibilityTask(Task):
         super().__init__(cfg)
         self.scores: dict[str, dict[str, np.ndarray]] = {}  # base / tuned -> val / eval scores
         self.thresholds: dict[str, float] = {}  # base / tuned operating thresholds
+        self.rule_confidence: float | None = None  # criteria reader with task.numeric_rule (load_data)
 
     def check_data(self) -> None:
         self.rows = load_eligibility_rows(self.cfg.data, self.cfg.paths.cache_dir)
@@ -129,61 +132,40 @@ class EligibilityTask(Task):
         )
 
     def _criterion_sequences(self, rows: EligibilityRows, tokenizer) -> tuple[dict[str, Dataset], bool]:
-        """Every split as (criterion, evidence lines) sequences. The evidence is picked by the base
-        model's embedding layer, loaded only when the cache misses: on the default data it finds the
-        line a numeric criterion reads 98.7% of the time at 1/50 of the cost of the whole encoder
-        (100%)."""
-        cfg, encoder = self.cfg, None
-        if cfg.task.evidence_lines < 1:
-            raise MedtuneError(f"task.evidence_lines={cfg.task.evidence_lines}; read at least 1 record line")
-
-        def embed(texts: list[str]) -> torch.Tensor:
-            nonlocal encoder
-            encoder = encoder or build.load_encoder(cfg.model, cfg.seed).eval().to(self.device)
-            return embed_texts(
-                encoder,
-                tokenizer,
-                texts,
-                cfg.loop.eval_batch_size,
-                cfg.task.criterion_max_length,
-                "Evidence lines",
-                contextual=False,
+        """Every split as (criterion, evidence lines) sequences (evidence.encode_splits), and how far
+        the numeric rule's decisions are trusted."""
+        cfg = self.cfg
+        tokenized, reused, counts = encode_splits(rows, cfg, tokenizer, self.device)
+        agreement = None
+        if cfg.task.numeric_rule:
+            decided = ruled_with_labels(tokenized["train"])
+            self.rule_confidence, agreement = numeric.confidence(decided, cfg.task.numeric_confidence)
+            console.print(
+                f"numeric rule: {counts['criteria_ruled']} of {counts['criteria']} criteria decided by a "
+                f"value of the record (the model reads the rest), trusted at {self.rule_confidence:.4f}"
             )
-
-        tokenized, counts, reused = {}, {"criteria": 0, "criteria_cut": 0}, True
-        for split in ("train", "val", "eval"):
-            split_rows = getattr(rows, split)
-            tokenized[split], stats = criterion_sequences(
-                Dataset.from_list(split_rows),
-                tokenizer,
-                embed,
-                cfg.task.evidence_lines,
-                cfg.task.criterion_max_length,
-                cfg.paths.cache_dir,
-                [rows_fingerprint(split_rows), cfg.model.name_or_path],
-                rows.files,
-            )
-            counts = {k: counts[k] + stats[k] for k in counts}
-            reused &= stats["reused_cache"]
-        if counts["criteria_cut"]:
-            log.warning(
-                "%d of %d (criterion, evidence) sequences are longer than task.criterion_max_length=%d "
-                "tokens; their longer side was cut",
-                counts["criteria_cut"],
-                counts["criteria"],
-                cfg.task.criterion_max_length,
-            )
-        rows.stats.update(counts)
+        rows.stats.update(
+            counts, numeric_rule_agreement=agreement, numeric_rule_confidence=self.rule_confidence
+        )
         return tokenized, reused
 
     def training_sets(self, model: torch.nn.Module, data: EligibilityData) -> tuple[Dataset, Dataset]:
         return prefix_cache.training_sets(model, self.cfg, data.train, data.val, self.collate, self.device)
 
     def collate(self, rows: list[dict]) -> dict[str, torch.Tensor]:
-        batch = collate_inputs(rows, self.pad_token_id)
+        batch = collate_inputs(rows, self.pad_token_id, self.rule_confidence)
         batch["labels"] = torch.tensor([float(row["label"]) for row in rows])
-        if "exclusion" in batch:  # criteria reader: the criteria's own labels, -1 where unknown
-            batch["criteria_met"] = torch.tensor([float(m) for row in rows for m in row["met"]])
+        if (
+            "exclusion" in batch
+        ):  # criteria reader: the labels of the criteria the model reads, -1 where unknown
+            batch["criteria_met"] = torch.tensor(
+                [
+                    float(m)
+                    for row in rows
+                    for m, r in zip(row["met"], row["ruled"], strict=True)
+                    if r == MODEL_READS
+                ]
+            )
         return batch
 
     # -- base model ------------------------------------------------------------------------
@@ -246,8 +228,13 @@ class EligibilityTask(Task):
         base = build.classifier_base(encoder, 1, self.cfg.model)
         # Start the bias at the training log-odds of the target, as the coding head does per code:
         # "met" over the labelled criteria (criteria reader), "eligible" over the pairs (pair reader).
-        if self.cfg.task.reader == "criteria":
-            targets = [m for row in data.rows.train for m in row["criteria_met"] or ()]
+        if self.cfg.task.reader == "criteria":  # the criteria the model reads
+            targets = [
+                m
+                for row in data.train
+                for m, r in zip(row["met"], row["ruled"], strict=True)
+                if r == MODEL_READS and m >= 0
+            ]
         else:
             targets = [row["label"] for row in data.rows.train]
         share = (sum(targets) + 0.5) / (len(targets) + 1)
@@ -335,6 +322,8 @@ class EligibilityTask(Task):
                 "evidence_lines": task.evidence_lines,
                 "max_length": task.criterion_max_length,
                 "rule": "P(eligible) = prod over inclusion of P(met) * prod over exclusion of (1 - P(met))",
+                # P(met) of a criterion numeric.py decides: this if it decided met, 1 - this if not
+                "numeric_rule": {"confidence": self.rule_confidence} if task.numeric_rule else None,
             }
         return {
             "name": "pair",
