@@ -33,7 +33,7 @@ from src.models.classifier import mean_pool, pool_notes
 from src.models.frozen_prefix import prefix_features, top_layers
 from src.models.prefix_cache import WithPrefix
 from src.tasks.base import Task
-from src.tasks.coding import predictor, unseen
+from src.tasks.coding import predictor, unseen, unseen_scorer
 from src.tasks.coding.card import coding_card
 from src.tasks.coding.confidence import ReviewSetup, draw_reliability, fit_review, split_arrays
 from src.tasks.coding.data import PACKAGE, CodingRows, coding_lineage, load_coding_rows
@@ -71,6 +71,9 @@ class CodingTask(Task):
         self.review: ReviewSetup | None = None  # calibration and routing, set by evaluate_tuned
         # Per eval note {tuned code: evidence spans}, set by evaluate_tuned (evidence.py).
         self.evidence: list[dict[str, list[dict]]] | None = None
+        # Description embeddings of the unseen-code scorer evaluate_tuned chose (None: none), saved
+        # with the adapter (unseen_scorer.py).
+        self.unseen_vectors: torch.Tensor | None = None
 
     def check_data(self) -> None:
         target = self.cfg.task.review.target
@@ -286,7 +289,9 @@ class CodingTask(Task):
         val_gold = _gold(data.val)
         self.tuned_decision = decision = self._tune(val_scores, labels, val_gold)
         head = {"val": decision.apply(val_scores, labels), "eval": decision.apply(eval_scores, labels)}
-        pred, self.unseen_decision = unseen.add_unseen(model, data.rows, data.tokenizer, self.cfg, head)
+        pred, self.unseen_decision, self.unseen_vectors = unseen.add_unseen(
+            model, data.rows, data.tokenizer, self.cfg, head
+        )
         self.validation = coding_metrics(val_gold, pred["val"])
         self.predictions.update(tuned=pred["eval"], head=head["eval"])
         if collector:
@@ -393,6 +398,12 @@ class CodingTask(Task):
             "chunking": {"overlap": self.cfg.data.chunk_overlap, "max_chunks": self.cfg.data.max_chunks},
             "versions": tokenizer_versions(),  # chunking of long notes depends on them
         }
+        if self.unseen_vectors is not None:  # the validation slice chose a description scorer
+            candidates = data.rows.unseen_candidates
+            unseen_scorer.write_files(out_dir, candidates, self.unseen_vectors)
+            meta["unseen"] = unseen_scorer.saved_block(
+                self.unseen_decision, candidates, self.cfg.data.label_space
+            )
         (out_dir / "medtune.json").write_text(json.dumps(meta, indent=2) + "\n")
 
 
