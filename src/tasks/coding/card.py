@@ -64,11 +64,10 @@ def _unseen_text(scorer: dict) -> str:
             "the model predicts the trained codes only."
         )
     return (
-        f"The setting chosen on the validation slice ({scorer['encoder']} encoder, up to "
+        f"The setting chosen on the validation slice ({scorer['encoder']} encoder, at most "
         f"{scorer['top_m']} a note, cosine similarity >= {scorer['threshold']:.4g}) is saved with the "
         "adapter: src.predict, src.serve and exports add such codes as the evaluation did, each listed "
-        'under "unseen" with "source": "description" and its similarity, which is not a probability. '
-        "Expect few of them, of low precision (see metrics.json's unseen block)."
+        'under "unseen" with "source": "description" and its similarity, which is not a probability.'
     )
 
 
