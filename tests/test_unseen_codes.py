@@ -19,6 +19,7 @@ from src import export, predict
 from src.errors import MedtuneError
 from src.inference import load_predictor, load_predictors
 from src.models import build
+from src.models.classifier import embed_texts
 from src.serving import create_app
 from src.tasks import make_task
 from src.tasks.coding import unseen, unseen_scorer
@@ -166,7 +167,7 @@ def test_a_generative_coder_refuses_a_label_space_beyond_train():
 def per_note_scores(encoder, tokenizer, texts, codes, max_length) -> np.ndarray:
     """The scores one note per call gave (before notes were batched together)."""
     out = [
-        (unseen.embed(encoder, tokenizer, unseen.sentences(text), max_length) @ codes.T).max(0).values
+        (embed_texts(encoder, tokenizer, unseen.sentences(text), max_length, 512) @ codes.T).max(0).values
         for text in texts
     ]
     return torch.stack(out).numpy()

@@ -29,7 +29,7 @@ from src.data.records import rows_fingerprint
 from src.errors import MedtuneError
 from src.model_card import CardText
 from src.models import build, prefix_cache
-from src.models.classifier import mean_pool, pool_notes
+from src.models.classifier import embed_texts, mean_pool, pool_notes
 from src.models.frozen_prefix import prefix_features, top_layers
 from src.models.prefix_cache import WithPrefix
 from src.tasks.base import Task
@@ -181,7 +181,7 @@ class CodingTask(Task):
             else:
                 hidden = encoder(input_ids=batch["input_ids"], attention_mask=mask).last_hidden_state
             chunks = F.normalize(mean_pool(hidden, mask), dim=-1)
-            per_chunk = chunks @ codes.T  # a code mentioned in any chunk should score high
+            per_chunk = chunks @ codes.T.to(chunks.dtype)  # a code mentioned in any chunk should score high
             return pool_notes(per_chunk, batch["note_index"], "max")
 
         val_scores = self._scores(partial(similarity, split="val"), data.val, "Base model: validation slice")
@@ -200,13 +200,12 @@ class CodingTask(Task):
         return coding_metrics(_gold(data.eval), self.predictions["base"])
 
     def _code_vectors(self, encoder: torch.nn.Module, data: CodingData, labels: list[str]) -> torch.Tensor:
-        """Unit embeddings of the codes' descriptions, one row per code."""
+        """Unit embeddings of the codes' descriptions, one row per code (float32, on the encoder's device)."""
         descriptions = [data.rows.descriptions[code] for code in labels]
-        with torch.inference_mode():
-            enc = data.tokenizer(
-                descriptions, padding=True, truncation=True, max_length=64, return_tensors="pt"
-            ).to(encoder.device)
-            return F.normalize(mean_pool(encoder(**enc).last_hidden_state, enc["attention_mask"]), dim=-1)
+        vectors = embed_texts(
+            encoder, data.tokenizer, descriptions, unseen.DESCRIPTION_TOKENS, unseen.TEXTS_PER_PASS
+        )
+        return vectors.to(encoder.device)
 
     def base_state(self) -> dict:
         return {"predictions": self.predictions["base"]}

@@ -26,12 +26,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import simple_icd_10_cm as icd
 import torch
-import torch.nn.functional as F
 
 from src.data.caches import record_sources
 from src.errors import MedtuneError
 from src.models import build
-from src.models.classifier import mean_pool
+from src.models.classifier import embed_texts
 from src.tasks.coding.codes import code_description, icd_category, normalize_code
 from src.tasks.coding.metrics import bootstrap_intervals, coding_metrics
 
@@ -45,6 +44,7 @@ RULES = ("none", "category_seen", "category_predicted")  # hierarchy filters, se
 TOP_M = (1, 2, 3)  # unseen codes added per note at most
 N_THRESHOLDS = 25
 DESCRIPTION_TOKENS = 64  # ICD-10-CM descriptions are short
+TEXTS_PER_PASS = 512  # sentences or descriptions per encoder call (sorted by length: little padding)
 NOTES_PER_PASS = 256  # notes whose sentences note_scores embeds together (their vectors stay in memory)
 
 
@@ -103,27 +103,6 @@ def sentences(text: str) -> list[str]:
     return [p for p in parts if len(p) > 3] or [text]
 
 
-def embed(
-    encoder: torch.nn.Module, tokenizer, texts: list[str], max_length: int, batch: int = 512
-) -> torch.Tensor:
-    """Unit mean-pooled embeddings, batched by length (little padding)."""
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    out = torch.empty((len(texts), encoder.config.hidden_size))
-    with torch.inference_mode():
-        for start in range(0, len(order), batch):
-            idx = order[start : start + batch]
-            enc = tokenizer(
-                [texts[i] for i in idx],
-                padding=True,
-                truncation=True,
-                max_length=max_length,
-                return_tensors="pt",
-            ).to(encoder.device)
-            hidden = encoder(**enc).last_hidden_state
-            out[idx] = F.normalize(mean_pool(hidden, enc["attention_mask"]), dim=-1).float().cpu()
-    return out
-
-
 def description_vectors(
     encoder: torch.nn.Module, tokenizer, codes: list[str], cache_key: str | None, cache_dir: str | None
 ) -> torch.Tensor:
@@ -135,7 +114,8 @@ def description_vectors(
         path = Path(cache_dir) / "descriptions" / f"{digest}.npy"
         if path.exists():
             return torch.from_numpy(np.load(path))
-    vectors = embed(encoder, tokenizer, [code_description(code) for code in codes], DESCRIPTION_TOKENS)
+    descriptions = [code_description(code) for code in codes]
+    vectors = embed_texts(encoder, tokenizer, descriptions, DESCRIPTION_TOKENS, TEXTS_PER_PASS)
     if path:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp.npy")
@@ -154,11 +134,12 @@ def note_scores(
 ) -> np.ndarray:
     """(notes, codes): each code's best cosine similarity over a note's sentences. The sentences of
     up to NOTES_PER_PASS notes are embedded together, so a forward pass holds sentences of similar
-    length from many notes (embed sorts them) instead of one note's few, short and long."""
+    length from many notes (embed_texts sorts them) instead of one note's few, short and long."""
     out = np.empty((len(texts), len(codes)), dtype=np.float32)
     for start in range(0, len(texts), NOTES_PER_PASS):
         notes = [sentences(text) for text in texts[start : start + NOTES_PER_PASS]]
-        units = embed(encoder, tokenizer, [unit for note in notes for unit in note], max_length)
+        units = [unit for note in notes for unit in note]
+        units = embed_texts(encoder, tokenizer, units, max_length, TEXTS_PER_PASS)
         for i, note_units in enumerate(units.split([len(note) for note in notes])):
             out[start + i] = (note_units @ codes.T).max(0).values.numpy()
     return out
