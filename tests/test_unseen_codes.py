@@ -314,3 +314,23 @@ def test_serve_adds_the_same_codes_with_adapters_shared(scorer_run, tmp_path):
         served = [row["prediction"] for row in answer.json()["predictions"]]
         assert [row["codes"] for row in served] == [row["codes"] for row in expected]
         assert [set(row["unseen"]) for row in served] == [set(row["unseen"]) for row in expected]
+
+
+def test_a_saved_scorer_with_a_missing_or_damaged_file_is_refused(tmp_path):
+    codes = ["J18.0", "Z80.3"]
+    unseen_scorer.write_files(tmp_path, codes, torch.nn.functional.normalize(torch.randn(2, 8), dim=-1))
+    decision = {"encoder": "tuned", "rule": "none", "top_m": 1, "threshold": 0.5}
+    meta = {
+        "unseen": unseen_scorer.saved_block(decision, codes, "codes.txt"),
+        "labels": ["I10"],
+        "model": {"max_length": 32},
+    }
+    loaded = unseen_scorer.load_scorer(tmp_path, meta, base_encoder=lambda: pytest.fail("tuned: no base"))
+    assert loaded.codes == codes and loaded.vectors.shape == (2, 8) and loaded.encoder is None
+    assert unseen_scorer.load_scorer(tmp_path, {**meta, "unseen": None}, lambda: None) is None
+    (tmp_path / unseen_scorer.CODES_FILE).write_text("J18.0\n")
+    with pytest.raises(MedtuneError, match=r"holds 1 codes, unseen_codes.safetensors 2 rows .* damaged"):
+        unseen_scorer.load_scorer(tmp_path, meta, lambda: None)
+    (tmp_path / unseen_scorer.VECTORS_FILE).unlink()
+    with pytest.raises(MedtuneError, match=r"unseen_codes.safetensors not found: .* copy the whole run dir"):
+        unseen_scorer.load_scorer(tmp_path, meta, lambda: None)
