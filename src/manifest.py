@@ -153,7 +153,10 @@ def build_manifest(
         **environment(),
         "metrics": {
             key: metrics[key]
-            for key in ("main_metric", "base", "tuned", "delta", "intervals", "reference", "review")
+            for key in (
+                *("main_metric", "base", "tuned", "delta", "intervals", "reference"),
+                *("review", "unseen_scorer"),  # coding's
+            )
             if key in metrics
         },
     }

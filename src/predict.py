@@ -3,10 +3,13 @@
 Runs a trained model on every row of the input: one JSON line per row, in input order,
 {<id column>: id, ...the task's prediction}, by the decision rule tuned at training (coding:
 "codes" and their "scores", with runs that calibrated them also the note's "confidence" and its
-"route", "auto" or "review"; a generative run: "codes" and the "generated" text, a "summary", or
-the "decision", its "score" and the "generated" text; see each task's predictor). Input text is
-never written to the output. A generative run prompts and decodes as its evaluation did; with
-batch_size=<the run's loop.eval_batch_size> its evaluation split gets the very outputs it scored.
+"route", "auto" or "review"; a run whose data.label_space chose a description scorer also adds
+codes outside its training labels to "codes", each in "unseen": {code: {"source": "description",
+"similarity": cosine}}, a similarity and not a probability; a generative run: "codes" and the
+"generated" text, a "summary", or the "decision", its "score" and the "generated" text; see each
+task's predictor). Input text is never written to the output. A generative run prompts and
+decodes as its evaluation did; with batch_size=<the run's loop.eval_batch_size> its evaluation
+split gets the very outputs it scored.
 The input has the columns the run was trained on (its data config); rename them with
 columns.<field>=<column> (text_column=<column> for the "text" field) and id_column=<column>.
 Optional: device=auto|cpu|cuda, batch_size=32 (rows per forward pass), overwrite=true.

@@ -1,14 +1,30 @@
 """Codes outside the training labels (data.label_space, src/tasks/coding/unseen.py): the merge of
 the head's decisions with description-scored unseen codes, its tuning on the validation slice, the
-label-space file, the seen/unseen metric split and a tiny run with a label-space file."""
+label-space file, the seen/unseen metric split, batched note scoring, and tiny runs with a
+label-space file: one whose validation slice chooses no scorer (nothing saved, predictions as
+before) and one that chooses a scorer, which src.predict, exports and src.serve then apply as the
+run's evaluation did (unseen_scorer.py)."""
+
+import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import coding_rows, compose_config, train_run, write_jsonl
+import torch
+from conftest import NOTES, coding_rows, compose_config, train_run, write_jsonl
+from fastapi.testclient import TestClient
 
+from src import export, predict
 from src.errors import MedtuneError
+from src.inference import load_predictor, load_predictors
+from src.models import build
+from src.models.classifier import embed_texts
+from src.serving import create_app
 from src.tasks import make_task
-from src.tasks.coding import unseen
+from src.tasks.coding import unseen, unseen_scorer
+from src.tasks.coding.codes import code_description
+from src.tasks.coding.metrics import coding_metrics
 
 CANDIDATES = ["J18.0", "Z80.3", "I10"]  # I10: a head code too, as a guard against duplicates
 SCORES = np.array([[0.9, 0.2, 0.95], [0.4, 0.8, 0.1]], dtype=np.float32)
@@ -130,8 +146,191 @@ def test_a_tiny_run_with_a_label_space_file_reports_seen_and_unseen(tmp_path, ti
     assert metrics["tuned"]["micro_precision"] == pytest.approx(correct / predicted)
     card = (tmp_path / "run" / "MODEL_CARD.md").read_text()
     assert "codes from their descriptions" in card and "predicts the trained codes only" in card
+    # No setting chosen (the validation slice holds no unseen code): nothing saved, and predictions
+    # are the head's alone, as for a run with data.label_space=train.
+    assert scorer["threshold"] is None
+    meta = json.loads((tmp_path / "run" / "adapter" / "medtune.json").read_text())
+    assert "unseen" not in meta and not (tmp_path / "run" / "adapter" / unseen_scorer.CODES_FILE).exists()
+    predictor = load_predictor(tmp_path / "run", "cpu")
+    rows = predictor.predictions([{"text": text} for text, _ in NOTES])
+    assert predictor.unseen is None and all(
+        set(row) == {"codes", "scores", "confidence", "route"} for row in rows
+    )
+    assert [row["codes"] for row in rows] == predictor.decide(predictor.predict([text for text, _ in NOTES]))
 
 
 def test_a_generative_coder_refuses_a_label_space_beyond_train():
     with pytest.raises(MedtuneError, match=r"data.label_space=icd10cm .* set data.label_space=train"):
         make_task(compose_config("model=tiny_llama", "data.label_space=icd10cm"))
+
+
+def per_note_scores(encoder, tokenizer, texts, codes, max_length) -> np.ndarray:
+    """The scores one note per call gave (before notes were batched together)."""
+    out = [
+        (embed_texts(encoder, tokenizer, unseen.sentences(text), max_length, 512) @ codes.T).max(0).values
+        for text in texts
+    ]
+    return torch.stack(out).numpy()
+
+
+def test_notes_scored_together_score_as_one_by_one(tiny_bert, monkeypatch):
+    cfg = compose_config(f"model.name_or_path={tiny_bert}", "model.max_length=32")
+    encoder, tokenizer = build.load_encoder(cfg.model).eval(), build.load_tokenizer(cfg.model)
+    codes = ["I10", "E11.9", "J18.0", "Z80.3", "K21.9"]
+    vectors = unseen.description_vectors(encoder, tokenizer, codes, None, None)
+    texts = [text for text, _ in NOTES] + [" ".join(text for text, _ in NOTES) * 3, "Short."]
+    expected = per_note_scores(encoder, tokenizer, texts, vectors, 32)
+    monkeypatch.setattr(unseen, "NOTES_PER_PASS", 3)  # several passes, the last one partial
+    scores = unseen.note_scores(encoder, tokenizer, texts, vectors, 32)
+    assert scores.shape == (len(texts), len(codes))
+    np.testing.assert_allclose(scores, expected, atol=1e-5)
+
+
+# Codes no training label carries, each found in a note as a line holding its description: the
+# validation slice sees the description scorer find them, so it chooses a setting.
+DESCRIBED = ["K21.9", "N39.0", "E11.65"]
+
+
+def described_rows(n: int, prefix: str) -> list[dict]:
+    rows = []
+    for i, row in enumerate(coding_rows(n, prefix)):
+        text, codes = f"{row['text']} Seen on day {i}.", row["codes"]  # no two notes alike
+        if i % 2 == 0:
+            code = DESCRIBED[(i // 2) % len(DESCRIBED)]
+            text, codes = f"{text}\n{code_description(code)}", sorted([*codes, code])
+        rows.append({"id": row["id"], "text": text, "codes": codes})
+    return rows
+
+
+@pytest.fixture(scope="module")
+def scorer_run(tmp_path_factory, tiny_bert) -> tuple[Path, Path, dict]:
+    """(run dir, evaluation file, metrics.json) of a tiny run whose validation slice chose a scorer.
+    data.min_code_count=8 keeps the described codes (~7 notes each) out of the head."""
+    tmp = tmp_path_factory.mktemp("unseen-scorer")
+    write_jsonl(tmp / "train.jsonl", described_rows(40, "t"))
+    evaluation = write_jsonl(tmp / "eval.jsonl", described_rows(16, "e"))
+    extra = [code for code in unseen.billable_codes() if code.startswith("I")][:300]
+    codes = {
+        code
+        for rows in (described_rows(40, "t"), described_rows(16, "e"))
+        for r in rows
+        for code in r["codes"]
+    }
+    (tmp / "codes.txt").write_text("\n".join(sorted({*extra, *codes})) + "\n")
+    metrics = train_run(
+        tmp,
+        tmp / "run",
+        "logger=none",
+        *(f"data.path={tmp / 'train.jsonl'}", f"data.eval_path={evaluation}", "data.min_code_count=8"),
+        *("data.train_size=null", "data.val_size=8", f"data.label_space={tmp / 'codes.txt'}"),
+        *(f"model.name_or_path={tiny_bert}", "model.lora_top_layers=null", "model.max_length=64"),
+        "trainer.max_epochs=1",
+    )
+    return tmp / "run", evaluation, metrics
+
+
+def lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_a_chosen_scorer_is_saved_with_the_adapter(scorer_run):
+    run, _, metrics = scorer_run
+    scorer = metrics["unseen_scorer"]
+    assert scorer["threshold"] is not None and metrics["unseen"]["tuned"]["correct"] > 0
+    meta = json.loads((run / "adapter" / "medtune.json").read_text())
+    saved = meta["unseen"]
+    assert {k: saved[k] for k in ("encoder", "rule", "top_m", "threshold")} == {
+        k: scorer[k] for k in ("encoder", "rule", "top_m", "threshold")
+    }
+    codes = (run / "adapter" / unseen_scorer.CODES_FILE).read_text().split()
+    assert len(codes) == saved["n_codes"] == scorer["n_candidates"] and not set(codes) & set(meta["labels"])
+    assert set(DESCRIBED) <= set(codes) and not set(DESCRIBED) & set(meta["labels"])
+    card = (run / "MODEL_CARD.md").read_text()
+    assert "is saved with the adapter" in card and "predicts the trained codes only" not in card
+
+
+def test_predict_reproduces_the_tuned_metrics_and_the_unseen_block(scorer_run, tmp_path):
+    run, evaluation, metrics = scorer_run
+    predict.main([f"run={run}", f"input={evaluation}", f"output={tmp_path / 'codes.jsonl'}"])
+    rows, gold = lines(tmp_path / "codes.jsonl"), [row["codes"] for row in lines(evaluation)]
+    predicted = [row["codes"] for row in rows]
+    assert coding_metrics(gold, predicted) == pytest.approx(metrics["tuned"], abs=1e-12)
+    labels = set(json.loads((run / "adapter" / "medtune.json").read_text())["labels"])
+    split = unseen.split_metrics(gold, predicted, labels)
+    for name in ("seen", "unseen"):
+        expected = {k: v for k, v in metrics[name]["tuned"].items() if k != "intervals"}
+        assert split[name] == pytest.approx(expected, abs=1e-12)
+    threshold = metrics["unseen_scorer"]["threshold"]
+    for row in rows:  # each added code says where it came from; the head's keep their probability
+        assert (
+            set(row["unseen"]) == set(row["codes"]) - labels
+            and set(row["scores"]) == set(row["codes"]) & labels
+        )
+        for found in row["unseen"].values():
+            assert found["source"] == "description" and found["similarity"] >= threshold - 1e-6
+    assert sum(len(row["unseen"]) for row in rows) == split["unseen"]["predicted"] > 0
+
+
+@pytest.mark.parametrize("encoder", ["chosen", "base"])
+def test_an_export_predicts_as_the_run_without_it(scorer_run, encoder, tmp_path):
+    """The export carries the scorer (and the base encoder when that one scores): it predicts what
+    the run predicts once the run dir is gone. "base": the run's setting switched to the base
+    encoder, which prediction then loads from the run's base model."""
+    run, evaluation, _ = scorer_run
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    if encoder == "base":
+        meta_file = copy / "adapter" / "medtune.json"
+        meta = json.loads(meta_file.read_text())
+        meta["unseen"]["encoder"] = "base"
+        meta_file.write_text(json.dumps(meta))
+    texts = [{"text": row["text"]} for row in lines(evaluation)]
+    from_run = load_predictor(copy, "cpu")
+    assert (from_run.unseen.encoder is None) == (from_run.meta["unseen"]["encoder"] == "tuned")
+    expected = from_run.predictions(texts)
+    export.main([f"run={copy}", f"out={tmp_path / 'export'}"])
+    shutil.rmtree(copy)
+    assert (tmp_path / "export" / unseen_scorer.BASE_ENCODER_DIR / "config.json").is_file() == (
+        from_run.meta["unseen"]["encoder"] == "base"
+    )
+    from_export = load_predictor(tmp_path / "export", "cpu").predictions(texts)
+    assert [row["codes"] for row in from_export] == [row["codes"] for row in expected]
+    for ours, theirs in zip(from_export, expected, strict=True):
+        for code, found in theirs["unseen"].items():
+            assert ours["unseen"][code]["similarity"] == pytest.approx(found["similarity"], abs=1e-5)
+
+
+def test_serve_adds_the_same_codes_with_adapters_shared(scorer_run, tmp_path):
+    """Two runs on one base model share it (SharedPredictor): each still adds its unseen codes."""
+    run, evaluation, _ = scorer_run
+    shutil.copytree(run, tmp_path / "b")
+    texts = [{"text": row["text"]} for row in lines(evaluation)]
+    expected = load_predictor(run, "cpu").predictions(texts)
+    predictors = load_predictors({"a": run, "b": tmp_path / "b"}, "cpu")
+    client = TestClient(create_app(predictors, {"a": run, "b": tmp_path / "b"}))
+    for name in ("a", "b"):
+        answer = client.post(f"/v1/{name}/predict_batch", json={"inputs": texts})
+        assert answer.status_code == 200
+        served = [row["prediction"] for row in answer.json()["predictions"]]
+        assert [row["codes"] for row in served] == [row["codes"] for row in expected]
+        assert [set(row["unseen"]) for row in served] == [set(row["unseen"]) for row in expected]
+
+
+def test_a_saved_scorer_with_a_missing_or_damaged_file_is_refused(tmp_path):
+    codes = ["J18.0", "Z80.3"]
+    unseen_scorer.write_files(tmp_path, codes, torch.nn.functional.normalize(torch.randn(2, 8), dim=-1))
+    decision = {"encoder": "tuned", "rule": "none", "top_m": 1, "threshold": 0.5}
+    meta = {
+        "unseen": unseen_scorer.saved_block(decision, codes, "codes.txt"),
+        "labels": ["I10"],
+        "model": {"max_length": 32},
+    }
+    loaded = unseen_scorer.load_scorer(tmp_path, meta, base_encoder=lambda: pytest.fail("tuned: no base"))
+    assert loaded.codes == codes and loaded.vectors.shape == (2, 8) and loaded.encoder is None
+    assert unseen_scorer.load_scorer(tmp_path, {**meta, "unseen": None}, lambda: None) is None
+    (tmp_path / unseen_scorer.CODES_FILE).write_text("J18.0\n")
+    with pytest.raises(MedtuneError, match=r"holds 1 codes, unseen_codes.safetensors 2 rows .* damaged"):
+        unseen_scorer.load_scorer(tmp_path, meta, lambda: None)
+    (tmp_path / unseen_scorer.VECTORS_FILE).unlink()
+    with pytest.raises(MedtuneError, match=r"unseen_codes.safetensors not found: .* copy the whole run dir"):
+        unseen_scorer.load_scorer(tmp_path, meta, lambda: None)

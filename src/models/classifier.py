@@ -17,7 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 from transformers import PreTrainedModel
 
 from src.models.frozen_prefix import top_layers
@@ -26,6 +28,40 @@ from src.models.frozen_prefix import top_layers
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+
+def embed_texts(
+    encoder: PreTrainedModel,
+    tokenizer,
+    texts: list[str],
+    max_length: int,
+    batch_size: int,
+    by_length: bool = True,
+    contextual: bool = True,
+    desc: str | None = None,
+) -> torch.Tensor:
+    """Unit-length mean-pooled embeddings of texts: (texts, hidden) float32 on the CPU, in input order.
+    by_length batches texts of similar length (little padding; equal to input-order batches to
+    float noise, ~1e-7); contextual=False pools the embedding layer's output instead (a bag of
+    words, nearly free); desc labels a progress bar (None: no bar)."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i])) if by_length else list(range(len(texts)))
+    out = torch.empty((len(texts), encoder.config.hidden_size))
+    with torch.inference_mode():
+        for start in tqdm(range(0, len(order), batch_size), desc=desc, leave=False, disable=desc is None):
+            idx = order[start : start + batch_size]
+            enc = tokenizer(
+                [texts[i] for i in idx],
+                padding=True,
+                truncation=True,
+                max_length=max_length,
+                return_tensors="pt",
+            ).to(encoder.device)
+            if contextual:
+                hidden = encoder(**enc).last_hidden_state
+            else:
+                hidden = encoder.embeddings(input_ids=enc["input_ids"])
+            out[idx] = F.normalize(mean_pool(hidden, enc["attention_mask"]), dim=-1).float().cpu()
+    return out
 
 
 SEQUENCE_INPUTS = ("input_ids", "attention_mask", "prefix_hidden")  # padded per sequence

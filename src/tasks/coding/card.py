@@ -19,7 +19,7 @@ CLASSIFIER_USAGE = [
     "```python",
     "from src.inference import load_predictor",
     'predictor = load_predictor("<this run dir>")  # adapter merged into the base model',
-    "codes = predictor.decide(predictor.predict([note_text]))",
+    'codes = predictor.predictions([{"text": note_text}])[0]["codes"]',
     "```",
     "",
     "`adapter/` is a plain peft adapter (safetensors); `python -m src.export run=<this run dir> "
@@ -35,8 +35,8 @@ def coding_card(manifest: dict, classifier: bool) -> CardText:
         limitations.append(
             f"{unseen} gold codes in the evaluation split never occur in training; the run scored "
             f"{stats['n_unseen_candidates']:,} such codes from their descriptions "
-            f"(data.label_space={stats['label_space']}, see metrics.json's unseen block), but the "
-            "exported adapter predicts the trained codes only."
+            f"(data.label_space={stats['label_space']}, see metrics.json's unseen block). "
+            + _unseen_text(manifest["metrics"].get("unseen_scorer") or {})
         )
     elif unseen:
         limitations.append(
@@ -53,6 +53,21 @@ def coding_card(manifest: dict, classifier: bool) -> CardText:
         limitations=limitations,
         usage=CLASSIFIER_USAGE if classifier else None,
         label_noun="code",
+    )
+
+
+def _unseen_text(scorer: dict) -> str:
+    """What prediction does with codes outside the training labels (unseen_scorer.py)."""
+    if scorer.get("threshold") is None:
+        return (
+            "No such setting beat the trained head alone on the validation slice, so none is added: "
+            "the model predicts the trained codes only."
+        )
+    return (
+        f"The setting chosen on the validation slice ({scorer['encoder']} encoder, at most "
+        f"{scorer['top_m']} a note, cosine similarity >= {scorer['threshold']:.4g}) is saved with the "
+        "adapter: src.predict, src.serve and exports add such codes as the evaluation did, each listed "
+        'under "unseen" with "source": "description" and its similarity, which is not a probability.'
     )
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from src.errors import MedtuneError
 from src.tasks.coding import calibration, review
 from src.tasks.coding.calibration import Calibrator
 
@@ -20,6 +21,14 @@ class Split:
     truth: np.ndarray  # bool: the code is in the note's gold set
     decided: np.ndarray  # bool: the decision rule picked the code
     failed: np.ndarray  # bool per note: decided set != gold set (gold codes outside the label space count)
+
+
+def check_review_target(target: float) -> None:
+    if not 0 < target < 1:
+        raise MedtuneError(
+            f"task.review.target={target}: the audit failure rate allowed among auto-accepted notes "
+            "must lie strictly between 0 and 1 (e.g. task.review.target=0.05)"
+        )
 
 
 def split_arrays(

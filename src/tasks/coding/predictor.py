@@ -3,7 +3,9 @@
 A run dir (python -m src.train) holds adapter/ (the LoRA adapter and trained head, plus
 medtune.json) and .hydra/resolved.yaml; an export (python -m src.export) holds the merged
 encoder, its tokenizer, classifier.safetensors and medtune.json. Both load into the same
-ChunkedNoteClassifier with the adapter merged, so both score a note alike (to ~1e-6).
+ChunkedNoteClassifier with the adapter merged, so both score a note alike (to ~1e-6). A run whose
+validation slice chose an unseen-code scorer (data.label_space, unseen_scorer.py) saved it beside
+the adapter; both add its codes to the head's as the run's tuned evaluation did.
 Weights are read from safetensors only: a pickle from a user's path could run any code.
 """
 
@@ -31,6 +33,7 @@ from src.tasks.coding.calibration import Calibrator
 from src.tasks.coding.decision import Decision
 from src.tasks.coding.evidence import NoteTokens, note_evidence, token_offsets
 from src.tasks.coding.review import note_confidence
+from src.tasks.coding.unseen_scorer import BASE_ENCODER_DIR, UnseenScorer, load_scorer
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,7 @@ class Predictor:
     tokenizer: PreTrainedTokenizerBase
     meta: dict  # medtune.json, completed with model.dtype/trust_remote_code and data columns
     device: torch.device
+    unseen: UnseenScorer | None = None  # codes outside the head's, scored from their descriptions
 
     @property
     def labels(self) -> list[str]:
@@ -144,7 +148,13 @@ class Predictor:
         code set is exactly right) and "route": "auto" (at or above the run's review threshold)
         or "review". Runs made before calibration existed lack both. evidence (or evidence_text)
         adds "evidence": {code: [{"start", "end", "score"}, ...]} for every predicted code, and
-        evidence_text each span's "text" (src/tasks/coding/evidence.py)."""
+        evidence_text each span's "text" (src/tasks/coding/evidence.py).
+
+        A run that saved an unseen-code scorer (data.label_space) also puts in "codes" the codes
+        outside the head's it adds, each in "unseen": {code: {"source": "description",
+        "similarity": cosine}}; "unseen" is {} for a note it adds none to. A similarity is not a
+        probability: such codes have no "scores" entry, evidence, or part in "confidence" and
+        "route", which read the head's codes only."""
         texts = [row["text"] for row in inputs]
         found = None
         if evidence or evidence_text:
@@ -157,6 +167,10 @@ class Predictor:
             {"codes": codes, "scores": {code: round(float(row[index[code]]), 6) for code in codes}}
             for codes, row in zip(decided, scores, strict=True)
         ]
+        if self.unseen is not None:
+            merged, added = self.add_unseen(texts, decided)
+            for row, codes, described in zip(out, merged, added, strict=True):
+                row["codes"], row["unseen"] = codes, described
         if "calibration" in self.meta and "review" in self.meta:
             picked = np.zeros(scores.shape, dtype=bool)
             for i, codes in enumerate(decided):
@@ -171,10 +185,18 @@ class Predictor:
                 row["evidence"] = spans
         return out
 
+    def add_unseen(self, texts: list[str], head: list[list[str]]) -> tuple[list[list[str]], list[dict]]:
+        """The head's code sets with the unseen codes the run's scorer adds (UnseenScorer.add); the
+        tuned encoder is this model's own, adapter merged."""
+        return self.unseen.add(self.model.encoder, self.tokenizer, texts, head)
+
     def save(self, out: Path, exported_from: Path) -> None:
         """A standalone model without peft (python -m src.export): the merged encoder (loadable
-        with transformers.AutoModel), its tokenizer, the trained head and medtune.json."""
+        with transformers.AutoModel), its tokenizer, the trained head and medtune.json; with an
+        unseen-code scorer, its files too (and the base encoder, when that one scores)."""
         save_encoder_export(self.model, self.tokenizer, self.meta, out, exported_from, HEAD_FILE)
+        if self.unseen is not None:
+            self.unseen.save(out)
 
 
 def read_meta(path: Path) -> dict:
@@ -184,7 +206,7 @@ def read_meta(path: Path) -> dict:
     return _run_meta(path)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SharedPredictor(Predictor):
     """One run's adapter in an AdapterSet: it scores with its adapter switched on, under the
     set's lock; `model` is the set's PeftModel."""
@@ -198,6 +220,10 @@ class SharedPredictor(Predictor):
     ) -> tuple[np.ndarray, list[dict[str, list[dict]]]]:
         with self.adapters.use(self.name):
             return super()._run(texts, batch_size, progress, explain)
+
+    def add_unseen(self, texts: list[str], head: list[list[str]]) -> tuple[list[list[str]], list[dict]]:
+        with self.adapters.use(self.name):  # the tuned encoder: the set's model, this adapter on
+            return super().add_unseen(texts, head)
 
     def save(self, out: Path, exported_from: Path) -> None:
         load_predictor(self.path, torch.device("cpu")).save(out, exported_from)
@@ -216,7 +242,8 @@ def load_predictor(path: Path, target: torch.device) -> Predictor:
         # Merged once here: scoring then runs at the base model's speed (see evaluate_tuned).
         model = PeftModel.from_pretrained(base, path / "adapter").merge_and_unload()
     warn_other_versions(path, meta, CHUNKING_MAY_DIFFER)
-    return Predictor(model.eval().to(target), build.load_tokenizer(model_cfg), meta, target)
+    tokenizer = build.load_tokenizer(model_cfg)
+    return Predictor(model.eval().to(target), tokenizer, meta, target, _unseen(path, meta, target))
 
 
 def load_predictors(paths: dict[str, Path], target: torch.device) -> dict[str, Predictor]:
@@ -241,10 +268,30 @@ def load_predictors(paths: dict[str, Path], target: torch.device) -> dict[str, P
         tokenizer = build.load_tokenizer(model_cfg)
         for name in names:
             warn_other_versions(paths[name], metas[name], CHUNKING_MAY_DIFFER)
+            unseen = _unseen(paths[name], metas[name], target)
             loaded[name] = SharedPredictor(
-                adapters.model, tokenizer, metas[name], target, adapters=adapters, name=name, path=paths[name]
+                adapters.model,
+                tokenizer,
+                metas[name],
+                target,
+                unseen,
+                adapters=adapters,
+                name=name,
+                path=paths[name],
             )
     return {name: loaded[name] for name in paths}
+
+
+def _unseen(path: Path, meta: dict, target: torch.device) -> UnseenScorer | None:
+    """The unseen-code scorer a run dir's adapter/ or an export holds (None: the run chose none).
+    Its base encoder, when that one scores: the run's base model, or the export's own copy."""
+    export = (path / HEAD_FILE).is_file()
+
+    def base_encoder() -> torch.nn.Module:
+        name_or_path = str(path / BASE_ENCODER_DIR) if export else meta["base_model"]
+        return build.load_encoder(_model_cfg(meta, name_or_path)).eval().to(target)
+
+    return load_scorer(path if export else path / "adapter", meta, base_encoder)
 
 
 def _base_key(meta: dict) -> dict:

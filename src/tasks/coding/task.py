@@ -26,16 +26,14 @@ from tqdm.auto import tqdm
 
 from src.data.chunking import collate_chunks, tokenize_chunks, tokenizer_versions
 from src.data.records import rows_fingerprint
-from src.errors import MedtuneError
 from src.model_card import CardText
 from src.models import build, prefix_cache
-from src.models.classifier import mean_pool, pool_notes
+from src.models.classifier import embed_texts, mean_pool, pool_notes
 from src.models.frozen_prefix import prefix_features, top_layers
 from src.models.prefix_cache import WithPrefix
 from src.tasks.base import Task
-from src.tasks.coding import predictor, unseen
+from src.tasks.coding import confidence, predictor, unseen, unseen_scorer
 from src.tasks.coding.card import coding_card
-from src.tasks.coding.confidence import ReviewSetup, draw_reliability, fit_review, split_arrays
 from src.tasks.coding.data import PACKAGE, CodingRows, coding_lineage, load_coding_rows
 from src.tasks.coding.decision import Decision, tune_global, tune_per_code
 from src.tasks.coding.errors import write_run_report
@@ -44,6 +42,7 @@ from src.tasks.coding.evidence_scores import synthetic_evidence_scores
 from src.tasks.coding.keyword_baseline import keyword_reference
 from src.tasks.coding.metrics import bootstrap_intervals, coding_delta, coding_metrics
 from src.tasks.coding.parsing import predicted_codes
+from src.tasks.coding.unseen import DESCRIPTION_TOKENS, TEXTS_PER_PASS
 
 log = logging.getLogger(__name__)
 RELIABILITY_PNG = "reliability.png"
@@ -68,17 +67,14 @@ class CodingTask(Task):
         # Lower-layer features of the val and eval notes from the base evaluation, and how many
         # layers they cover (0: none kept); see prefix_cache.
         self.features: dict = {"layers": 0}
-        self.review: ReviewSetup | None = None  # calibration and routing, set by evaluate_tuned
+        self.review: confidence.ReviewSetup | None = None  # calibration and routing, set by evaluate_tuned
         # Per eval note {tuned code: evidence spans}, set by evaluate_tuned (evidence.py).
         self.evidence: list[dict[str, list[dict]]] | None = None
+        # The unseen-code scorer's description embeddings (None: none chosen), saved with the adapter.
+        self.unseen_vectors: torch.Tensor | None = None
 
     def check_data(self) -> None:
-        target = self.cfg.task.review.target
-        if not 0 < target < 1:
-            raise MedtuneError(
-                f"task.review.target={target}: the audit failure rate allowed among auto-accepted notes "
-                "must lie strictly between 0 and 1 (e.g. task.review.target=0.05)"
-            )
+        confidence.check_review_target(self.cfg.task.review.target)
         self.rows = load_coding_rows(self.cfg.data, self.cfg.paths.cache_dir)
 
     def load_data(self) -> CodingData:
@@ -178,7 +174,7 @@ class CodingTask(Task):
             else:
                 hidden = encoder(input_ids=batch["input_ids"], attention_mask=mask).last_hidden_state
             chunks = F.normalize(mean_pool(hidden, mask), dim=-1)
-            per_chunk = chunks @ codes.T  # a code mentioned in any chunk should score high
+            per_chunk = chunks @ codes.T.to(chunks.dtype)  # a code mentioned in any chunk should score high
             return pool_notes(per_chunk, batch["note_index"], "max")
 
         val_scores = self._scores(partial(similarity, split="val"), data.val, "Base model: validation slice")
@@ -197,13 +193,11 @@ class CodingTask(Task):
         return coding_metrics(_gold(data.eval), self.predictions["base"])
 
     def _code_vectors(self, encoder: torch.nn.Module, data: CodingData, labels: list[str]) -> torch.Tensor:
-        """Unit embeddings of the codes' descriptions, one row per code."""
-        descriptions = [data.rows.descriptions[code] for code in labels]
-        with torch.inference_mode():
-            enc = data.tokenizer(
-                descriptions, padding=True, truncation=True, max_length=64, return_tensors="pt"
-            ).to(encoder.device)
-            return F.normalize(mean_pool(encoder(**enc).last_hidden_state, enc["attention_mask"]), dim=-1)
+        """Unit embeddings of the codes' descriptions, one row per code (float32, on the encoder's device)."""
+        texts = [data.rows.descriptions[code] for code in labels]
+        return embed_texts(encoder, data.tokenizer, texts, DESCRIPTION_TOKENS, TEXTS_PER_PASS).to(
+            encoder.device
+        )
 
     def base_state(self) -> dict:
         return {"predictions": self.predictions["base"]}
@@ -286,15 +280,17 @@ class CodingTask(Task):
         val_gold = _gold(data.val)
         self.tuned_decision = decision = self._tune(val_scores, labels, val_gold)
         head = {"val": decision.apply(val_scores, labels), "eval": decision.apply(eval_scores, labels)}
-        pred, self.unseen_decision = unseen.add_unseen(model, data.rows, data.tokenizer, self.cfg, head)
+        pred, self.unseen_decision, self.unseen_vectors = unseen.add_unseen(
+            model, data.rows, data.tokenizer, self.cfg, head
+        )
         self.validation = coding_metrics(val_gold, pred["val"])
         self.predictions.update(tuned=pred["eval"], head=head["eval"])
         if collector:
             self.evidence = collector.evidence(head["eval"], labels)
         # Confidence and routing from the head's scores; the decisions above stay as they are.
-        self.review = fit_review(
-            split_arrays(val_scores, labels, val_gold, head["val"]),
-            split_arrays(eval_scores, labels, _gold(data.eval), head["eval"]),
+        self.review = confidence.fit_review(
+            confidence.split_arrays(val_scores, labels, val_gold, head["val"]),
+            confidence.split_arrays(eval_scores, labels, _gold(data.eval), head["eval"]),
             self._train_counts(data),
             self.cfg.task.calibration,
             self.cfg.task.review.target,
@@ -309,7 +305,7 @@ class CodingTask(Task):
         return coding_delta(base, tuned)
 
     def write_reports(self, data: CodingData, run_dir: Path) -> dict:
-        draw_reliability(self.review.reliability, run_dir / RELIABILITY_PNG)
+        confidence.draw_reliability(self.review.reliability, run_dir / RELIABILITY_PNG)
         calibration = {**self.review.metrics["calibration"], "reliability_diagram": RELIABILITY_PNG}
         reports = {
             "errors": write_run_report(run_dir, data.rows, self.predictions["tuned"], self.evidence),
@@ -393,6 +389,8 @@ class CodingTask(Task):
             "chunking": {"overlap": self.cfg.data.chunk_overlap, "max_chunks": self.cfg.data.max_chunks},
             "versions": tokenizer_versions(),  # chunking of long notes depends on them
         }
+        unseen = (self.unseen_decision, data.rows.unseen_candidates, self.unseen_vectors)
+        meta.update(unseen_scorer.save_chosen(out_dir, *unseen, self.cfg.data.label_space))
         (out_dir / "medtune.json").write_text(json.dumps(meta, indent=2) + "\n")
 
 

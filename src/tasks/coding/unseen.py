@@ -26,12 +26,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import simple_icd_10_cm as icd
 import torch
-import torch.nn.functional as F
 
 from src.data.caches import record_sources
 from src.errors import MedtuneError
 from src.models import build
-from src.models.classifier import mean_pool
+from src.models.classifier import embed_texts
 from src.tasks.coding.codes import code_description, icd_category, normalize_code
 from src.tasks.coding.metrics import bootstrap_intervals, coding_metrics
 
@@ -45,6 +44,8 @@ RULES = ("none", "category_seen", "category_predicted")  # hierarchy filters, se
 TOP_M = (1, 2, 3)  # unseen codes added per note at most
 N_THRESHOLDS = 25
 DESCRIPTION_TOKENS = 64  # ICD-10-CM descriptions are short
+TEXTS_PER_PASS = 512  # sentences or descriptions per encoder call (sorted by length: little padding)
+NOTES_PER_PASS = 256  # notes whose sentences note_scores embeds together (their vectors stay in memory)
 
 
 @cache
@@ -102,27 +103,6 @@ def sentences(text: str) -> list[str]:
     return [p for p in parts if len(p) > 3] or [text]
 
 
-def embed(
-    encoder: torch.nn.Module, tokenizer, texts: list[str], max_length: int, batch: int = 512
-) -> torch.Tensor:
-    """Unit mean-pooled embeddings, batched by length (little padding)."""
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    out = torch.empty((len(texts), encoder.config.hidden_size))
-    with torch.inference_mode():
-        for start in range(0, len(order), batch):
-            idx = order[start : start + batch]
-            enc = tokenizer(
-                [texts[i] for i in idx],
-                padding=True,
-                truncation=True,
-                max_length=max_length,
-                return_tensors="pt",
-            ).to(encoder.device)
-            hidden = encoder(**enc).last_hidden_state
-            out[idx] = F.normalize(mean_pool(hidden, enc["attention_mask"]), dim=-1).float().cpu()
-    return out
-
-
 def description_vectors(
     encoder: torch.nn.Module, tokenizer, codes: list[str], cache_key: str | None, cache_dir: str | None
 ) -> torch.Tensor:
@@ -134,7 +114,8 @@ def description_vectors(
         path = Path(cache_dir) / "descriptions" / f"{digest}.npy"
         if path.exists():
             return torch.from_numpy(np.load(path))
-    vectors = embed(encoder, tokenizer, [code_description(code) for code in codes], DESCRIPTION_TOKENS)
+    descriptions = [code_description(code) for code in codes]
+    vectors = embed_texts(encoder, tokenizer, descriptions, DESCRIPTION_TOKENS, TEXTS_PER_PASS)
     if path:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp.npy")
@@ -151,11 +132,16 @@ def icd_table_version() -> str:
 def note_scores(
     encoder: torch.nn.Module, tokenizer, texts: list[str], codes: torch.Tensor, max_length: int
 ) -> np.ndarray:
-    """(notes, codes): each code's best cosine similarity over a note's sentences."""
+    """(notes, codes): each code's best cosine similarity over a note's sentences. The sentences of
+    up to NOTES_PER_PASS notes are embedded together, so a forward pass holds sentences of similar
+    length from many notes (embed_texts sorts them) instead of one note's few, short and long."""
     out = np.empty((len(texts), len(codes)), dtype=np.float32)
-    for i, text in enumerate(texts):
-        units = embed(encoder, tokenizer, sentences(text), max_length)
-        out[i] = (units @ codes.T).max(0).values.numpy()
+    for start in range(0, len(texts), NOTES_PER_PASS):
+        notes = [sentences(text) for text in texts[start : start + NOTES_PER_PASS]]
+        units = [unit for note in notes for unit in note]
+        units = embed_texts(encoder, tokenizer, units, max_length, TEXTS_PER_PASS)
+        for i, note_units in enumerate(units.split([len(note) for note in notes])):
+            out[start + i] = (note_units @ codes.T).max(0).values.numpy()
     return out
 
 
@@ -276,10 +262,11 @@ def tune(
 
 def split_scores(
     encoder: torch.nn.Module, rows: CodingRows, tokenizer, cfg: DictConfig, cache_key: str | None
-) -> dict:
-    """{split: (notes, candidates)} description similarities of one encoder, for val and eval."""
+) -> tuple[torch.Tensor, dict]:
+    """The candidates' description embeddings by one encoder, and {split: (notes, candidates)} the
+    description similarities of the val and eval notes."""
     codes = description_vectors(encoder, tokenizer, rows.unseen_candidates, cache_key, cfg.paths.cache_dir)
-    return {
+    return codes, {
         split: note_scores(
             encoder, tokenizer, [r["text"] for r in getattr(rows, split)], codes, cfg.model.max_length
         )
@@ -289,20 +276,24 @@ def split_scores(
 
 def add_unseen(
     model: torch.nn.Module, rows: CodingRows, tokenizer, cfg: DictConfig, head: dict[str, list[list[str]]]
-) -> tuple[dict, dict | None]:
+) -> tuple[dict, dict | None, torch.Tensor | None]:
     """Each split's head code sets (head: {"val", "eval"}) plus the unseen codes of rows.unseen_candidates
-    that the setting tuned on the validation slice adds; and that setting (None without candidates).
-    model: the tuned PEFT model, scored with its adapter merged; the base encoder is loaded afresh."""
+    that the setting tuned on the validation slice adds; that setting (None without candidates); and
+    the description embeddings it scores with (None when it adds nothing), which the adapter saves
+    (unseen_scorer.py). model: the tuned PEFT model, scored with its adapter merged; the base encoder
+    is loaded afresh."""
     if not rows.unseen_candidates:
-        return head, None
-    scores = {}
+        return head, None, None
+    vectors, scores = {}, {}
     model.merge_adapter()
     try:
-        scores["tuned"] = split_scores(model.get_base_model().encoder, rows, tokenizer, cfg, None)
+        vectors["tuned"], scores["tuned"] = split_scores(
+            model.get_base_model().encoder, rows, tokenizer, cfg, None
+        )
     finally:
         model.unmerge_adapter()
     encoder = build.load_encoder(cfg.model).eval().to(next(model.parameters()).device)
-    scores["base"] = split_scores(encoder, rows, tokenizer, cfg, cfg.model.name_or_path)
+    vectors["base"], scores["base"] = split_scores(encoder, rows, tokenizer, cfg, cfg.model.name_or_path)
     candidates, val_gold = rows.unseen_candidates, [row["codes"] for row in rows.val]
     chosen, figures = tune(
         head["val"], {k: v["val"] for k, v in scores.items()}, candidates, rows.labels, val_gold
@@ -313,12 +304,24 @@ def add_unseen(
         merged[split] = merge(
             pred, scores[chosen.encoder][split], candidates, mask, chosen.top_m, chosen.threshold
         )
-    log.warning(
-        "data.label_space=%s: metrics.json counts codes scored from descriptions; the exported model "
-        "(src.predict, src.serve) returns the trained head's codes only",
-        cfg.data.label_space,
-    )
-    return merged, {**chosen.to_dict(), "validation": figures, "n_candidates": len(candidates)}
+    if chosen.threshold is None:
+        log.info(
+            "data.label_space=%s: no description-scored setting beat the trained head alone on the "
+            "validation slice; no unseen code is added, and the adapter predicts the trained codes",
+            cfg.data.label_space,
+        )
+    else:
+        log.info(
+            "data.label_space=%s: up to %d unseen codes a note scored from descriptions (%s encoder, "
+            "cosine >= %.4g); the adapter saves this scorer, so src.predict, src.serve and exports add "
+            'them too, marked "source": "description"',
+            cfg.data.label_space,
+            chosen.top_m,
+            chosen.encoder,
+            chosen.threshold,
+        )
+    report = {**chosen.to_dict(), "validation": figures, "n_candidates": len(candidates)}
+    return merged, report, None if chosen.threshold is None else vectors[chosen.encoder]
 
 
 def report(

@@ -24,10 +24,10 @@ from src.data.chunking import cached_map
 from src.data.records import rows_fingerprint
 from src.errors import MedtuneError
 from src.models import build
+from src.models.classifier import embed_texts
 from src.tasks.eligibility.criteria import criteria_list, record_lines
 from src.tasks.eligibility.data import EligibilityRows
 from src.tasks.eligibility.numeric import MODEL_READS, decide
-from src.tasks.eligibility.scoring import embed_texts
 
 log = logging.getLogger(__name__)
 # Bump when the selection or the cached layout changes (3: no text; 4: `ruled`, full-length lists).
@@ -106,10 +106,11 @@ def encode_splits(
             encoder,
             tokenizer,
             texts,
-            cfg.loop.eval_batch_size,
             cfg.task.criterion_max_length,
-            "Evidence lines",
+            cfg.loop.eval_batch_size,
+            by_length=False,  # batches in input order, as predict reads them: the same lines picked
             contextual=False,
+            desc="Evidence lines",
         )
 
     tokenized, counts, reused = {}, {"criteria": 0, "criteria_ruled": 0, "criteria_cut": 0}, True

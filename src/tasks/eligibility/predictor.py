@@ -34,12 +34,12 @@ from src.inference import (
     warn_other_versions,
 )
 from src.models import build
-from src.models.classifier import ChunkedNoteClassifier
+from src.models.classifier import ChunkedNoteClassifier, embed_texts
 from src.tasks.eligibility.criteria import criteria_list
 from src.tasks.eligibility.evidence import encode_criteria
 from src.tasks.eligibility.numeric import MODEL_READS
 from src.tasks.eligibility.pairs import encode_pairs
-from src.tasks.eligibility.scoring import collate_inputs, embed_texts, pair_scores
+from src.tasks.eligibility.scoring import collate_inputs, pair_scores
 
 log = logging.getLogger(__name__)
 
@@ -135,11 +135,10 @@ class Predictor:
                 self.model.encoder,  # its embedding layer: LoRA never reaches it (_run_meta checks)
                 self.tokenizer,
                 texts,
-                batch_size,
                 reader["max_length"],
-                "Evidence lines",
+                batch_size,
+                by_length=False,  # in input order, as the run's evaluation batched them
                 contextual=False,
-                progress=False,
             )
 
         encoded = encode_criteria(

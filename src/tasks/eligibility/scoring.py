@@ -1,5 +1,5 @@
-"""Scores of encoded pairs and the embeddings that pick evidence: one code path for training's
-evaluation and src.predict.
+"""Scores of encoded pairs: one code path for training's evaluation and src.predict (the
+embeddings that pick evidence: src.models.classifier.embed_texts, by_length=False).
 
 Pairs come encoded by pairs.encode_pairs (pair reader: one sequence per pair) or by
 evidence.encode_criteria (criteria reader: one sequence per criterion), as rows with `chunks`.
@@ -10,11 +10,9 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from src.data.chunking import collate_chunks
-from src.models.classifier import mean_pool, sequence_logits
+from src.models.classifier import sequence_logits
 from src.tasks.eligibility.numeric import MODEL_READS
 from src.tasks.eligibility.rule import log_eligible
 
@@ -79,35 +77,3 @@ def pair_scores(
         met, log_p = criteria_scores(model, batch, n_pairs)
         return log_p.double().exp(), torch.sigmoid(met)
     return torch.sigmoid(model(**batch)[:, 0]).double(), None
-
-
-def embed_texts(
-    encoder,
-    tokenizer,
-    texts: list[str],
-    batch_size: int,
-    max_length: int,
-    desc: str,
-    contextual: bool = True,
-    progress: bool = True,
-) -> torch.Tensor:
-    """Unit-length mean-pooled embeddings of texts (on the CPU), as the base model scores them;
-    contextual=False pools the embedding layer's output instead (a bag of words, nearly free):
-    what picks each criterion's evidence lines."""
-    out = []
-    with torch.inference_mode():
-        batches = range(0, len(texts), batch_size)
-        for start in tqdm(batches, desc=desc, leave=False, disable=not progress):
-            enc = tokenizer(
-                texts[start : start + batch_size],
-                padding=True,
-                truncation=True,
-                max_length=max_length,
-                return_tensors="pt",
-            ).to(encoder.device)
-            if contextual:
-                hidden = encoder(**enc).last_hidden_state
-            else:
-                hidden = encoder.embeddings(input_ids=enc["input_ids"])
-            out.append(F.normalize(mean_pool(hidden, enc["attention_mask"]), dim=-1).cpu())
-    return torch.cat(out)

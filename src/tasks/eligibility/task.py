@@ -44,6 +44,7 @@ from src.data.records import rows_fingerprint
 from src.errors import MedtuneError
 from src.model_card import CardText
 from src.models import build, prefix_cache
+from src.models.classifier import embed_texts
 from src.tasks.base import Task
 from src.tasks.eligibility import numeric, predictor
 from src.tasks.eligibility.card import CLASSIFIER_CARD
@@ -54,7 +55,7 @@ from src.tasks.eligibility.numeric import MODEL_READS
 from src.tasks.eligibility.pairs import tokenize_pairs
 from src.tasks.eligibility.reference import screened_reference
 from src.tasks.eligibility.rule import eligibility_loss
-from src.tasks.eligibility.scoring import collate_inputs, criteria_scores, embed_texts, pair_scores
+from src.tasks.eligibility.scoring import collate_inputs, criteria_scores, pair_scores
 from src.tasks.eligibility.screened import NO_ANSWER, Screened, resolve, screened_output
 from src.tasks.eligibility.screening import (
     paired_intervals,
@@ -174,8 +175,10 @@ class EligibilityTask(Task):
         max_length = self.cfg.task.max_length  # checked against the model's positions in load_data
 
         def embed(texts: list[str], desc: str) -> torch.Tensor:
+            # Batches in input order: the base scores, and the thresholds tuned on them, as they were.
+            batch_size = self.cfg.loop.eval_batch_size
             return embed_texts(
-                encoder, data.tokenizer, texts, self.cfg.loop.eval_batch_size, max_length, desc
+                encoder, data.tokenizer, texts, max_length, batch_size, by_length=False, desc=desc
             )
 
         # Trials repeat across pairs: embed each distinct criteria text once.
