@@ -19,6 +19,7 @@ from src.console import console
 from src.models.frozen_prefix import layers_of, prefix_features
 
 BYTES_PER_VALUE = 4  # features are kept in float32, as the layers compute them
+CHUNKS_PER_PASS = 64  # chunks of similar length computed together by cache_features
 
 
 class WithPrefix(Dataset):
@@ -97,10 +98,30 @@ def cache_features(
         if not len(mask):  # no note of the batch has a chunk
             features.extend([] for _ in range(n_notes))
             continue
-        hidden = prefix_features(encoder, batch["input_ids"].to(device), mask.to(device), n_frozen)
-        features.extend(per_note(hidden, mask, batch["note_index"], n_notes))
+        chunks = chunk_features(encoder, batch["input_ids"], mask, n_frozen, device)
+        notes: list[list[torch.Tensor]] = [[] for _ in range(n_notes)]
+        for note, chunk in zip(batch["note_index"].tolist(), chunks, strict=True):
+            notes[note].append(chunk)
+        features.extend(notes)
     encoder.train(was_training)
     return WithPrefix(rows, features)
+
+
+def chunk_features(
+    encoder: torch.nn.Module, input_ids: torch.Tensor, mask: torch.Tensor, n_frozen: int, device: torch.device
+) -> list[torch.Tensor]:
+    """Each chunk's unpadded lower-layer features (on the CPU), computed CHUNKS_PER_PASS chunks of
+    similar length at a time, each group cut to its own longest: eligibility's criterion sequences
+    (10 to 96 tokens) padded to their batch's longest spent about half the pass on padding."""
+    lengths = mask.sum(1)
+    out: list[torch.Tensor | None] = [None] * len(lengths)
+    for group in lengths.argsort().split(CHUNKS_PER_PASS):
+        width = int(lengths[group].max())
+        ids, group_mask = input_ids[group, :width].to(device), mask[group, :width].to(device)
+        hidden = prefix_features(encoder, ids, group_mask, n_frozen)
+        for row, i in enumerate(group.tolist()):
+            out[i] = hidden[row, : lengths[i]].cpu().clone()
+    return out
 
 
 def training_sets(

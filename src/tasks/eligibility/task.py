@@ -175,10 +175,9 @@ class EligibilityTask(Task):
         max_length = self.cfg.task.max_length  # checked against the model's positions in load_data
 
         def embed(texts: list[str], desc: str) -> torch.Tensor:
-            # Batches in input order: the base scores, and the thresholds tuned on them, as they were.
-            batch_size = self.cfg.loop.eval_batch_size
+            # Records of similar length batched together: little padding at up to 512 tokens.
             return embed_texts(
-                encoder, data.tokenizer, texts, max_length, batch_size, by_length=False, desc=desc
+                encoder, data.tokenizer, texts, max_length, self.cfg.loop.eval_batch_size, desc=desc
             )
 
         # Trials repeat across pairs: embed each distinct criteria text once.
