@@ -77,10 +77,15 @@ def per_note(
     n_notes: the batch's notes, where one may have no chunk (an eligibility pair the numeric rule
     decided whole); None: every note has one."""
     lengths = attention_mask.sum(1).tolist()
-    n_notes = int(note_index.max()) + 1 if n_notes is None else n_notes
+    chunks = [hidden[i, :n].cpu().clone() for i, n in enumerate(lengths)]
+    return by_note(chunks, note_index, int(note_index.max()) + 1 if n_notes is None else n_notes)
+
+
+def by_note(chunks: list[torch.Tensor], note_index: torch.Tensor, n_notes: int) -> list[list[torch.Tensor]]:
+    """Chunk features grouped per note (note_index: each chunk's note), in note order."""
     notes: list[list[torch.Tensor]] = [[] for _ in range(n_notes)]
-    for i, note in enumerate(note_index.tolist()):
-        notes[note].append(hidden[i, : lengths[i]].cpu().clone())
+    for note, chunk in zip(note_index.tolist(), chunks, strict=True):
+        notes[note].append(chunk)
     return notes
 
 
@@ -99,10 +104,7 @@ def cache_features(
             features.extend([] for _ in range(n_notes))
             continue
         chunks = chunk_features(encoder, batch["input_ids"], mask, n_frozen, device)
-        notes: list[list[torch.Tensor]] = [[] for _ in range(n_notes)]
-        for note, chunk in zip(batch["note_index"].tolist(), chunks, strict=True):
-            notes[note].append(chunk)
-        features.extend(notes)
+        features.extend(by_note(chunks, batch["note_index"], n_notes))
     encoder.train(was_training)
     return WithPrefix(rows, features)
 

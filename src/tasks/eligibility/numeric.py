@@ -109,6 +109,11 @@ def decide(criterion: str, lines: list[str]) -> bool | None:
     return None
 
 
+def model_read(values: list, ruled: list[int]) -> list:
+    """The entries of a per-criterion list (labels, kinds) for the criteria the model reads."""
+    return [value for value, decision in zip(values, ruled, strict=True) if decision == MODEL_READS]
+
+
 def confidence(decided: list[tuple[int, int]], configured: float | None) -> tuple[float, dict | None]:
     """(P(a decision is right), the agreement measured) from (decision, label) of the training
     criteria the rule decided, label -1 where unknown: configured when set, else (agreeing + 1) /

@@ -13,7 +13,7 @@ import torch
 
 from src.data.chunking import collate_chunks
 from src.models.classifier import sequence_logits
-from src.tasks.eligibility.numeric import MODEL_READS
+from src.tasks.eligibility.numeric import MODEL_READS, model_read
 from src.tasks.eligibility.rule import log_eligible
 
 SEQUENCES_PER_PASS = 32  # criteria reader: (criterion, evidence) sequences per encoder call
@@ -29,13 +29,7 @@ def collate_inputs(
     batch = collate_chunks(rows, pad_token_id)
     if "exclusion" in rows[0]:
         batch["exclusion"] = torch.tensor(
-            [
-                e
-                for row in rows
-                for e, r in zip(row["exclusion"], row["ruled"], strict=True)
-                if r == MODEL_READS
-            ],
-            dtype=torch.bool,
+            [e for row in rows for e in model_read(row["exclusion"], row["ruled"])], dtype=torch.bool
         )
         batch["ruled_log_p"] = torch.tensor([_ruled_log_p(row, rule_confidence) for row in rows])
     return batch

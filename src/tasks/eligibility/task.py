@@ -51,7 +51,7 @@ from src.tasks.eligibility.card import CLASSIFIER_CARD
 from src.tasks.eligibility.criteria import split_criteria
 from src.tasks.eligibility.data import PACKAGE, EligibilityRows, eligibility_lineage, load_eligibility_rows
 from src.tasks.eligibility.evidence import encode_splits, ruled_with_labels
-from src.tasks.eligibility.numeric import MODEL_READS
+from src.tasks.eligibility.numeric import model_read
 from src.tasks.eligibility.pairs import tokenize_pairs
 from src.tasks.eligibility.reference import screened_reference
 from src.tasks.eligibility.rule import eligibility_loss
@@ -156,16 +156,9 @@ class EligibilityTask(Task):
     def collate(self, rows: list[dict]) -> dict[str, torch.Tensor]:
         batch = collate_inputs(rows, self.pad_token_id, self.rule_confidence)
         batch["labels"] = torch.tensor([float(row["label"]) for row in rows])
-        if (
-            "exclusion" in batch
-        ):  # criteria reader: the labels of the criteria the model reads, -1 where unknown
+        if "exclusion" in batch:  # criteria reader: labels of the criteria the model reads, -1 unknown
             batch["criteria_met"] = torch.tensor(
-                [
-                    float(m)
-                    for row in rows
-                    for m, r in zip(row["met"], row["ruled"], strict=True)
-                    if r == MODEL_READS
-                ]
+                [float(m) for row in rows for m in model_read(row["met"], row["ruled"])]
             )
         return batch
 
@@ -231,12 +224,7 @@ class EligibilityTask(Task):
         # Start the bias at the training log-odds of the target, as the coding head does per code:
         # "met" over the labelled criteria (criteria reader), "eligible" over the pairs (pair reader).
         if self.cfg.task.reader == "criteria":  # the criteria the model reads
-            targets = [
-                m
-                for row in data.train
-                for m, r in zip(row["met"], row["ruled"], strict=True)
-                if r == MODEL_READS and m >= 0
-            ]
+            targets = [m for row in data.train for m in model_read(row["met"], row["ruled"]) if m >= 0]
         else:
             targets = [row["label"] for row in data.rows.train]
         share = (sum(targets) + 0.5) / (len(targets) + 1)
