@@ -10,7 +10,9 @@ their task metric and the decoding time to RESULT.json; loading is not timed.
   src/generation.py): the adapter merged into the base weights once, prompts batched in order of
   length.
 - generate: plain `model.generate(do_sample=False, num_beams=1)` on the peft model as training
-  left it (adapter not merged), batch after batch in the split's order, as a user would call it.
+  left it (adapter not merged), batch after batch in the split's order, as a user would call it;
+  a run with model.output_vocab=targets has its restriction as an export carries it: -inf in the
+  output bias, the full output layer computed (src/models/output_vocab.py).
 
 tokens/s counts the tokens `generate` returns on both sides, up to each output's eos (included).
 Each runs in its own process (bench.compare starts it).
@@ -30,7 +32,7 @@ from peft import PeftModel
 from src.data.prompts import generation_batch
 from src.generation import generate_texts
 from src.inference import read_run
-from src.models import build
+from src.models import build, output_vocab
 from src.models.fusion import model_inputs
 from src.models.generative import load_generative
 from src.tasks import make_task
@@ -85,7 +87,7 @@ class CountingGenerate:
 
 def load(kind: str, run_dir: Path):
     """(task with the run's data loaded, data, model ready to decode) for `kind`."""
-    cfg, _ = read_run(run_dir)
+    cfg, meta = read_run(run_dir)
     if kind == "medtune":
         predictor = load_predictor(type(make_task(cfg)), run_dir, torch.device("cpu"))
         task, model = predictor.task, predictor.model
@@ -96,6 +98,8 @@ def load(kind: str, run_dir: Path):
         # The base the run trained from (checkpointing and dropout are training's only), then the adapter.
         model_cfg = OmegaConf.merge(cfg.model, {"gradient_checkpointing": False, "encoder_dropout": None})
         base = load_generative(model_cfg, tokenizer, cfg.seed)
+        if meta.get("output_vocab"):
+            output_vocab.bake(base, meta["output_vocab"])
         model = PeftModel.from_pretrained(base, run_dir / "adapter")
     return task, task.load_data(), model
 

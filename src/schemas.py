@@ -58,6 +58,7 @@ class ModelConfig:
     lora_modules_to_save: list[str] = MISSING  # trained in full
     lora_top_layers: int | None = MISSING  # LoRA on the top N encoder layers; None = every layer
     lora_stack: str = one_of("all", "decoder")  # seq2seq: decoder = LoRA in the decoder only
+    output_vocab: str = one_of("full", "targets")  # seq2seq: targets = write only pieces seen in training
     trust_remote_code: bool = MISSING
     quantization: str | None = one_of(None, "4bit", "8bit")  # bitsandbytes base weights (QLoRA), CUDA only
     gradient_checkpointing: bool = (

@@ -181,12 +181,15 @@ def test_the_warm_started_decoder_trains_its_new_layers_in_full_and_saves_them(t
     task.save_adapter(model, data, tmp_path / "adapter")
     meta = json.loads((tmp_path / "adapter" / "medtune.json").read_text())
     assert meta["warm_started"] and meta["family"] == "seq2seq"
-    # A fresh warm start with another seed + the saved adapter is the trained model again.
+    assert meta["output_vocab"] == task.output_ids and 4 < len(task.output_ids) < 1000  # the default: targets
+    # A fresh warm start with another seed + the saved adapter (and output vocabulary) is the
+    # trained model again.
+    from src.models import output_vocab
     from src.models.generative import load_generative
 
-    fresh = peft.PeftModel.from_pretrained(
-        load_generative(task.cfg.model, task.tokenizer, seed=123), tmp_path / "adapter"
-    )
+    base = load_generative(task.cfg.model, task.tokenizer, seed=123)
+    output_vocab.restrict(base, meta["output_vocab"])
+    fresh = peft.PeftModel.from_pretrained(base, tmp_path / "adapter")
     batch = task.collate([data.eval[0]])
     model.eval()
     with torch.no_grad():

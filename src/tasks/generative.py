@@ -28,11 +28,12 @@ from typing import Any
 
 import torch
 from datasets import Dataset
+from omegaconf import OmegaConf
 
 from src.data.prompts import IGNORE, PromptEncoder, training_batch
 from src.errors import MedtuneError
 from src.generation import generate_texts
-from src.models import build, generative
+from src.models import build, generative, output_vocab
 from src.models.fusion import model_inputs
 from src.tasks import generative_predictor
 from src.tasks.base import Task
@@ -60,6 +61,7 @@ class GenerativeTask(Task):
         self.outputs: dict[str, list[str]] = {}  # evaluation-split outputs: base, tuned
         self._model = None  # the peft model; evaluate_base scores it with the adapter disabled
         self._val: tuple[list[dict], Dataset] = ([], Dataset.from_list([]))  # rows, prompts (training_sets)
+        self.output_ids: list[int] | None = None  # model.output_vocab=targets: the pieces it may write
 
     # -- what a task supplies ------------------------------------------------------------------
     @abstractmethod
@@ -182,9 +184,34 @@ class GenerativeTask(Task):
             )  # fmt: skip
         rows.stats["notes_cut_to_max_length"] = cut["text"]
         rows.stats["references_cut_to_max_target_length"] = cut["target"]
+        if OmegaConf.select(cfg, "model.output_vocab", default="full") == "targets":
+            self._restrict_output(splits, rows.stats)
         return GenerativeData(
             rows, splits["train"], splits["val"], splits["eval"], tokenizer, {"reused_cache": False}
         )
+
+    def _restrict_output(self, splits: dict[str, Dataset], stats: dict) -> None:
+        """The word pieces of the training and validation examples (src/models/output_vocab.py),
+        and how many evaluation reference pieces fall outside them (the model cannot write those)."""
+        if self.cfg.model.family != "seq2seq":
+            raise MedtuneError(
+                f"model.output_vocab=targets restricts a seq2seq model's output layer; model.family="
+                f"{self.cfg.model.family} (model={self.cfg.model.short_name}): set model.output_vocab=full"
+            )
+        learnt = (splits["train"], splits["val"])
+        self.output_ids = output_vocab.learnt_ids(
+            learnt, [i for i in self.encoder.ids.values() if i is not None]
+        )
+        kept = set(self.output_ids)
+        outside = sum(piece not in kept for target in splits["eval"]["target_ids"] for piece in target)
+        stats["output_vocab"] = len(self.output_ids)
+        stats["eval_reference_pieces_outside_output_vocab"] = outside
+        if outside:
+            log.warning(
+                "%d word pieces of the evaluation references are in no training or validation example, "
+                "so model.output_vocab=targets cannot write them (model.output_vocab=full can)",
+                outside,
+            )
 
     def cut_message(self) -> str:
         """What a cut note lost and how to read it whole, after "N of M notes"."""
@@ -248,6 +275,8 @@ class GenerativeTask(Task):
         if self._model is None:
             cfg = self.cfg
             base = generative.load_generative(cfg.model, self.tokenizer, cfg.seed)
+            if self.output_ids is not None:
+                output_vocab.restrict(base, self.output_ids)
             self._model = generative.wrap_with_lora(base, cfg.model, cfg.lora)
         return self._model
 
@@ -284,7 +313,8 @@ class GenerativeTask(Task):
 
     def base_dependencies(self) -> dict:
         # New weights (random_init, warm-start layers) are drawn from the seed.
-        return {"seed": self.cfg.seed, "generation": GENERATION_VERSION}
+        # The output layer's word pieces change what the base model can write.
+        return {"seed": self.cfg.seed, "generation": GENERATION_VERSION, "output_vocab": self.output_ids}
 
     # -- training --------------------------------------------------------------------------------
     def training_sets(self, model: torch.nn.Module, data: GenerativeData) -> tuple[Dataset, Dataset]:
@@ -295,7 +325,11 @@ class GenerativeTask(Task):
         return training_batch(rows, self.cfg.model.family, self.encoder.ids["pad"])
 
     def step(self, model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, dict]:
-        loss = model(**model_inputs(model, batch)).loss  # mean over the completion tokens of the batch
+        inputs = model_inputs(model, batch)
+        if self.output_ids is not None:
+            loss = output_vocab.subset_loss(model, inputs)
+        else:
+            loss = model(**inputs).loss  # mean over the completion tokens of the batch
         tokens = int((batch["labels"] != IGNORE).sum())
         return loss, {"loss_sum": float(loss.detach()) * tokens, "tokens": tokens}
 
@@ -372,6 +406,7 @@ class GenerativeTask(Task):
             "max_chunks": self.encoder.max_chunks if self.encoder.chunked else 1,
             "max_new_tokens": self.cfg.task.max_new_tokens,
             "decoding": "greedy",
+            "output_vocab": self.output_ids,  # null: every word piece
             **self.adapter_meta(),
         }
         (out_dir / "medtune.json").write_text(json.dumps(meta, indent=2) + "\n")

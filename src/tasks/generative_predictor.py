@@ -32,7 +32,7 @@ from transformers import PreTrainedModel
 from src.errors import MedtuneError
 from src.generation import generate_texts
 from src.inference import ADAPTER_WEIGHTS, META_FILE, read_json, read_run
-from src.models import build
+from src.models import build, output_vocab
 from src.models.generative import LOADERS, load_generative
 
 if TYPE_CHECKING:
@@ -97,6 +97,13 @@ class GenerativePredictor:
         """A standalone model without peft (python -m src.export): the merged model (loadable with
         AutoModelForCausalLM / AutoModelForSeq2SeqLM), its tokenizer, medtune.json and, for a
         causal LM, adapter/ for vLLM or TGI over the base model."""
+        kept = self.meta.get("output_vocab")
+        if kept and not output_vocab.bake(self.model, kept):
+            log.warning(
+                "%s: the output layer has no bias to hold model.output_vocab=targets, so plain transformers "
+                "may write word pieces the run never could (medtune's predictor restricts it again)",
+                out,
+            )  # fmt: skip
         self.model.save_pretrained(out)  # safetensors in transformers 5
         self.task.tokenizer.save_pretrained(out)
         if self.adapter is not None and self.meta["family"] == "causal_lm":
@@ -138,6 +145,8 @@ def load_predictor(task_class: type[GenerativeTask], path: Path, target: torch.d
         tokenizer = build.load_tokenizer(local)
         model = build._load(LOADERS[cfg.model.family], local, dtype=build.DTYPES[cfg.model.dtype])
         adapter = path / ADAPTER_DIR if (path / ADAPTER_DIR / ADAPTER_FILES[1]).is_file() else None
+        if meta.get("output_vocab"):  # baked into the bias too; restricted again for the speed
+            output_vocab.restrict(model, meta["output_vocab"])
     else:
         tokenizer = build.load_tokenizer(cfg.model)
         # The very base the run trained from; checkpointing and dropout are training's only.
@@ -145,6 +154,8 @@ def load_predictor(task_class: type[GenerativeTask], path: Path, target: torch.d
         base = load_generative(model_cfg, tokenizer, cfg.seed)
         adapter = path / ADAPTER_DIR
         # Merged once, as the run's evaluation merged it: generation at the base model's speed.
+        if meta.get("output_vocab"):  # before the adapter: the run trained and evaluated it so
+            output_vocab.restrict(base, meta["output_vocab"])
         model = PeftModel.from_pretrained(base, adapter).merge_and_unload()
     task.use_tokenizer(tokenizer)
     task.restore_tuned({**meta, "loaded_from": str(path)})
