@@ -247,6 +247,8 @@ def test_summarisation_on_the_default_model_end_to_end_with_wandb(tmp_path):
     card = (tmp_path / "run" / "MODEL_CARD.md").read_text()
     assert "rougeL" in card and "unsupported_fact_rate" in card and "radiologist" in card
     assert "not clinical correctness" in card
+    kept = metrics["data"]["output_vocab"]  # the default restricts the output layer (output_vocab)
+    assert f"writes only the {kept:,} word pieces" in card and 0 < kept < 30_522
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["config"]["model"]["family"] == "seq2seq"
     (offline,) = find_offline_runs(tmp_path / "run")

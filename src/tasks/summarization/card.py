@@ -34,5 +34,13 @@ EXTRACTED = (
 )
 
 
-def summary_card(specialty: str, extractive: bool = False) -> CardText:
-    return CardText(uses=USES[specialty], limitations=[EXTRACTED if extractive else GENERATED])
+def summary_card(specialty: str, extractive: bool = False, output_vocab: int | None = None) -> CardText:
+    """output_vocab: the word pieces a model.output_vocab=targets model can write (None: all)."""
+    limitations = [EXTRACTED if extractive else GENERATED]
+    if output_vocab is not None:
+        limitations.append(
+            f"The model writes only the {output_vocab:,} word pieces of its training and validation "
+            "notes and summaries (model.output_vocab=targets): a word spelt with any other piece cannot "
+            "appear in a summary."
+        )
+    return CardText(uses=USES[specialty], limitations=limitations)

@@ -64,7 +64,8 @@ class SummaryScoring:
         return summary_metric_delta(base, tuned)
 
     def card(self, manifest: dict) -> CardText:
-        return summary_card(self.cfg.data.specialty)
+        kept = getattr(self, "output_ids", None)  # the generative task's (src/tasks/generative.py)
+        return summary_card(self.cfg.data.specialty, output_vocab=None if kept is None else len(kept))
 
     def lineage(self, data) -> dict:
         rows = data.rows
