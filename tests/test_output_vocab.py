@@ -121,3 +121,21 @@ def test_a_decoder_only_model_cannot_restrict_its_output(tmp_path):
     )
     with pytest.raises(MedtuneError, match="model.output_vocab=targets restricts a seq2seq"):
         SummarizationTask(cfg).load_data()
+
+
+def test_an_output_layer_trained_in_full_cannot_be_restricted(tmp_path):
+    # tiny_t5 trains its random lm_head in full: peft's copy would score every piece while the
+    # loss read the kept rows (an infinite loss, silently).
+    overrides = ("task=summarize_radiology", f"paths.cache_dir={tmp_path}", "model=tiny_t5", *SMALL)
+    task = SummarizationTask(compose_config(*overrides, "model.output_vocab=targets"))
+    data = task.load_data()
+    with pytest.raises(MedtuneError, match=r"restricts a frozen output layer.*\['lm_head'\]"):
+        task.build_model(data)
+    # Frozen, it trains: a finite loss over the kept rows.
+    task = SummarizationTask(
+        compose_config(*overrides, "model.output_vocab=targets", "model.lora_modules_to_save=[]")
+    )
+    data = task.load_data()
+    model = task.build_model(data)
+    loss, _ = task.step(model, task.collate([data.train[i] for i in range(4)]))
+    assert torch.isfinite(loss)

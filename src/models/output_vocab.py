@@ -81,6 +81,18 @@ def is_restricted(model: torch.nn.Module) -> bool:
     return hasattr(model.get_output_embeddings(), "output_rows")
 
 
+def check_frozen(peft_model: torch.nn.Module, trained: list[str]) -> None:
+    """MedtuneError when peft replaced the restricted layer (trained in full or given LoRA): its
+    copy would score every word piece while the loss reads the kept rows."""
+    layer = peft_model.get_output_embeddings()  # peft's wrappers pass attribute reads through
+    if not isinstance(layer, torch.nn.Linear) or not is_restricted(peft_model):
+        raise MedtuneError(
+            "model.output_vocab=targets restricts a frozen output layer, but this model trains it "
+            f"(lora.modules_to_save {trained} or a LoRA target): set model.output_vocab=full, or stop "
+            "training the output layer"
+        )
+
+
 def subset_loss(model: torch.nn.Module, inputs: dict) -> torch.Tensor:
     """Mean cross-entropy of inputs["labels"] (teacher-forced) over the restricted rows: what
     model(**inputs).loss computes, without the full layer's matmul and softmax."""

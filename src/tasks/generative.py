@@ -278,6 +278,8 @@ class GenerativeTask(Task):
             if self.output_ids is not None:
                 output_vocab.restrict(base, self.output_ids)
             self._model = generative.wrap_with_lora(base, cfg.model, cfg.lora)
+            if self.output_ids is not None:
+                output_vocab.check_frozen(self._model, list(cfg.lora.modules_to_save))
         return self._model
 
     def build_model(self, data: GenerativeData) -> torch.nn.Module:
