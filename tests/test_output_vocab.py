@@ -54,6 +54,9 @@ def test_the_loss_over_the_kept_rows_is_the_full_layers_loss_with_the_rest_at_mi
     subset = output_vocab.subset_loss(model, inputs)
     assert torch.allclose(subset, masked, atol=1e-5)
     assert subset < unrestricted  # the 109 other pieces no longer take probability
+    with output_vocab.whole_layer(model):  # the base model's evaluation: every piece again
+        assert torch.allclose(model(**inputs).loss, unrestricted)
+    assert torch.allclose(model(**inputs).loss, masked)
     logits = model(**inputs).logits
     outside = [i for i in range(VOCAB) if i not in KEPT]
     assert torch.isinf(logits[..., outside]).all() and torch.isfinite(logits[..., KEPT]).all()

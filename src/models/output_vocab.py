@@ -2,14 +2,16 @@
 
 A warm-started MiniLM decoder scores all 30,522 word pieces at every position: its output layer
 (384 x 30,522) is the largest matmul of a summary's training step and of every generated token,
-though the embedded radiology reports and impressions use about 650 word pieces. With
+though the embedded radiology reports and impressions use 656 word pieces. With
 output_vocab=targets the layer multiplies only the rows of the word pieces in the training and
 validation examples, references and notes (a summary copies words from its note), and the
 tokenizer's special tokens; its weights are untouched, only its forward changes:
 - training's loss (subset_loss) is the cross-entropy over those rows alone, each label mapped
   to its row: the same value as the full layer's with every other word piece at -inf;
 - everything else (generation, src.predict) gets full-size logits with -inf outside the set, so
-  model.generate and the tokenizer work in the tokenizer's ids and no other piece is written.
+  model.generate and the tokenizer work in the tokenizer's ids and no other piece is written;
+- the base model is evaluated with the whole layer (whole_layer): the checkpoint as published,
+  the same for every job of a sweep whatever its training subset.
 The ids are saved in adapter/medtune.json ("output_vocab"); a predictor restricts the rebuilt base
 the same way, and an export writes -inf into the output bias outside the set (bake, where the
 layer has a bias, as BERT decoders do), so plain transformers generates the same outputs from it.
@@ -18,7 +20,8 @@ layer has a bias, as BERT decoders do), so plain transformers generates the same
 from __future__ import annotations
 
 import types
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -64,10 +67,13 @@ def restrict(model: torch.nn.Module, ids: list[int]) -> None:
     layer.register_buffer("output_rows", rows, persistent=False)
     layer.register_buffer("output_position", position, persistent=False)
     layer.subset_logits = False
+    layer.whole = False
     layer.forward = types.MethodType(_forward, layer)
 
 
 def _forward(layer: torch.nn.Linear, hidden: torch.Tensor) -> torch.Tensor:
+    if layer.whole:
+        return F.linear(hidden, layer.weight, layer.bias)
     rows = layer.output_rows
     bias = None if layer.bias is None else layer.bias[rows]
     logits = F.linear(hidden, layer.weight[rows], bias)
@@ -75,6 +81,20 @@ def _forward(layer: torch.nn.Linear, hidden: torch.Tensor) -> torch.Tensor:
         return logits
     full = logits.new_full((*logits.shape[:-1], layer.out_features), float("-inf"))
     return full.index_copy(-1, rows, logits)
+
+
+@contextmanager
+def whole_layer(model: torch.nn.Module) -> Iterator[None]:
+    """Every word piece scored again inside the block (a restricted model's base evaluation)."""
+    layer = model.get_output_embeddings()
+    restricted = hasattr(layer, "output_rows")
+    if restricted:
+        layer.whole = True
+    try:
+        yield
+    finally:
+        if restricted:
+            layer.whole = False
 
 
 def is_restricted(model: torch.nn.Module) -> bool:

@@ -300,7 +300,8 @@ class GenerativeTask(Task):
     # -- base model ------------------------------------------------------------------------------
     def evaluate_base(self, data: GenerativeData) -> dict[str, float]:
         model = self._peft_model()
-        with model.disable_adapter():
+        # The checkpoint as published: every word piece (output_vocab restricts the tuned model).
+        with model.disable_adapter(), output_vocab.whole_layer(model):
             self.outputs["base"] = self._generate(model, data.eval, "Base model: evaluation split")
         return self.score(data.rows.eval, self.outputs["base"])
 
@@ -315,8 +316,7 @@ class GenerativeTask(Task):
 
     def base_dependencies(self) -> dict:
         # New weights (random_init, warm-start layers) are drawn from the seed.
-        # The output layer's word pieces change what the base model can write.
-        return {"seed": self.cfg.seed, "generation": GENERATION_VERSION, "output_vocab": self.output_ids}
+        return {"seed": self.cfg.seed, "generation": GENERATION_VERSION}
 
     # -- training --------------------------------------------------------------------------------
     def training_sets(self, model: torch.nn.Module, data: GenerativeData) -> tuple[Dataset, Dataset]:
