@@ -60,6 +60,19 @@ def train_run(tmp_path: Path, run_dir: Path, *overrides: str, timeout: int = 900
     return json.loads((run_dir / "metrics.json").read_text())
 
 
+def train_here(tmp_path: Path, run_dir: Path, *overrides: str) -> dict:
+    """What train_run does, in this process: the same stages and run dir (adapter, metrics.json,
+    .hydra/resolved.yaml for src.predict and src.serve), without a new interpreter's ~5-10 s of
+    imports. For tests of what a run computes; tests of the command itself use train_run."""
+    from src.run_dir import write_resolved_config
+    from src.train import train
+
+    cfg = compose_config(f"paths.cache_dir={tmp_path / 'cache'}", *overrides)
+    write_resolved_config(cfg, run_dir)  # as python -m src.train does before training
+    train(cfg, run_dir)
+    return json.loads((run_dir / "metrics.json").read_text())  # as written, like train_run's
+
+
 def assert_reference(metrics: dict) -> None:
     """metrics.json's naive reference block (Task.evaluate_reference): its keys, tuned - reference
     in points, a finite paired interval on the main metric, and its cost in the timing."""

@@ -10,7 +10,7 @@ import random
 import numpy as np
 import pytest
 import torch
-from conftest import NOTES, train_run, write_jsonl
+from conftest import NOTES, train_here, write_jsonl
 from transformers import AutoTokenizer
 
 from src import predict
@@ -176,7 +176,7 @@ def test_score_evidence_counts_hits_and_negated_top_spans():
 
 def test_a_run_reports_evidence_and_predict_adds_it_only_when_asked(tmp_path, tiny_bert):
     run = tmp_path / "run"
-    metrics = train_run(  # on the embedded synthetic notes, a few of them
+    metrics = train_here(  # on the embedded synthetic notes, a few of them
         tmp_path,
         run,
         "logger=none",

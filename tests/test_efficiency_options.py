@@ -3,15 +3,10 @@ leave the loss and gradients as they were, and a run with them trains."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import ROOT, compose_config
+from conftest import compose_config, train_here
 
 from src.errors import MedtuneError
 from src.models import build
@@ -137,25 +132,18 @@ def test_compile_on_the_cpu_without_a_cpp_compiler_is_refused(monkeypatch):
     check_compile(compose_config("trainer=gpu", "loop.compile=true"))  # GPU kernels are Triton
 
 
-def test_run_with_gradient_checkpointing_and_the_frozen_layer_cache(tmp_path, tiny_bert, coding_files):
-    """`python -m src.train` with gradient checkpointing: the default LoRA on the top layer with
-    the lower one cached trains to finite metrics."""
+def test_run_with_gradient_checkpointing_and_the_frozen_layer_cache(
+    tmp_path, tiny_bert, coding_files, capsys
+):
+    """A run with gradient checkpointing: the default LoRA on the top layer with the lower one
+    cached trains to finite metrics."""
     train_file, eval_file = coding_files
-    run_dir = tmp_path / "run"
-    result = subprocess.run(
-        [
-            *(sys.executable, "-m", "src.train", f"hydra.run.dir={run_dir}", "logger=none"),
-            *(f"model.name_or_path={tiny_bert}", f"data.path={train_file}", f"data.eval_path={eval_file}"),
-            *("data.train_size=null", "model.max_length=32", "trainer.max_epochs=1"),
-            "model.gradient_checkpointing=true",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "MEDTUNE_CACHE_DIR": str(tmp_path / "cache")},
-        capture_output=True,
-        text=True,
-        timeout=300,
+    metrics = train_here(
+        tmp_path,
+        tmp_path / "run",
+        *("logger=none", f"model.name_or_path={tiny_bert}", f"data.path={train_file}"),
+        *(f"data.eval_path={eval_file}", "data.train_size=null", "model.max_length=32"),
+        *("trainer.max_epochs=1", "model.gradient_checkpointing=true"),
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "frozen-layer cache: layers 1-1 computed once" in result.stdout
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert "frozen-layer cache: layers 1-1 computed once" in capsys.readouterr().out
     assert all(0.0 <= value <= 1.0 for value in metrics["tuned"].values())

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import train_run, write_jsonl
+from conftest import train_here, write_jsonl
 
 from src import export, predict
 from src.tasks.eligibility.screening import screening_metrics
@@ -33,14 +33,13 @@ def data(tmp_path_factory) -> Path:
 def run(request, data, tiny_bert) -> tuple[Path, dict]:
     """(run dir, metrics.json) of one reader; both share the data and the base-result cache."""
     run_dir = data / f"run-{request.param}"
-    metrics = train_run(
+    metrics = train_here(
         data,
         run_dir,
         *("task=eligibility", f"task.reader={request.param}", "task.max_length=128"),
         *(f"model.name_or_path={tiny_bert}", "logger=none", "trainer.max_epochs=1"),
         *(f"data.path={data / 'train.jsonl'}", f"data.eval_path={data / 'eval.jsonl'}"),
         *("data.train_size=null", "data.val_size=16"),
-        timeout=600,
     )
     return run_dir, metrics
 

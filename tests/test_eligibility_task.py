@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 import torch
-from conftest import assert_reference, compose_config, train_run, write_jsonl
+from conftest import assert_reference, compose_config, train_here, write_jsonl
 
 from src.errors import MedtuneError
 from src.tasks.eligibility.criteria import criteria_list, record_lines, split_criteria
@@ -195,14 +195,13 @@ def test_pairs_keep_the_criteria_whole_and_count_what_is_cut(tmp_path, tiny_bert
 
 def test_eligibility_trains_end_to_end(tmp_path, tiny_bert):
     run_dir = tmp_path / "run"
-    metrics = train_run(
+    metrics = train_here(
         tmp_path,
         run_dir,
         "task=eligibility",
         *(f"model.name_or_path={tiny_bert}", "task.max_length=128", "logger=none", "trainer.max_epochs=1"),
         *("data.synthetic.n_train=150", "data.synthetic.n_eval=60", "data.synthetic.eval_size=null"),
         *("data.synthetic.val_size=30", "data.train_size=100"),
-        timeout=600,
     )
     keys = {"accuracy", "precision", "recall", "f1", "auroc", "recall_at_threshold", "wss_at_target", "wss95"}
     assert set(metrics["base"]) == set(metrics["tuned"]) == keys and metrics["main_metric"] == "wss_at_target"

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import coding_rows, compose_config, train_run, write_jsonl
+from conftest import coding_rows, compose_config, train_here, write_jsonl
 
 from src import evaluate, predict, verify
 from src.errors import MedtuneError
@@ -22,7 +22,7 @@ def run_and_predictions(tmp_path_factory, tiny_bert) -> tuple[Path, Path]:
     """A finished run and src.predict's predictions of its evaluation file."""
     tmp = tmp_path_factory.mktemp("evaluate")
     evaluation = write_jsonl(tmp / "eval.jsonl", coding_rows(16, "e"))
-    train_run(
+    train_here(
         tmp,
         tmp / "run",
         "logger=none",

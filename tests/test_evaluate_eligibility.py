@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 
 import pytest
-from conftest import compose_config, train_run, write_jsonl
+from conftest import compose_config, train_here, write_jsonl
 
 from src import evaluate, predict
 from src.errors import MedtuneError
@@ -29,13 +29,12 @@ def run_and_predictions(tmp_path_factory, tiny_bert) -> tuple[Path, Path]:
         write_jsonl(tmp / f"{name}.jsonl", generate_eligibility_rows(n, 0, name[0]))
         for name, n in (("train", 48), ("eval", 40))
     )
-    train_run(
+    train_here(
         tmp,
         tmp / "run",
         *("task=eligibility", "task.max_length=128", f"model.name_or_path={tiny_bert}", "logger=none"),
         *(f"data.path={train}", f"data.eval_path={evaluation}", "data.train_size=null", "data.val_size=16"),
         "trainer.max_epochs=1",
-        timeout=600,
     )
     predict.main([f"run={tmp / 'run'}", f"input={evaluation}", f"output={tmp / 'own.jsonl'}"])
     return tmp / "run", tmp / "own.jsonl"

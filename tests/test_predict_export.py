@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import NOTES, ROOT, coding_rows, train_run, write_jsonl
+from conftest import NOTES, ROOT, coding_rows, train_here, write_jsonl
 
 from src import export, predict
 from src.inference import load_predictor
@@ -26,7 +26,7 @@ IDS = [f"p{i}" for i in range(len(TEXTS))][::-1]  # not sorted: the output must 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory, tiny_bert) -> Path:
     tmp = tmp_path_factory.mktemp("predict-export")
-    train_run(
+    train_here(
         tmp,
         tmp / "run",
         "logger=none",

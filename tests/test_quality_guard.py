@@ -1,6 +1,6 @@
-"""Quality guards: the real default model, trained by `python -m src.train` on small deterministic
-data (tests/guard_data.py), must beat both the base model and the task's naive reference on the
-main metric by a set margin. A change that breaks learning (a frozen head, a wrong loss, an
+"""Quality guards: the real default model, trained by src.train (in this process) on small
+deterministic data (tests/guard_data.py), must beat both the base model and the task's naive
+reference on the main metric by a set margin. A change that breaks learning (a frozen head, a wrong loss, an
 adapter that is never applied) fails here even when every run still finishes.
 
 Margins: about half the smallest lead seen over seeds 0, 1 and 2 on 2 CPU cores (measured
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import guard_data
 import pytest
-from conftest import train_run
+from conftest import train_here
 
 COMMON = ("data.train_size=null", "model.max_length=64", "trainer.max_epochs=3", "logger=none", "seed=0")
 
@@ -60,7 +60,7 @@ def test_the_tuned_model_beats_base_and_reference_by_a_margin(guard: str, tmp_pa
     write_files, overrides, margin = GUARDS[guard]
     train, evaluation = write_files(tmp_path / "data")
     extra = os.environ.get("GUARD_EXTRA", "").split()  # e.g. loop.lr=0: the guard must then fail
-    metrics = train_run(
+    metrics = train_here(
         tmp_path,
         tmp_path / "run",
         *COMMON,

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 import torch
-from conftest import NOTES, coding_rows, running_server, train_run, write_jsonl
+from conftest import NOTES, coding_rows, running_server, train_here, write_jsonl
 from safetensors.torch import load_file, save_file
 
 from src.data.caches import sha256_file
@@ -31,7 +31,7 @@ def runs(tmp_path_factory, tiny_bert) -> dict[str, Path]:
     """Run "a" trained for real; "b" its copy with other adapter weights (as a second run on the
     same base would have), without the manifest and card a copy would falsify."""
     tmp = tmp_path_factory.mktemp("serve")
-    train_run(
+    train_here(
         tmp,
         tmp / "a",
         "logger=none",

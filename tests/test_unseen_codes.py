@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import NOTES, coding_rows, compose_config, train_run, write_jsonl
+from conftest import NOTES, coding_rows, compose_config, train_here, write_jsonl
 from fastapi.testclient import TestClient
 
 from src import export, predict
@@ -120,7 +120,7 @@ def test_a_tiny_run_with_a_label_space_file_reports_seen_and_unseen(tmp_path, ti
     space = sorted({*extra, *(code for row in coding_rows(16, "e") for code in row["codes"])})
     (tmp_path / "codes.txt").write_text("\n".join(space) + "\n")
     trained = {code for row in train for code in row["codes"]}
-    metrics = train_run(
+    metrics = train_here(
         tmp_path,
         tmp_path / "run",
         "logger=none",
@@ -217,7 +217,7 @@ def scorer_run(tmp_path_factory, tiny_bert) -> tuple[Path, Path, dict]:
         for code in r["codes"]
     }
     (tmp / "codes.txt").write_text("\n".join(sorted({*extra, *codes})) + "\n")
-    metrics = train_run(
+    metrics = train_here(
         tmp,
         tmp / "run",
         "logger=none",
