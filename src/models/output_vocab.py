@@ -19,6 +19,7 @@ layer has a bias, as BERT decoders do), so plain transformers generates the same
 
 from __future__ import annotations
 
+import logging
 import types
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -29,6 +30,8 @@ from datasets import Dataset
 
 from src.data.prompts import IGNORE
 from src.errors import MedtuneError
+
+log = logging.getLogger(__name__)
 
 
 def learnt_ids(splits: Iterable[Dataset], special_ids: Iterable[int]) -> list[int]:
@@ -44,6 +47,28 @@ def learnt_ids(splits: Iterable[Dataset], special_ids: Iterable[int]) -> list[in
                 for chunk in chunks:
                     ids.update(chunk)
     return sorted(ids)
+
+
+def for_run(model_cfg, splits: dict[str, Dataset], special_ids: list[int], stats: dict) -> list[int]:
+    """A run's kept ids: the pieces of its training and validation examples; stats records them
+    and how many evaluation reference pieces fall outside (which the model cannot write)."""
+    if model_cfg.family != "seq2seq":
+        raise MedtuneError(
+            f"model.output_vocab=targets restricts a seq2seq model's output layer; model.family="
+            f"{model_cfg.family} (model={model_cfg.short_name}): set model.output_vocab=full"
+        )
+    ids = learnt_ids((splits["train"], splits["val"]), special_ids)
+    kept = set(ids)
+    outside = sum(piece not in kept for target in splits["eval"]["target_ids"] for piece in target)
+    stats["output_vocab"] = len(ids)
+    stats["eval_reference_pieces_outside_output_vocab"] = outside
+    if outside:
+        log.warning(
+            "%d word pieces of the evaluation references are in no training or validation example, "
+            "so model.output_vocab=targets cannot write them (model.output_vocab=full can)",
+            outside,
+        )
+    return ids
 
 
 def restrict(model: torch.nn.Module, ids: list[int]) -> None:

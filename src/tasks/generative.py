@@ -185,33 +185,11 @@ class GenerativeTask(Task):
         rows.stats["notes_cut_to_max_length"] = cut["text"]
         rows.stats["references_cut_to_max_target_length"] = cut["target"]
         if OmegaConf.select(cfg, "model.output_vocab", default="full") == "targets":
-            self._restrict_output(splits, rows.stats)
+            special = [i for i in self.encoder.ids.values() if i is not None]
+            self.output_ids = output_vocab.for_run(cfg.model, splits, special, rows.stats)
         return GenerativeData(
             rows, splits["train"], splits["val"], splits["eval"], tokenizer, {"reused_cache": False}
         )
-
-    def _restrict_output(self, splits: dict[str, Dataset], stats: dict) -> None:
-        """The word pieces of the training and validation examples (src/models/output_vocab.py),
-        and how many evaluation reference pieces fall outside them (the model cannot write those)."""
-        if self.cfg.model.family != "seq2seq":
-            raise MedtuneError(
-                f"model.output_vocab=targets restricts a seq2seq model's output layer; model.family="
-                f"{self.cfg.model.family} (model={self.cfg.model.short_name}): set model.output_vocab=full"
-            )
-        learnt = (splits["train"], splits["val"])
-        self.output_ids = output_vocab.learnt_ids(
-            learnt, [i for i in self.encoder.ids.values() if i is not None]
-        )
-        kept = set(self.output_ids)
-        outside = sum(piece not in kept for target in splits["eval"]["target_ids"] for piece in target)
-        stats["output_vocab"] = len(self.output_ids)
-        stats["eval_reference_pieces_outside_output_vocab"] = outside
-        if outside:
-            log.warning(
-                "%d word pieces of the evaluation references are in no training or validation example, "
-                "so model.output_vocab=targets cannot write them (model.output_vocab=full can)",
-                outside,
-            )
 
     def cut_message(self) -> str:
         """What a cut note lost and how to read it whole, after "N of M notes"."""
