@@ -72,13 +72,8 @@ def for_run(model_cfg, splits: dict[str, Dataset], special_ids: list[int], stats
 
 
 def restrict(model: torch.nn.Module, ids: list[int]) -> None:
-    """Makes `model`'s output layer score only `ids` (a plain model, before peft wraps it)."""
-    if not model.config.is_encoder_decoder:
-        raise MedtuneError(
-            "model.output_vocab=targets restricts a seq2seq model's output layer to the word pieces "
-            "training read; "
-            f"this is a {model.config.model_type} decoder-only model: set model.output_vocab=full"
-        )
+    """Makes a seq2seq `model`'s output layer score only `ids` (a plain model, before peft wraps
+    it; for_run refused the other families)."""
     layer = model.get_output_embeddings()
     if not isinstance(layer, torch.nn.Linear) or max(ids) >= layer.out_features:
         raise MedtuneError(
@@ -112,7 +107,7 @@ def _forward(layer: torch.nn.Linear, hidden: torch.Tensor) -> torch.Tensor:
 def whole_layer(model: torch.nn.Module) -> Iterator[None]:
     """Every word piece scored again inside the block (a restricted model's base evaluation)."""
     layer = model.get_output_embeddings()
-    restricted = hasattr(layer, "output_rows")
+    restricted = is_restricted(model)
     if restricted:
         layer.whole = True
     try:

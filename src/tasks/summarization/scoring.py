@@ -10,8 +10,6 @@ from __future__ import annotations
 from functools import partial
 
 from src.errors import MedtuneError
-from src.model_card import CardText
-from src.tasks.summarization.card import summary_card
 from src.tasks.summarization.metrics import summary_intervals, summary_metric_delta, summary_metrics
 from src.tasks.summarization.reference import summary_reference
 
@@ -62,10 +60,6 @@ class SummaryScoring:
 
     def delta(self, base: dict[str, float], tuned: dict[str, float]) -> dict[str, float]:
         return summary_metric_delta(base, tuned)
-
-    def card(self, manifest: dict) -> CardText:
-        kept = getattr(self, "output_ids", None)  # the generative task's (src/tasks/generative.py)
-        return summary_card(self.cfg.data.specialty, output_vocab=None if kept is None else len(kept))
 
     def lineage(self, data) -> dict:
         rows = data.rows

@@ -18,8 +18,10 @@ from omegaconf import OmegaConf
 
 from src.data.synthetic import SyntheticSource
 from src.errors import MedtuneError
+from src.model_card import CardText
 from src.tasks.base import TaskPackage
 from src.tasks.generative import GenerativeTask
+from src.tasks.summarization.card import summary_card
 from src.tasks.summarization.data import SummaryRows, load_summary_rows
 from src.tasks.summarization.extraction import Extractions, Extractor, identify
 from src.tasks.summarization.metrics import METRIC_KEYS
@@ -142,6 +144,10 @@ class SummarizationTask(SummaryScoring, GenerativeTask):
         self._extract().predictor().save(out / EXTRACTOR_DIR, self.extractor.path)
         copied = identify(str(out / EXTRACTOR_DIR), self.extractor.units).record()
         return {"extractor": {**copied, "path": EXTRACTOR_DIR, "exported_from": self.extractor.record()}}
+
+    def card(self, manifest: dict) -> CardText:
+        kept = None if self.output_ids is None else len(self.output_ids)
+        return summary_card(self.cfg.data.specialty, output_vocab=kept)
 
     def write_reports(self, data, run_dir: Path) -> dict:
         return {} if self.extractor is None else {"extractor": self.extractor.record()}
