@@ -66,6 +66,12 @@ def print_review(metrics: dict) -> None:
             f"calibration ({calibration['method']}, fitted on the validation slice): expected calibration "
             f"error {ece['before']:.4f} -> {ece['after']:.4f} on the evaluation split"
         )
+    if review:  # the curve's first and last points; the operating point is printed last
+        top, every = review["coverage_risk"][0], review["coverage_risk"][-1]
+        console.print(
+            f"review queue, code level: the {top['coverage']:.0%} most confident evaluation notes have "
+            f"{top['code_risk']:.1%} of their codes wrong or missing, all notes {every['code_risk']:.1%}"
+        )
     if review and review["validation"]["accepted"] == 0:
         console.print(
             f"review queue: no confidence threshold kept audit failures <= {review['target']:.0%} on the "
@@ -76,7 +82,8 @@ def print_review(metrics: dict) -> None:
         console.print(
             f"review queue: auto-accept notes with confidence >= {review['threshold']:.4g} (set on the "
             f"validation slice for audit failures <= {review['target']:.0%}); evaluation split: "
-            f"{point['coverage']:.1%} of notes auto-accepted, {point['risk']:.1%} of them fail the audit"
+            f"{point['coverage']:.1%} of notes auto-accepted, {point['risk']:.1%} of them fail the audit, "
+            f"{point['code_risk']:.1%} of their codes wrong or missing"
         )
 
 

@@ -10,6 +10,7 @@ from src.errors import MedtuneError
 from src.tasks.coding import calibration, review
 from src.tasks.coding.calibration import Calibrator
 from src.tasks.coding.confidence import fit_review, split_arrays
+from src.tasks.coding.metrics import coding_metrics
 from src.tasks.coding.predictor import Predictor
 from src.tasks.coding.task import CodingTask
 
@@ -92,6 +93,24 @@ def test_coverage_risk_by_hand():
     # notes tied at a point's threshold are accepted together
     tied = review.coverage_risk(np.array([0.9, 0.9, 0.5]), np.array([False, True, False]))
     assert tied[0]["coverage"] == pytest.approx(2 / 3) and tied[0]["risk"] == pytest.approx(1 / 2)
+
+
+def test_code_risk_counts_codes_changed_over_codes_reviewed():
+    labels = ["A", "B", "C"]
+    gold = [["A"], ["A", "B"], ["C", "Z99"], []]  # Z99: a gold code outside the label space
+    decided = [["A"], ["A"], ["B"], []]
+    split = split_arrays(np.full((4, 3), 0.5), labels, gold, decided)
+    # changed: none; B added back; C and Z99 added, B deleted; none. Reviewed: gold or decided.
+    assert split.codes.changed.tolist() == [0, 1, 3, 0]
+    assert split.codes.reviewed.tolist() == [1, 2, 3, 0]
+    confidence = np.array([0.9, 0.8, 0.1, 0.95])
+    points = np.array([0.25, 0.5, 0.75, 1.0])
+    curve = review.coverage_risk(confidence, split.failed, split.codes, points=points)
+    # the most confident note has no code to review (0 of 0: risk 0), then 0/1, 1/3, 4/6
+    assert [point["code_risk"] for point in curve] == pytest.approx([0.0, 0.0, 1 / 3, 4 / 6])
+    assert [point["risk"] for point in curve] == pytest.approx([0.0, 0.0, 1 / 3, 1 / 2])
+    # every note accepted: the run's code-level audit measure of the same code sets
+    assert curve[-1]["code_risk"] == pytest.approx(coding_metrics(gold, decided)["code_error_rate"])
 
 
 def test_coverage_never_falls_along_the_curve():

@@ -83,5 +83,6 @@ def _review_text(review: dict) -> str:
         f"Review queue: notes with calibrated confidence >= {review['threshold']:.4g} are auto-accepted "
         f'(src.predict\'s "route"), a threshold set on the validation slice for {target}. On the '
         f"evaluation split it auto-accepted {point['coverage']:.1%} of notes, {point['risk']:.1%} of which "
-        "fail the audit; check both on your own notes before relying on it."
+        f"fail the audit ({point['code_risk']:.1%} of their codes wrong or missing); check both on your "
+        "own notes before relying on it."
     )

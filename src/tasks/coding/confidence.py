@@ -21,6 +21,7 @@ class Split:
     truth: np.ndarray  # bool: the code is in the note's gold set
     decided: np.ndarray  # bool: the decision rule picked the code
     failed: np.ndarray  # bool per note: decided set != gold set (gold codes outside the label space count)
+    codes: review.CodeCounts  # per note: codes changed and reviewed by a code-level audit (the same gold)
 
 
 def check_review_target(target: float) -> None:
@@ -42,8 +43,11 @@ def split_arrays(
             out[i, [index[c] for c in codes if c in index]] = True
         return out
 
-    failed = np.array([set(g) != set(d) for g, d in zip(gold, decided, strict=True)])
-    return Split(scores, matrix(gold), matrix(decided), failed)
+    pairs = [(set(g), set(d)) for g, d in zip(gold, decided, strict=True)]
+    failed = np.array([g != d for g, d in pairs])
+    changed, reviewed = np.array([len(g ^ d) for g, d in pairs]), np.array([len(g | d) for g, d in pairs])
+    codes = review.CodeCounts(changed, reviewed)
+    return Split(scores, matrix(gold), matrix(decided), failed, codes)
 
 
 @dataclass
@@ -87,9 +91,9 @@ def fit_review(
             "confidence": "P(decided code set exactly right), calibrated, codes independent",
             "target": target,
             "threshold": threshold,
-            "validation": review.operating_point(val_conf, val.failed, threshold),
-            "eval": review.operating_point(eval_conf, eval_.failed, threshold),
-            "coverage_risk": review.coverage_risk(eval_conf, eval_.failed),
+            "validation": review.operating_point(val_conf, val.failed, threshold, val.codes),
+            "eval": review.operating_point(eval_conf, eval_.failed, threshold, eval_.codes),
+            "coverage_risk": review.coverage_risk(eval_conf, eval_.failed, eval_.codes),
         },
     }
     bins = {
