@@ -74,14 +74,14 @@ def print_review(metrics: dict) -> None:
         )
     if review and review["validation"]["accepted"] == 0:
         console.print(
-            f"review queue: no confidence threshold kept audit failures <= {review['target']:.0%} on the "
-            "validation slice; every note goes to review"
+            f"review queue: no confidence threshold kept {review['bounds']} <= "
+            f"{review['target']:.0%} on the validation slice; every note goes to review"
         )
     elif review:
         point = review["eval"]
         console.print(
             f"review queue: auto-accept notes with confidence >= {review['threshold']:.4g} (set on the "
-            f"validation slice for audit failures <= {review['target']:.0%}); evaluation split: "
+            f"validation slice for {review['bounds']} <= {review['target']:.0%}); evaluation split: "
             f"{point['coverage']:.1%} of notes auto-accepted, {point['risk']:.1%} of them fail the audit, "
             f"{point['code_risk']:.1%} of their codes wrong or missing"
         )

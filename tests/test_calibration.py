@@ -80,18 +80,31 @@ def test_note_confidence_is_the_probability_of_the_exact_set():
     np.testing.assert_allclose(review.note_confidence(probs, decided), expected)
 
 
+def test_code_confidence_is_one_minus_the_expected_code_error_rate():
+    probs = np.array([[0.9, 0.2, 0.5], [0.6, 0.7, 0.1]])
+    decided = np.array([[True, False, True], [False, True, False]])
+    # expected changes: 1 - p of decided codes, p of the others; reviewed: decided + p of the others
+    expected = [1 - (0.1 + 0.2 + 0.5) / (2 + 0.2), 1 - (0.6 + 0.3 + 0.1) / (1 + 0.6 + 0.1)]
+    np.testing.assert_allclose(review.note_confidence(probs, decided, "code"), expected)
+
+
 CONFIDENCE = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05])
 FAILED = np.array([0, 0, 1, 0, 1, 1, 0, 1, 1, 1], dtype=bool)
 
 
+def note_curve(confidence: np.ndarray, failed: np.ndarray) -> list[dict]:
+    """The coverage-risk curve with the note audit for both risks."""
+    return review.coverage_risk(confidence, review.note_audit(failed), review.note_audit(failed))
+
+
 def test_coverage_risk_by_hand():
-    curve = review.coverage_risk(CONFIDENCE, FAILED)
+    curve = note_curve(CONFIDENCE, FAILED)
     assert [point["coverage"] for point in curve] == pytest.approx(np.arange(1, 11) / 10)
     expected_risk = [0, 0, 1 / 3, 1 / 4, 2 / 5, 3 / 6, 3 / 7, 4 / 8, 5 / 9, 6 / 10]
     assert [point["risk"] for point in curve] == pytest.approx(expected_risk)
     assert [point["threshold"] for point in curve] == pytest.approx(CONFIDENCE)
     # notes tied at a point's threshold are accepted together
-    tied = review.coverage_risk(np.array([0.9, 0.9, 0.5]), np.array([False, True, False]))
+    tied = note_curve(np.array([0.9, 0.9, 0.5]), np.array([False, True, False]))
     assert tied[0]["coverage"] == pytest.approx(2 / 3) and tied[0]["risk"] == pytest.approx(1 / 2)
 
 
@@ -101,11 +114,11 @@ def test_code_risk_counts_codes_changed_over_codes_reviewed():
     decided = [["A"], ["A"], ["B"], []]
     split = split_arrays(np.full((4, 3), 0.5), labels, gold, decided)
     # changed: none; B added back; C and Z99 added, B deleted; none. Reviewed: gold or decided.
-    assert split.codes.changed.tolist() == [0, 1, 3, 0]
-    assert split.codes.reviewed.tolist() == [1, 2, 3, 0]
+    assert split.codes.errors.tolist() == [0, 1, 3, 0]
+    assert split.codes.checked.tolist() == [1, 2, 3, 0]
     confidence = np.array([0.9, 0.8, 0.1, 0.95])
     points = np.array([0.25, 0.5, 0.75, 1.0])
-    curve = review.coverage_risk(confidence, split.failed, split.codes, points=points)
+    curve = review.coverage_risk(confidence, split.audit("note"), split.codes, points=points)
     # the most confident note has no code to review (0 of 0: risk 0), then 0/1, 1/3, 4/6
     assert [point["code_risk"] for point in curve] == pytest.approx([0.0, 0.0, 1 / 3, 4 / 6])
     assert [point["risk"] for point in curve] == pytest.approx([0.0, 0.0, 1 / 3, 1 / 2])
@@ -116,7 +129,7 @@ def test_code_risk_counts_codes_changed_over_codes_reviewed():
 def test_coverage_never_falls_along_the_curve():
     rng = np.random.default_rng(3)
     confidence = rng.choice([0.1, 0.3, 0.5, 0.7], size=57)  # many ties
-    curve = review.coverage_risk(confidence, rng.random(57) < 0.4)
+    curve = note_curve(confidence, rng.random(57) < 0.4)
     coverage = [point["coverage"] for point in curve]
     assert coverage == sorted(coverage) and coverage[-1] == 1.0
     assert all(point["coverage"] >= point["target_coverage"] - 1e-9 for point in curve)
@@ -124,16 +137,19 @@ def test_coverage_never_falls_along_the_curve():
 
 def test_routing_threshold_meets_its_target_with_the_most_coverage():
     # accepting the top 2 notes: 0 fail; top 3: 1/3; top 4: 1/4; top 5: 2/5
-    assert review.routing_threshold(CONFIDENCE, FAILED, target=0.2) == 0.8
-    assert review.routing_threshold(CONFIDENCE, FAILED, target=0.25) == 0.6
-    assert review.routing_threshold(CONFIDENCE, FAILED, target=0.0) == 0.8
-    assert review.routing_threshold(CONFIDENCE, np.ones(10, dtype=bool), target=0.05) == 1.0
-    point = review.operating_point(CONFIDENCE, np.ones(10, dtype=bool), 1.0)
+    audit = review.note_audit(FAILED)
+    assert review.routing_threshold(CONFIDENCE, audit, target=0.2) == 0.8
+    assert review.routing_threshold(CONFIDENCE, audit, target=0.25) == 0.6
+    assert review.routing_threshold(CONFIDENCE, audit, target=0.0) == 0.8
+    every_note_fails = review.note_audit(np.ones(10, dtype=bool))
+    threshold = review.routing_threshold(CONFIDENCE, every_note_fails, target=0.05)
+    assert threshold > CONFIDENCE.max()
+    point = review.operating_point(CONFIDENCE, every_note_fails, every_note_fails, threshold)
     assert point["accepted"] == 0 and point["coverage"] == 0.0
 
 
-@pytest.mark.parametrize("target", [0.05, 0.2])
-def test_the_routing_target_holds_on_the_validation_slice_it_was_set_on(target):
+@pytest.mark.parametrize(("risk", "target"), [("note", 0.05), ("note", 0.2), ("code", 0.02), ("code", 0.05)])
+def test_the_routing_target_holds_on_the_validation_slice_it_was_set_on(risk, target):
     labels = [f"C{j}" for j in range(6)]
 
     def split(seed: int):  # few codes, most of them clear-cut: many notes coded exactly right
@@ -143,18 +159,21 @@ def test_the_routing_target_holds_on_the_validation_slice_it_was_set_on(target):
         return split_arrays(scores, labels, gold, decided), scores, decided
 
     (val, val_scores, val_decided), (evaluation, _, _) = split(1), split(2)
-    setup = fit_review(val, evaluation, np.array([0, 3, 8, 15, 25, 40]), "auto", target, seed=0)
-    confidence = review.note_confidence(setup.calibrator.apply(val_scores), val.decided)
-    accepted = confidence >= setup.threshold
-    assert accepted.sum() >= 10 and val.failed.mean() > target  # a real queue that routes some notes away
-    assert val.failed[accepted].mean() <= target
+    setup = fit_review(val, evaluation, np.array([0, 3, 8, 15, 25, 40]), "auto", target, 0, risk)
+    confidence = review.note_confidence(setup.calibrator.apply(val_scores), val.decided, risk)
+    accepted, audit = confidence >= setup.threshold, val.audit(risk)
+    everyone = np.ones(len(confidence), dtype=bool)
+    assert accepted.sum() >= 10 and audit.risk(everyone) > target  # a real queue that routes some notes away
+    assert audit.risk(accepted) <= target
     assert setup.metrics["review"]["validation"]["coverage"] == pytest.approx(accepted.mean())
     # the most coverage: the next lower confidence would break the target
     lower = confidence[confidence < setup.threshold]
     if len(lower):
-        assert val.failed[confidence >= lower.max()].mean() > target
+        assert audit.risk(confidence >= lower.max()) > target
     curve = setup.metrics["review"]["coverage_risk"]
     assert curve[-1]["risk"] == pytest.approx(evaluation.failed.mean())  # all notes: the audit failure rate
+    all_codes = evaluation.codes.errors.sum() / evaluation.codes.checked.sum()
+    assert curve[-1]["code_risk"] == pytest.approx(all_codes)
     ece = setup.metrics["calibration"]["eval_ece"]
     assert ece["after"] < ece["before"]
     # decisions are not the calibration's business: failures are those of the raw-score decision
@@ -192,3 +211,12 @@ def test_predictions_carry_confidence_and_route_only_when_the_run_stored_them(mo
     ]
     assert [row["confidence"] for row in after] == pytest.approx(expected, abs=1e-6)
     assert [row["route"] for row in after] == ["auto", "review"]
+    # a run routed by code errors: its confidence is 1 - the expected code error rate
+    by_code = Predictor(
+        None, None, {**meta, "calibration": calibrated, "review": {"threshold": 0.6, "risk": "code"}}, None
+    )
+    decided = np.array([[True, False, False], [True, True, False]])
+    coded = by_code.predictions([{"text": "x"}, {"text": "y"}])
+    expected = review.note_confidence(probs, decided, "code")
+    assert [row["confidence"] for row in coded] == pytest.approx(expected, abs=1e-6)
+    assert [row["route"] for row in coded] == ["auto", "review"]  # 0.75 and 0.45

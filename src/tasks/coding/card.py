@@ -72,7 +72,7 @@ def _unseen_text(scorer: dict) -> str:
 
 
 def _review_text(review: dict) -> str:
-    target = f"audit failures <= {review['target']:.0%} among auto-accepted notes"
+    target = f"{review['bounds']} <= {review['target']:.0%} among auto-accepted notes"
     if review["validation"]["accepted"] == 0:
         return (
             f"Review queue: no confidence threshold met {target} on the validation slice; "

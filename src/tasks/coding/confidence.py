@@ -21,14 +21,17 @@ class Split:
     truth: np.ndarray  # bool: the code is in the note's gold set
     decided: np.ndarray  # bool: the decision rule picked the code
     failed: np.ndarray  # bool per note: decided set != gold set (gold codes outside the label space count)
-    codes: review.CodeCounts  # per note: codes changed and reviewed by a code-level audit (the same gold)
+    codes: review.Audit  # per note: codes changed and reviewed by a code-level audit (the same gold)
+
+    def audit(self, risk: str) -> review.Audit:
+        return review.note_audit(self.failed) if risk == "note" else self.codes
 
 
 def check_review_target(target: float) -> None:
     if not 0 < target < 1:
         raise MedtuneError(
-            f"task.review.target={target}: the audit failure rate allowed among auto-accepted notes "
-            "must lie strictly between 0 and 1 (e.g. task.review.target=0.05)"
+            f"task.review.target={target}: the risk allowed among auto-accepted notes (task.review.risk: "
+            "audit failures or code errors) must lie strictly between 0 and 1 (e.g. task.review.target=0.05)"
         )
 
 
@@ -46,7 +49,7 @@ def split_arrays(
     pairs = [(set(g), set(d)) for g, d in zip(gold, decided, strict=True)]
     failed = np.array([g != d for g, d in pairs])
     changed, reviewed = np.array([len(g ^ d) for g, d in pairs]), np.array([len(g | d) for g, d in pairs])
-    codes = review.CodeCounts(changed, reviewed)
+    codes = review.Audit(changed.astype(float), reviewed.astype(float))
     return Split(scores, matrix(gold), matrix(decided), failed, codes)
 
 
@@ -58,17 +61,24 @@ class ReviewSetup:
     reliability: dict  # eval-split bins before and after, for the diagram
 
 
+CONFIDENCE_MEANING = {
+    "note": "P(decided code set exactly right), calibrated, codes independent",
+    "code": "1 - expected code error rate (codes changed / codes reviewed), calibrated",
+}
+
+
 def fit_review(
-    val: Split, eval_: Split, train_counts: np.ndarray, method: str, target: float, seed: int
+    val: Split, eval_: Split, train_counts: np.ndarray, method: str, target: float, seed: int, risk: str
 ) -> ReviewSetup:
-    """Calibrator and routing threshold from val; ECE, log-loss, coverage-risk on eval_."""
+    """Calibrator and routing threshold (for `risk`, review.RISKS) from val; ECE, log-loss,
+    coverage-risk on eval_."""
     selection = calibration.select(val.scores, val.truth, calibration.code_bands(train_counts), method, seed)
     calibrator = selection.calibrator
-    val_conf = review.note_confidence(calibrator.apply(val.scores), val.decided)
-    threshold = review.routing_threshold(val_conf, val.failed, target)
+    val_conf = review.note_confidence(calibrator.apply(val.scores), val.decided, risk)
+    threshold = review.routing_threshold(val_conf, val.audit(risk), target)
     raw = np.clip(eval_.scores, calibration.EPS, 1 - calibration.EPS)
     calibrated = calibrator.apply(eval_.scores)
-    eval_conf = review.note_confidence(calibrated, eval_.decided)
+    eval_conf = review.note_confidence(calibrated, eval_.decided, risk)
     summary = {"method": calibrator.method, "requested": method}
     if calibrator.temperatures is not None:
         summary["temperatures"] = sorted({round(t, 4) for t in calibrator.temperatures})
@@ -88,12 +98,14 @@ def fit_review(
             "ece_bins": calibration.N_BINS,
         },
         "review": {
-            "confidence": "P(decided code set exactly right), calibrated, codes independent",
+            "risk": risk,  # what target bounds: "risk" (note audit) or "code_risk" of the points
+            "bounds": review.RISK_WORDS[risk],
+            "confidence": CONFIDENCE_MEANING[risk],
             "target": target,
             "threshold": threshold,
-            "validation": review.operating_point(val_conf, val.failed, threshold, val.codes),
-            "eval": review.operating_point(eval_conf, eval_.failed, threshold, eval_.codes),
-            "coverage_risk": review.coverage_risk(eval_conf, eval_.failed, eval_.codes),
+            "validation": review.operating_point(val_conf, val.audit("note"), val.codes, threshold),
+            "eval": review.operating_point(eval_conf, eval_.audit("note"), eval_.codes, threshold),
+            "coverage_risk": review.coverage_risk(eval_conf, eval_.audit("note"), eval_.codes),
         },
     }
     bins = {

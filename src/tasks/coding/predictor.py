@@ -144,8 +144,8 @@ class Predictor:
         evidence_text: bool = False,
     ) -> list[dict]:
         """{"codes": [...], "scores": {code: probability}} per note (src.inference.Predictor); a run
-        that calibrated its scores adds the note's "confidence" (calibrated probability that the
-        code set is exactly right) and "route": "auto" (at or above the run's review threshold)
+        that calibrated its scores adds the note's "confidence" (review.note_confidence for the run's
+        task.review.risk) and "route": "auto" (at or above the run's review threshold)
         or "review". Runs made before calibration existed lack both. evidence (or evidence_text)
         adds "evidence": {code: [{"start", "end", "score"}, ...]} for every predicted code, and
         evidence_text each span's "text" (src/tasks/coding/evidence.py).
@@ -176,8 +176,8 @@ class Predictor:
             for i, codes in enumerate(decided):
                 picked[i, [index[code] for code in codes]] = True
             probs = Calibrator(**self.meta["calibration"]).apply(scores)
-            threshold = self.meta["review"]["threshold"]
-            for row, confidence in zip(out, note_confidence(probs, picked), strict=True):
+            threshold, risk = self.meta["review"]["threshold"], self.meta["review"].get("risk", "note")
+            for row, confidence in zip(out, note_confidence(probs, picked, risk), strict=True):
                 row["confidence"] = round(float(confidence), 6)
                 row["route"] = "auto" if confidence >= threshold else "review"
         if found is not None:

@@ -1,19 +1,22 @@
 """A review queue: which notes' code sets can be accepted as they are, and which need a coder.
 
-A note's confidence is the calibrated probability that its decided code set is exactly right:
-the product over the label space of p for each decided code and 1 - p for each other one
-(codes treated as independent). A coding audit fails a note when its set is not exactly right,
-so this is the quantity a routing rule should rank by; unlike the smallest margin over codes,
-it falls with every uncertain code, not only the worst one. Independence makes it a ranking
-score rather than a probability to read literally: the threshold is set on observed audit
-failures of the validation slice, never on the confidence's value.
+Two audits, two risks (task.review.risk):
+- note: a note fails when its decided set is not exactly its gold set (coding_metrics'
+  audit_failure_rate). Its confidence is the calibrated probability that the set is exactly
+  right: the product of p over the decided codes and of 1 - p over the others (codes treated as
+  independent); unlike the smallest margin over codes, it falls with every uncertain code.
+- code: the codes an auditor deletes or adds over the codes reviewed (gold or decided), pooled
+  over the accepted notes (coding_metrics' code_error_rate). Its confidence is 1 - the note's
+  expected code error rate: expected changes (1 - p of each decided code, p of each other one)
+  over expected codes reviewed (the decided ones, plus p of each other one).
+On real notes with ~11 codes each hardly any note is exactly right: the note risk is ~1 at every
+coverage, and the note confidence ranks notes with few, confident codes first, which are the ones
+whose many gold codes the model missed (CodiEsp: the most confident tenth has more code errors than
+all notes). The code audit is the one that can route such notes.
 
-Audit failure: a note whose decided set differs from its gold set (coding_metrics'
-audit_failure_rate). Coverage: the share of notes auto-accepted (confidence >= threshold);
-risk: the audit failure rate among them. code_risk: the code-level audit measure among them
-(coding_metrics' code_error_rate: codes deleted or added over the codes reviewed). On real notes
-with ~11 codes each, hardly any note is exactly right and risk stays near 1 at every coverage;
-code_risk still shows how much cleaner the most confident notes are.
+Either confidence is a ranking score, not a probability to read literally: the threshold is set on
+the observed risk of the validation slice. Coverage: the share of notes auto-accepted (confidence
+>= threshold); every operating point reports both risks of the accepted notes.
 """
 
 from __future__ import annotations
@@ -23,62 +26,71 @@ from typing import NamedTuple
 import numpy as np
 
 COVERAGE_POINTS = np.round(np.arange(0.1, 1.01, 0.1), 2)
+RISKS = ("note", "code")
+RISK_WORDS = {"note": "audit failures", "code": "codes wrong or missing"}  # what task.review.target bounds
 
 
-class CodeCounts(NamedTuple):
-    """Per note: codes an auditor changes (deleted or added) and codes reviewed (gold or decided)."""
+class Audit(NamedTuple):
+    """Per note: what an audit finds wrong and what it checks (note level: 1 or 0 of 1; code level:
+    codes changed of codes reviewed). The risk of a set of notes pools them: errors / checked."""
 
-    changed: np.ndarray
-    reviewed: np.ndarray
+    errors: np.ndarray
+    checked: np.ndarray
 
-
-def note_confidence(probs: np.ndarray, decided: np.ndarray) -> np.ndarray:
-    """P(decided set exactly right) per note, from calibrated probs and the decided codes (both
-    notes x codes; decided bool), computed in log space: hundreds of codes underflow a product."""
-    log_p = np.where(decided, np.log(probs), np.log1p(-probs))
-    return np.exp(log_p.sum(1))
+    def risk(self, accepted: np.ndarray) -> float:
+        checked = self.checked[accepted].sum()
+        return float(self.errors[accepted].sum() / checked) if checked else 0.0
 
 
-def routing_threshold(confidence: np.ndarray, failed: np.ndarray, target: float) -> float:
-    """The lowest confidence threshold whose auto-accepted notes (confidence >= it) fail the audit
-    at a rate <= target: the most coverage that meets the target on these notes. 1.0 (no note
-    accepted: confidences stay below 1) when even the most confident notes miss it."""
+def note_audit(failed: np.ndarray) -> Audit:
+    return Audit(failed.astype(float), np.ones(len(failed)))
+
+
+def note_confidence(probs: np.ndarray, decided: np.ndarray, risk: str = "note") -> np.ndarray:
+    """Per note, from calibrated probs and the decided codes (both notes x codes; decided bool):
+    P(decided set exactly right) for the note audit (in log space: hundreds of codes underflow a
+    product), 1 - expected code error rate for the code audit."""
+    if risk == "note":
+        return np.exp(np.where(decided, np.log(probs), np.log1p(-probs)).sum(1))
+    changes = np.where(decided, 1 - probs, probs).sum(1)
+    reviewed = decided.sum(1) + np.where(decided, 0.0, probs).sum(1)
+    return 1 - changes / np.maximum(reviewed, 1e-12)
+
+
+def routing_threshold(confidence: np.ndarray, audit: Audit, target: float) -> float:
+    """The lowest confidence threshold whose auto-accepted notes (confidence >= it) have a risk
+    <= target: the most coverage that meets the target on these notes. Above every confidence
+    (no note accepted) when even the most confident notes miss it."""
     for threshold in np.unique(confidence):  # ascending: the first that meets it accepts most
-        accepted = confidence >= threshold
-        if failed[accepted].mean() <= target:
+        if audit.risk(confidence >= threshold) <= target:
             return float(threshold)
-    return 1.0
+    return float(np.nextafter(max(1.0, confidence.max()), np.inf))
 
 
-def operating_point(
-    confidence: np.ndarray, failed: np.ndarray, threshold: float, codes: CodeCounts | None = None
-) -> dict[str, float]:
-    """Coverage and risk (audit failure rate among accepted notes; 0 when none is) at threshold,
-    and code_risk (their code error rate) when codes are given."""
+def operating_point(confidence: np.ndarray, notes: Audit, codes: Audit, threshold: float) -> dict[str, float]:
+    """Coverage, the note audit's risk and the code audit's (code_risk) among the notes accepted
+    at threshold (0 when none is)."""
     accepted = confidence >= threshold
-    risk = float(failed[accepted].mean()) if accepted.any() else 0.0
-    point = {"threshold": threshold, "coverage": float(accepted.mean()), "risk": risk}
-    point["accepted"] = int(accepted.sum())
-    if codes is not None:
-        reviewed = codes.reviewed[accepted].sum()
-        point["code_risk"] = float(codes.changed[accepted].sum() / reviewed) if reviewed else 0.0
-    return point
+    return {
+        "threshold": threshold,
+        "coverage": float(accepted.mean()),
+        "risk": notes.risk(accepted),
+        "code_risk": codes.risk(accepted),
+        "accepted": int(accepted.sum()),
+    }
 
 
 def coverage_risk(
-    confidence: np.ndarray,
-    failed: np.ndarray,
-    codes: CodeCounts | None = None,
-    points: np.ndarray = COVERAGE_POINTS,
+    confidence: np.ndarray, notes: Audit, codes: Audit, points: np.ndarray = COVERAGE_POINTS
 ) -> list[dict[str, float]]:
     """The operating point reached by accepting the most confident share c of the notes, for each
     c in points: its threshold is the confidence of the ceil(c * n)-th most confident note, and
     notes tied with it are accepted too, so a point's coverage may exceed c. Coverage never falls
-    along the curve; risk at coverage 1 is the audit failure rate of all notes."""
+    along the curve; at coverage 1 the risks are the audit failure and code error rates of all notes."""
     ranked = np.sort(confidence)[::-1]
     curve = []
     for share in points:
         k = max(1, int(np.ceil(share * len(ranked) - 1e-9)))
-        point = operating_point(confidence, failed, float(ranked[k - 1]), codes)
+        point = operating_point(confidence, notes, codes, float(ranked[k - 1]))
         curve.append({"target_coverage": float(share), **point})
     return curve

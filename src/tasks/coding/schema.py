@@ -12,7 +12,8 @@ from src.schemas import DataConfig, TaskConfig, one_of
 
 @dataclass
 class CodingReviewConfig:
-    target: float = MISSING  # audit failure rate allowed among auto-accepted notes, in (0, 1)
+    target: float = MISSING  # risk allowed among auto-accepted notes, in (0, 1)
+    risk: str = one_of("note", "code")  # which: audit failures (notes) or code errors (codes)
 
 
 @dataclass

@@ -295,6 +295,7 @@ class CodingTask(Task):
             self.cfg.task.calibration,
             self.cfg.task.review.target,
             self.cfg.seed,
+            self.cfg.task.review.risk,
         )
         return coding_metrics(_gold(data.eval), self.predictions["tuned"])
 
@@ -382,7 +383,7 @@ class CodingTask(Task):
             "decision": self.tuned_decision.to_dict(),
             # Confidence and routing only (src.predict's "confidence" and "route"), never the codes.
             "calibration": self.review.calibrator.to_dict(),
-            "review": {"threshold": self.review.threshold, "target": self.cfg.task.review.target},
+            "review": {"threshold": self.review.threshold, **dict(self.cfg.task.review)},  # target, risk
             "model": {
                 k: self.cfg.model[k] for k in ("head", "max_length", "chunk_pooling", "classifier_dropout")
             },
