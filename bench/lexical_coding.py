@@ -17,6 +17,7 @@ import sys
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import MultiLabelBinarizer
 
 from src.config import compose_config, validate
 from src.tasks.coding.data import CodingRows, load_coding_rows
@@ -51,10 +52,11 @@ def lexical_reference(rows: CodingRows) -> dict:
     vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=2, sublinear_tf=True)
     train_x = vectorizer.fit_transform([row["text"] for row in rows.train])
     val_x, eval_x = (vectorizer.transform([row["text"] for row in split]) for split in (rows.val, rows.eval))
-    index = {code: j for j, code in enumerate(rows.labels)}
-    gold = np.zeros((len(rows.train), len(rows.labels)), dtype=bool)
-    for i, row in enumerate(rows.train):
-        gold[i, [index[code] for code in row["codes"]]] = True
+    gold = (
+        MultiLabelBinarizer(classes=rows.labels)
+        .fit_transform([row["codes"] for row in rows.train])
+        .astype(bool)
+    )
     val_gold = [row["codes"] for row in rows.val]
     best = None
     for c in C_GRID:

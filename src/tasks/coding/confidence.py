@@ -61,17 +61,11 @@ class ReviewSetup:
     reliability: dict  # eval-split bins before and after, for the diagram
 
 
-CONFIDENCE_MEANING = {
-    "note": "P(decided code set exactly right), calibrated, codes independent",
-    "code": "1 - expected code error rate (codes changed / codes reviewed), calibrated",
-}
-
-
 def fit_review(
     val: Split, eval_: Split, train_counts: np.ndarray, method: str, target: float, seed: int, risk: str
 ) -> ReviewSetup:
-    """Calibrator and routing threshold (for `risk`, review.RISKS) from val; ECE, log-loss,
-    coverage-risk on eval_."""
+    """Calibrator and routing threshold (for `risk`: "note" or "code", see review.py) from val;
+    ECE, log-loss, coverage-risk on eval_."""
     selection = calibration.select(val.scores, val.truth, calibration.code_bands(train_counts), method, seed)
     calibrator = selection.calibrator
     val_conf = review.note_confidence(calibrator.apply(val.scores), val.decided, risk)
@@ -100,7 +94,7 @@ def fit_review(
         "review": {
             "risk": risk,  # what target bounds: "risk" (note audit) or "code_risk" of the points
             "bounds": review.RISK_WORDS[risk],
-            "confidence": CONFIDENCE_MEANING[risk],
+            "confidence": review.CONFIDENCE_MEANING[risk],
             "target": target,
             "threshold": threshold,
             "validation": review.operating_point(val_conf, val.audit("note"), val.codes, threshold),

@@ -26,8 +26,11 @@ from typing import NamedTuple
 import numpy as np
 
 COVERAGE_POINTS = np.round(np.arange(0.1, 1.01, 0.1), 2)
-RISKS = ("note", "code")
 RISK_WORDS = {"note": "audit failures", "code": "codes wrong or missing"}  # what task.review.target bounds
+CONFIDENCE_MEANING = {  # what note_confidence returns for each risk
+    "note": "P(decided code set exactly right), calibrated, codes independent",
+    "code": "1 - expected code error rate (codes changed / codes reviewed), calibrated",
+}
 
 
 class Audit(NamedTuple):
